@@ -1,0 +1,150 @@
+"""Build a runnable dir's local image: plan (pure-ish), then execute.
+
+The plan names the image, the context files and the exact `docker build` argv.
+An image whose inputs-hash label equals the plan's hash is reused: no build runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from helpers import buildctx, cacerts, commands, engine, images, project, workspace
+from helpers.errors import UserError
+
+DOCKERFILE = "devops/Dockerfile"
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    ref: str
+    version: str
+    inputs_hash: str
+    context: buildctx.Context
+    argv: tuple[str, ...]
+    up_to_date: bool
+    reason: str
+
+
+def parse_build_args(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"--build-arg {pair!r}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _own_unit(path: Path) -> bool:
+    """Nested runnable dirs and submodules are separate: never in a parent's context."""
+    return (path / ".git").exists() or workspace.is_runnable(path)
+
+
+def plan(
+    target: project.Target,
+    *,
+    version: Optional[str] = None,
+    build_args: Sequence[str] = (),
+    platform: Optional[str] = None,
+    no_cache: bool = False,
+    user: Optional[str] = None,
+    revision: str = "unknown",
+    runner: commands.Runner = commands.run,
+) -> BuildPlan:
+    version = version or target.version
+    ref = images.ref(target.cfg, "local", version, user or images.user_name())
+    args = {**target.cfg.build_args, **parse_build_args(build_args)}
+    args["BASE_IMAGE"] = target.cfg.base_image
+    found = engine.inspect_images([ref, target.cfg.base_image], runner)
+    base = found[target.cfg.base_image]
+    injected = cacerts.build_files(target.cfg.extra_ca_certs, target.root)
+    ctx = buildctx.collect(target.path, DOCKERFILE, injected, skip_dir=_own_unit)
+    settings = {f"arg:{k}": v for k, v in args.items()}
+    settings.update(
+        dockerfile=DOCKERFILE,
+        base_id=base.id if base else target.cfg.base_image,
+        platform=platform or "",
+        version=version,
+    )
+    digest = buildctx.inputs_hash(ctx, settings)
+    existing = found[ref]
+    current = existing.labels.get(images.LABEL_INPUTS) if existing else None
+    up_to_date = current == digest and not no_cache
+    reason = (
+        "inputs unchanged"
+        if up_to_date
+        else "no image yet"
+        if existing is None
+        else "--no-cache"
+        if no_cache
+        else "inputs changed"
+    )
+    labels = images.labels(
+        version=version,
+        revision=revision,
+        inputs_hash=digest,
+        rel_dir=target.rel_dir,
+        repo_id=repo_id(target),
+        stage="local",
+    )
+    argv = build_argv(ref, args, labels, platform=platform, no_cache=no_cache)
+    return BuildPlan(ref, version, digest, ctx, argv, up_to_date, reason)
+
+
+def repo_id(target: project.Target) -> str:
+    return target.root.name
+
+
+def build_argv(
+    ref: str,
+    args: Mapping[str, str],
+    labels: Mapping[str, str],
+    *,
+    platform: Optional[str],
+    no_cache: bool,
+) -> tuple[str, ...]:
+    argv = [engine.DOCKER, "build", "--file", DOCKERFILE, "--tag", ref]
+    for name, value in sorted(args.items()):
+        argv += ["--build-arg", f"{name}={value}"]
+    for name, value in sorted(labels.items()):
+        argv += ["--label", f"{name}={value}"]
+    if platform:
+        argv += ["--platform", platform]
+    if no_cache:
+        argv.append("--no-cache")
+    argv.append("-")
+    return tuple(argv)
+
+
+def git_revision(target: project.Target, runner: commands.Runner = commands.run) -> str:
+    result = runner(("git", "-C", str(target.root), "rev-parse", "HEAD"))
+    return result.out.strip() if result.ok else "unknown"
+
+
+def describe(p: BuildPlan) -> list[str]:
+    return [
+        f"image    {p.ref} ({p.reason})",
+        f"context  {p.context.root} ({len(p.context.files)} files, .dockerignore applied)",
+        f"command  {commands.display(p.argv)} < context.tar",
+    ]
+
+
+def execute(p: BuildPlan, runner: commands.Runner = commands.run) -> None:
+    """Run the build with the context streamed as a tar; fail with one line if it fails."""
+    with buildctx.write_tar(p.context) as tar:
+        code = commands.run_feeding(p.argv, tar)
+    if code != 0:
+        raise BuildFailedError(
+            f"docker build of {p.ref} failed (exit {code}); see the output above"
+        )
+    if engine.inspect_image(p.ref, runner) is None:
+        raise BuildFailedError(f"docker build reported success but {p.ref} is not present")
+
+
+class BuildFailedError(UserError):
+    """A build that ran and failed: exit 1 like a failed command, not bad usage."""
+
+    exit_code = 1

@@ -1,0 +1,117 @@
+"""The build context of a runnable dir and the hash of everything a build reads.
+
+The context is the runnable dir filtered by its `.dockerignore`, never the whole
+repo. Some paths never enter an image, whatever `.dockerignore` says: `.git`,
+`.env` files, and the dirs the caller skips (nested runnable dirs and submodules:
+they have images of their own). Files
+the tools inject (extra CA certificates) live under `.helpers/` in the context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Callable
+
+from helpers import dockerignore
+
+IGNORE_FILE = ".dockerignore"
+NEVER_SENT = (".git", ".env", "**/.env", "**/.git")
+INJECTED_DIR = ".helpers"
+
+
+@dataclass(frozen=True)
+class Context:
+    root: Path
+    files: tuple[str, ...]
+    dockerfile: str
+    injected: Mapping[str, bytes] = field(default_factory=dict)
+
+
+def _patterns(root: Path) -> tuple[dockerignore.Pattern, ...]:
+    path = root / IGNORE_FILE
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    # Appended last so that no `!pattern` in the user's file can re-include them.
+    forced = "\n".join([*NEVER_SENT, INJECTED_DIR])
+    return dockerignore.parse(f"{text}\n{forced}")
+
+
+def collect(
+    root: Path,
+    dockerfile: str,
+    injected: Mapping[str, bytes] | None = None,
+    skip_dir: Callable[[Path], bool] = lambda _: False,
+) -> Context:
+    """Files of the context under `root`; dirs for which `skip_dir` is true are left out."""
+    patterns = _patterns(root)
+    files: list[str] = []
+    for current, dirs, names in os.walk(root):
+        rel_dir = os.path.relpath(current, root)
+        prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not dockerignore.may_prune(patterns, prefix + d) and not skip_dir(Path(current, d))
+        )
+        for name in names:
+            rel = prefix + name
+            if not dockerignore.excluded(patterns, rel):
+                files.append(rel)
+    for always in (dockerfile, IGNORE_FILE):
+        if always not in files and (root / always).is_file():
+            files.append(always)
+    return Context(root, tuple(sorted(files)), dockerfile, dict(injected or {}))
+
+
+def _file_digest(path: Path) -> str:
+    if path.is_symlink():
+        return "link:" + os.readlink(path)
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    executable = "x" if os.access(path, os.X_OK) else "-"
+    return executable + digest.hexdigest()
+
+
+def inputs_hash(ctx: Context, settings: Mapping[str, str]) -> str:
+    """sha256 over the context's files, injected files and build settings (args, base id...)."""
+    digest = hashlib.sha256()
+    for rel in ctx.files:
+        digest.update(f"F {rel}\0{_file_digest(ctx.root / rel)}\n".encode())
+    for rel, data in sorted(ctx.injected.items()):
+        digest.update(f"I {rel}\0{hashlib.sha256(data).hexdigest()}\n".encode())
+    for key, value in sorted(settings.items()):
+        digest.update(f"S {key}\0{value}\n".encode())
+    return digest.hexdigest()
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o644, 0
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_tar(ctx: Context) -> IO[bytes]:
+    """The context as an uncompressed tar in a temp file, rewound, for `docker build -`."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel in ctx.files:
+            info = tar.gettarinfo(str(ctx.root / rel), arcname=rel)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if info.isreg():
+                with (ctx.root / rel).open("rb") as handle:
+                    tar.addfile(info, handle)
+            else:
+                tar.addfile(info)
+        for rel, data in sorted(ctx.injected.items()):
+            _add_bytes(tar, rel, data)
+    out.seek(0)
+    return out

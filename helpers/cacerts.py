@@ -1,0 +1,56 @@
+"""Extra CA certificates (config `extra_ca_certs`) for builds and runs behind TLS proxies.
+
+Builds: the context gets `.helpers/extra-ca.crt` (the listed files concatenated,
+empty when none) and `.helpers/install-ca.sh`; a Dockerfile opts in with
+
+    COPY .helpers/ /tmp/helpers-build/
+    RUN sh /tmp/helpers-build/install-ca.sh
+
+which adds the certificates to the system bundle and points pip at it.
+Runs: the same bundle is mounted read-only at CONTAINER_PATH and named by
+$HELPERS_EXTRA_CA_CERTS inside the container.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from helpers.errors import UserError
+
+CONTAINER_PATH = "/etc/helpers/extra-ca.crt"
+INSTALL_SCRIPT = """#!/bin/sh
+# Written by helpers: add the extra CA certificates of repo_config.yaml to the image.
+set -e
+src="$(dirname "$0")/extra-ca.crt"
+[ -s "$src" ] || exit 0
+mkdir -p /usr/local/share/ca-certificates /etc/ssl/certs
+cp "$src" /usr/local/share/ca-certificates/helpers-extra.crt
+cat "$src" >> /etc/ssl/certs/ca-certificates.crt
+printf '[global]\\ncert = /etc/ssl/certs/ca-certificates.crt\\n' > /etc/pip.conf
+"""
+
+
+def bundle(paths: Sequence[str], root: Path) -> bytes:
+    """The listed PEM files concatenated (relative paths are from the repo root)."""
+    chunks = []
+    for name in paths:
+        path = Path(name) if Path(name).is_absolute() else root / name
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UserError(
+                f"extra_ca_certs: cannot read {path} ({exc.strerror}); "
+                "fix the path in repo_config.yaml or $HELPERS_EXTRA_CA_CERTS"
+            ) from None
+        if b"-----BEGIN CERTIFICATE-----" not in data:
+            raise UserError(f"extra_ca_certs: {path} holds no PEM certificate; list PEM files")
+        chunks.append(data if data.endswith(b"\n") else data + b"\n")
+    return b"".join(chunks)
+
+
+def build_files(paths: Sequence[str], root: Path) -> dict[str, bytes]:
+    return {
+        ".helpers/extra-ca.crt": bundle(paths, root),
+        ".helpers/install-ca.sh": INSTALL_SCRIPT.encode(),
+    }

@@ -1,0 +1,72 @@
+"""Which image a task runs, and whether its version fits the changelog.
+
+Checked on the host before anything runs, from the image's version label:
+an image older than the changelog in major.minor is refused with the command
+that fixes it; a patch-only difference is one warning line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from packaging.version import InvalidVersion, Version
+
+from helpers import commands, engine, images, project
+from helpers.errors import UserError
+
+
+@dataclass(frozen=True)
+class Chosen:
+    ref: str
+    image: engine.ImageInfo
+    warnings: tuple[str, ...]
+
+
+def chosen_ref(target: project.Target, stage: str, version: Optional[str], user: str) -> str:
+    """local: the changelog's version; dev/prod: the moving tag unless --version is given."""
+    images.check_stage(stage)
+    if version is None and stage != "local":
+        return images.moving_ref(target.cfg, stage)
+    return images.ref(target.cfg, stage, version or target.version, user)
+
+
+def fix_command(target: project.Target, stage: str) -> str:
+    flag = "" if target.rel_dir == "." else f" --dir {target.rel_dir}"
+    if stage == "local":
+        return f"invoke docker_build_local_image{flag}"
+    return f"invoke docker_pull{flag} --stage {stage}"
+
+
+def check(image_version: str, wanted: Version, ref: str, changelog: str, fix: str) -> list[str]:
+    """Warnings to print; raises when the image is too old for the code."""
+    try:
+        have = Version(image_version)
+    except InvalidVersion:
+        return [f"warning: {ref} has no usable version label ({image_version!r}); not checked"]
+    if have.release[:2] < wanted.release[:2]:
+        raise UserError(
+            f"{ref} is version {have} but {changelog} says {wanted}: "
+            f"the image is too old for this code; run `{fix}`"
+        )
+    if have != wanted:
+        return [f"warning: {ref} is version {have}, {changelog} says {wanted}; running anyway"]
+    return []
+
+
+def choose(
+    target: project.Target,
+    stage: str,
+    version: Optional[str],
+    user: Optional[str] = None,
+    runner: commands.Runner = commands.run,
+) -> Chosen:
+    ref = chosen_ref(target, stage, version, user or images.user_name())
+    image = engine.inspect_image(ref, runner)
+    fix = fix_command(target, stage)
+    if image is None:
+        raise UserError(f"image {ref} not found locally: run `{fix}`")
+    label = image.labels.get(images.LABEL_VERSION, "")
+    changelog = target.changelog.path.relative_to(target.root).as_posix()
+    warnings = check(label, target.changelog.version, ref, changelog, fix)
+    return Chosen(ref, image, tuple(warnings))

@@ -1,0 +1,231 @@
+"""repo_config.yaml: repo-wide settings plus a per-dir override, loaded into frozen data.
+
+Precedence, lowest first:
+  1. defaults (every key is optional)
+  2. <repo root>/repo_config.yaml (repo-wide)
+  3. <runnable dir>/repo_config.yaml (that dir only; mappings are merged key by key)
+  4. machine overrides from the environment: HELPERS_BASE_IMAGE, HELPERS_REGISTRY,
+     HELPERS_EXTRA_CA_CERTS (paths separated by os.pathsep)
+`image_name` and `depends_on` describe one dir, so the repo-wide file's values
+apply to the root runnable dir only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from helpers.errors import UserError
+
+FILENAME = "repo_config.yaml"
+TEST_LISTS = ("fast", "slow", "superslow")
+DEFAULT_BASE_IMAGE = "python:3.11-slim"
+ENV_OVERRIDES = {"base_image": "HELPERS_BASE_IMAGE", "registry": "HELPERS_REGISTRY"}
+CA_ENV = "HELPERS_EXTRA_CA_CERTS"
+PER_DIR_ONLY = frozenset({"image_name", "depends_on"})
+_IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for one runnable dir. `origin` says where each non-default value came from."""
+
+    image_name: str
+    registry: Optional[str] = None
+    base_image: str = DEFAULT_BASE_IMAGE
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
+    env_file: str = ".env"
+    depends_on: tuple[str, ...] = ()
+    mounts: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+    env_passthrough: tuple[str, ...] = ()
+    sibling_docker: bool = False
+    extra_ca_certs: tuple[str, ...] = ()
+    test_timeouts: Mapping[str, int] = field(
+        default_factory=lambda: {"fast": 60, "slow": 600, "superslow": 3600}
+    )
+    global_inputs: tuple[str, ...] = ()
+    ignore_dirs: tuple[str, ...] = ()
+    origin: Mapping[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _fail(where: str, key: str, expected: str, value: Any) -> UserError:
+    return UserError(f"{where}: '{key}' must be {expected}, got {value!r}; fix the value")
+
+
+def _str(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(where, key, "a non-empty string", value)
+    return value.strip()
+
+
+def _opt_str(value: Any, where: str, key: str) -> Optional[str]:
+    return None if value in (None, "") else _str(value, where, key)
+
+
+def _str_list(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _fail(where, key, "a list of strings", value)
+    return tuple(value)
+
+
+def _str_map(value: Any, where: str, key: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise _fail(where, key, "a mapping of NAME: value", value)
+    return {k: "" if v is None else str(v) for k, v in value.items()}
+
+
+def _bool(value: Any, where: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(where, key, "true or false", value)
+    return value
+
+
+def _timeouts(value: Any, where: str, key: str) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise _fail(where, key, "a mapping like {fast: 60, slow: 600}", value)
+    out: dict[str, int] = {}
+    for name, seconds in value.items():
+        if name not in TEST_LISTS:
+            raise UserError(
+                f"{where}: '{key}' has unknown test list {name!r}; use {', '.join(TEST_LISTS)}"
+            )
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+            raise _fail(where, f"{key}.{name}", "a positive number of seconds", seconds)
+        out[name] = seconds
+    return out
+
+
+def _image_name(value: Any, where: str, key: str) -> str:
+    name = _str(value, where, key)
+    if not _IMAGE_NAME.match(name):
+        raise _fail(where, key, "a lowercase image name like 'acme-infra'", value)
+    return name
+
+
+def _platforms(value: Any, where: str, key: str) -> tuple[str, ...]:
+    items = _str_list(value, where, key)
+    for item in items:
+        if not re.match(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$", item):
+            raise _fail(where, key, "platforms like linux/amd64", item)
+    return items
+
+
+_KEYS: dict[str, Callable[[Any, str, str], Any]] = {
+    "image_name": _image_name,
+    "registry": _opt_str,
+    "base_image": _str,
+    "build_args": _str_map,
+    "platforms": _platforms,
+    "env_file": _str,
+    "depends_on": _str_list,
+    "mounts": _str_list,
+    "ports": _str_list,
+    "env_passthrough": _str_list,
+    "sibling_docker": _bool,
+    "extra_ca_certs": _str_list,
+    "test_timeouts": _timeouts,
+    "global_inputs": _str_list,
+    "ignore_dirs": _str_list,
+}
+VALID_KEYS = tuple(_KEYS)
+
+
+def _unknown_key(where: str, key: str) -> UserError:
+    close = difflib.get_close_matches(key, VALID_KEYS, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(VALID_KEYS)}"
+    return UserError(f"{where}: unknown key '{key}'; {hint}")
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def _read_yaml(path: Path) -> dict[str, tuple[Any, int]]:
+    """Top-level keys of a YAML mapping with their 1-based line numbers."""
+    import yaml  # lazy: only repos that have a config file pay for it
+
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=loader_cls)
+        data = yaml.load(text, Loader=loader_cls)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"{path}{line}: {problem}; fix the YAML syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or node is None:
+        raise UserError(f"{path}:1: expected a mapping of settings (key: value)")
+    lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+    return {str(k): (v, lines.get(str(k), 1)) for k, v in data.items()}
+
+
+def _validated(path: Path, display: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, (value, line) in _read_yaml(path).items():
+        where = f"{display}:{line}"
+        if key not in _KEYS:
+            raise _unknown_key(where, key)
+        out[key] = _KEYS[key](value, where, key)
+    return out
+
+
+def _sanitize(name: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("._-")
+    return re.sub(r"[._-]{2,}", "-", cleaned) or "app"
+
+
+def default_image_name(repo_name: str, rel_dir: str, root_image: Optional[str] = None) -> str:
+    """Root dir: the repo's name; nested dir: '<root image>-<path-with-dashes>'."""
+    base = root_image or _sanitize(repo_name)
+    if rel_dir in ("", "."):
+        return base
+    return f"{base}-{_sanitize(rel_dir.replace('/', '-'))}"
+
+
+def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None) -> Config:
+    """Config for the runnable dir `rel_dir` (relative to the repo root `root`)."""
+    env = os.environ if env is None else env
+    is_root = rel_dir in ("", ".")
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    repo_file = root / FILENAME
+    repo_values = _validated(repo_file, FILENAME) if repo_file.is_file() else {}
+    for key, value in repo_values.items():
+        if is_root or key not in PER_DIR_ONLY:
+            values[key], origin[key] = value, FILENAME
+    if not is_root:
+        dir_file = root / rel_dir / FILENAME
+        display = f"{rel_dir}/{FILENAME}"
+        if dir_file.is_file():
+            for key, value in _validated(dir_file, display).items():
+                merge = isinstance(value, dict) and isinstance(values.get(key), dict)
+                values[key] = {**values[key], **value} if merge else value
+                origin[key] = display
+    for key, var in ENV_OVERRIDES.items():
+        if var in env:
+            values[key], origin[key] = _opt_str(env[var], f"${var}", key), f"${var}"
+    if env.get(CA_ENV):
+        values["extra_ca_certs"] = tuple(p for p in env[CA_ENV].split(os.pathsep) if p)
+        origin["extra_ca_certs"] = f"${CA_ENV}"
+    if values.get("base_image") is None:
+        values.pop("base_image", None)
+    if "image_name" not in values:
+        root_image = repo_values.get("image_name")
+        values["image_name"] = default_image_name(root.name, rel_dir, root_image)
+    timeouts = {**Config(image_name="x").test_timeouts, **values.get("test_timeouts", {})}
+    values["test_timeouts"] = timeouts
+    return Config(**values, origin=origin)

@@ -1,0 +1,144 @@
+"""`docker run` for a runnable dir: the argv, built from config and a few choices, pure.
+
+The client repo is bind-mounted at MOUNT; the working dir is the runnable dir's
+place inside it; the container runs as the host uid:gid; `.env` goes in as an
+env file (values never on the command line); every container is named and
+labelled so that it can be found and cleaned.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from helpers import engine, images, project
+from helpers.config import CA_ENV
+from helpers.errors import UserError
+
+MOUNT = "/app"
+LABEL_RUN = "io.helpers.run"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    command: tuple[str, ...] = ()
+    interactive: bool = False
+    tty: bool = False
+    ports: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    run_id: str = ""
+    name: str = ""
+    remove: bool = True
+    detach: bool = False
+    workdir: Optional[str] = None
+
+
+def container_name(target: project.Target, purpose: str) -> str:
+    return f"helpers-{target.cfg.image_name.replace('/', '-')}-{purpose}-{secrets.token_hex(3)}"
+
+
+def workdir(rel_dir: str) -> str:
+    return MOUNT if rel_dir == "." else f"{MOUNT}/{rel_dir}"
+
+
+def _mount(spec: str, root: Path) -> list[str]:
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise UserError(f"mounts: {spec!r} is not HOST:CONTAINER[:ro]; fix repo_config.yaml")
+    host = Path(parts[0]).expanduser()
+    host = host if host.is_absolute() else root / host
+    return ["--volume", ":".join([str(host), *parts[1:]])]
+
+
+def _ca_args(target: project.Target) -> list[str]:
+    if not target.cfg.extra_ca_certs:
+        return []
+    # Same path inside: tools started in the container (sibling builds) read them too.
+    argv = []
+    paths = [str(target.root / p) for p in target.cfg.extra_ca_certs]
+    for path in paths:
+        argv += ["--volume", f"{path}:{path}:ro"]
+    return [*argv, "--env", f"{CA_ENV}={os.pathsep.join(paths)}"]
+
+
+def _sibling_args(target: project.Target, env: Mapping[str, str]) -> list[str]:
+    if not target.cfg.sibling_docker:
+        return []
+    sock = engine.socket_path(env)
+    if sock is None or not engine.socket_mountable(env):
+        raise UserError(
+            "sibling_docker is on but no local engine socket can be mounted "
+            f"({engine.where(env)}); turn sibling_docker off or use a local engine"
+        )
+    argv = [
+        "--volume",
+        f"{sock}:/var/run/docker.sock",
+        "--env",
+        "DOCKER_HOST=unix:///var/run/docker.sock",
+    ]
+    gid = sock.stat().st_gid
+    if gid != os.getgid():
+        argv += ["--group-add", str(gid)]
+    return argv
+
+
+def run_argv(
+    target: project.Target,
+    image_ref: str,
+    opts: RunOptions,
+    env: Optional[Mapping[str, str]] = None,
+) -> tuple[str, ...]:
+    env = os.environ if env is None else env
+    cfg = target.cfg
+    argv = [engine.DOCKER, "run"]
+    if opts.remove:
+        argv.append("--rm")
+    if opts.detach:
+        argv.append("--detach")
+    if opts.interactive:
+        argv.append("--interactive")
+    if opts.tty:
+        argv.append("--tty")
+    argv += ["--name", opts.name or container_name(target, "run")]
+    labels = {
+        images.LABEL_MANAGED: "true",
+        images.LABEL_DIR: target.rel_dir,
+        images.LABEL_REPO: str(target.root),
+    }
+    if opts.run_id:
+        labels[LABEL_RUN] = opts.run_id
+    for key, value in labels.items():
+        argv += ["--label", f"{key}={value}"]
+    argv += ["--user", f"{os.getuid()}:{os.getgid()}"]
+    argv += [
+        "--volume",
+        f"{target.root}:{MOUNT}",
+        "--workdir",
+        opts.workdir or workdir(target.rel_dir),
+    ]
+    argv += ["--env", "HOME=/tmp", "--env", "HELPERS_IN_CONTAINER=1"]
+    argv += ["--env", f"PYTHONPATH={workdir(target.rel_dir)}:{MOUNT}"]
+    env_file = target.root / cfg.env_file
+    if env_file.is_file():
+        argv += ["--env-file", str(env_file)]
+    for name in cfg.env_passthrough:
+        if name in env:
+            argv += ["--env", name]  # docker copies the value from its own environment
+    for name, value in opts.env.items():
+        argv += ["--env", f"{name}={value}"]
+    for spec in cfg.mounts:
+        argv += _mount(spec, target.root)
+    for port in (*cfg.ports, *opts.ports):
+        argv += ["--publish", port]
+    argv += _ca_args(target)
+    argv += _sibling_args(target, env)
+    return (*argv, image_ref, *opts.command)
+
+
+def run_command_line(command: str) -> tuple[str, ...]:
+    """`--cmd "..."` is the user's own shell line, run by the container's shell."""
+    return ("sh", "-c", command)

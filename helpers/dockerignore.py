@@ -1,0 +1,91 @@
+""".dockerignore matching with Docker's rules (moby/patternmatcher), pure.
+
+- one pattern a line; `#` comments; blank lines ignored; a leading `/` is dropped
+- `*` any run of non-`/` chars, `?` one non-`/` char, `[...]` a class, `**` any dirs
+- `!pattern` re-includes; the last matching pattern wins
+- a pattern that matches a dir excludes everything below it
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pattern:
+    regex: re.Pattern[str]
+    negate: bool
+    text: str
+
+
+def _translate(pattern: str) -> str:
+    out = ["^"]
+    i, n = 0, len(pattern)
+    while i < n:
+        char = pattern[i]
+        if char == "*":
+            if i + 1 < n and pattern[i + 1] == "*":
+                i += 1
+                if i + 1 < n and pattern[i + 1] == "/":
+                    i += 1
+                out.append(".*" if i + 1 == n else "(?:.*/)?")
+            else:
+                out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end
+        elif char == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(char))
+        i += 1
+    out.append("$")
+    return "".join(out)
+
+
+def parse(text: str) -> tuple[Pattern, ...]:
+    patterns = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        body = line[1:].strip() if negate else line
+        body = posixpath.normpath(body).lstrip("/")
+        if body in ("", "."):
+            continue
+        patterns.append(Pattern(re.compile(_translate(body)), negate, line))
+    return tuple(patterns)
+
+
+def _matches(pattern: Pattern, path: str) -> bool:
+    if pattern.regex.match(path):
+        return True
+    parts = path.split("/")
+    return any(pattern.regex.match("/".join(parts[:k])) for k in range(1, len(parts)))
+
+
+def excluded(patterns: tuple[Pattern, ...], path: str) -> bool:
+    """Whether the context-relative POSIX `path` is left out of the build context."""
+    result = False
+    for pattern in patterns:
+        if _matches(pattern, path):
+            result = not pattern.negate
+    return result
+
+
+def may_prune(patterns: tuple[Pattern, ...], dir_path: str) -> bool:
+    """A dir can be skipped whole when it is excluded and nothing re-includes inside it."""
+    return excluded(patterns, dir_path) and not any(p.negate for p in patterns)

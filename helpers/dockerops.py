@@ -1,0 +1,69 @@
+"""What the docker tasks do, as plain functions over flags (the task layer only parses)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from helpers import build, commands, compat, containers, engine, project
+from helpers.errors import UserError
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def build_local(
+    dir_flag: Optional[str],
+    version: Optional[str],
+    no_cache: bool,
+    build_args: list[str],
+    platform: Optional[str],
+    dry_run: bool,
+) -> None:
+    target = project.target(dir_flag)
+    engine.require()
+    p = build.plan(
+        target,
+        version=version,
+        build_args=build_args,
+        platform=platform,
+        no_cache=no_cache,
+        revision=build.git_revision(target),
+    )
+    if dry_run:
+        print("\n".join(build.describe(p)))
+        return
+    if p.up_to_date:
+        print(f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build")
+        return
+    _say(f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files")
+    build.execute(p)
+    print(f"built {p.ref}")
+
+
+def _run(
+    dir_flag: Optional[str], stage: str, version: Optional[str], opts: containers.RunOptions
+) -> int:
+    target = project.target(dir_flag)
+    chosen = compat.choose(target, stage, version)
+    for warning in chosen.warnings:
+        _say(warning)
+    return commands.run_live(containers.run_argv(target, chosen.ref, opts))
+
+
+def _tty() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def bash(dir_flag: Optional[str], stage: str, version: Optional[str]) -> int:
+    opts = containers.RunOptions(command=("bash",), interactive=True, tty=_tty())
+    return _run(dir_flag, stage, version, opts)
+
+
+def cmd(command: str, dir_flag: Optional[str], stage: str, version: Optional[str]) -> int:
+    if not command.strip():
+        raise UserError('docker_cmd needs --cmd "the command to run"')
+    line = containers.run_command_line(command)
+    opts = containers.RunOptions(command=line, interactive=True, tty=_tty())
+    return _run(dir_flag, stage, version, opts)

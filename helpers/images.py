@@ -1,0 +1,72 @@
+"""Image names, tags and OCI labels: pure functions over config and versions.
+
+<registry>/<image_name>:<tag>
+local-<user>-X.Y.Z | dev-X.Y.Z, dev | prod-X.Y.Z, prod
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from collections.abc import Mapping
+from typing import Optional
+
+from helpers.config import Config
+from helpers.errors import UserError
+
+STAGES = ("local", "dev", "prod")
+LABEL_VERSION = "org.opencontainers.image.version"
+LABEL_REVISION = "org.opencontainers.image.revision"
+LABEL_INPUTS = "io.helpers.inputs-hash"
+LABEL_MANAGED = "io.helpers.managed"
+LABEL_DIR = "io.helpers.dir"
+LABEL_REPO = "io.helpers.repo"
+LABEL_STAGE = "io.helpers.stage"
+
+
+def check_stage(stage: str) -> str:
+    if stage not in STAGES:
+        raise UserError(f"--stage {stage!r} is not one of {', '.join(STAGES)}")
+    return stage
+
+
+def user_name(env: Optional[Mapping[str, str]] = None) -> str:
+    """The user part of local tags: $USER (or the login name), tag-safe."""
+    env = os.environ if env is None else env
+    raw = env.get("USER") or env.get("LOGNAME") or getpass.getuser()
+    return re.sub(r"[^a-z0-9_.-]+", "-", raw.lower()).strip(".-") or "user"
+
+
+def repository(cfg: Config) -> str:
+    return f"{cfg.registry.rstrip('/')}/{cfg.image_name}" if cfg.registry else cfg.image_name
+
+
+def tag(stage: str, version: str, user: str) -> str:
+    check_stage(stage)
+    return f"local-{user}-{version}" if stage == "local" else f"{stage}-{version}"
+
+
+def ref(cfg: Config, stage: str, version: str, user: str) -> str:
+    return f"{repository(cfg)}:{tag(stage, version, user)}"
+
+
+def moving_ref(cfg: Config, stage: str) -> str:
+    """The moving tag (`dev`, `prod`) that releases and rollbacks repoint."""
+    if stage not in ("dev", "prod"):
+        raise UserError(f"stage {stage!r} has no moving tag; use dev or prod")
+    return f"{repository(cfg)}:{stage}"
+
+
+def labels(
+    *, version: str, revision: str, inputs_hash: str, rel_dir: str, repo_id: str, stage: str
+) -> dict[str, str]:
+    return {
+        LABEL_VERSION: version,
+        LABEL_REVISION: revision,
+        LABEL_INPUTS: inputs_hash,
+        LABEL_MANAGED: "true",
+        LABEL_DIR: rel_dir,
+        LABEL_REPO: repo_id,
+        LABEL_STAGE: stage,
+    }

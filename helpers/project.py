@@ -1,0 +1,37 @@
+"""What a task works on: the repo root, one runnable dir, its config and changelog."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from helpers import changelog, config, workspace
+
+
+@dataclass(frozen=True)
+class Target:
+    root: Path
+    rel_dir: str
+    cfg: config.Config
+
+    @property
+    def path(self) -> Path:
+        return self.root if self.rel_dir == "." else self.root / self.rel_dir
+
+    @functools.cached_property
+    def changelog(self) -> changelog.Changelog:
+        return changelog.load(self.path / changelog.FILENAME)
+
+    @property
+    def version(self) -> str:
+        return str(self.changelog.version)
+
+
+def target(dir_flag: Optional[str] = None, cwd: Optional[Path] = None) -> Target:
+    """Resolve `--dir` (or the runnable dir holding cwd) and load its config."""
+    cwd = (cwd or Path.cwd()).resolve()
+    root = workspace.find_repo_root(cwd)
+    rel = workspace.resolve_dir(root, cwd, dir_flag)
+    return Target(root, rel, config.load(root, rel))

@@ -1,0 +1,18 @@
+"""The invoke collection a client repo imports with one line: `from helpers.tasks import ns`.
+
+Task names keep their underscores (`docker_bash`) when the client's invoke.yaml
+sets `tasks: {auto_dash_names: false}`; flags are always dashed (`--dry-run`).
+"""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.tasks import Task
+
+from helpers.tasks import docker_tasks, setup_tasks
+
+ns = Collection()
+for _module in (docker_tasks, setup_tasks):
+    for _task in vars(_module).values():
+        if isinstance(_task, Task):
+            ns.add_task(_task)

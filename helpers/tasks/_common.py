@@ -1,0 +1,45 @@
+"""The edge between invoke and the library: one error handler, exit codes, flag helpers.
+
+Task modules import only this module and invoke at import time, so that
+`invoke --list` stays as cheap as invoke itself; library modules are imported
+inside task bodies.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable, TypeVar
+
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
+
+from helpers.errors import EXIT_INTERRUPTED, UserError, render
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def task(*args: Any, **kwargs: Any) -> Callable[[F], Task[Any]]:
+    """`invoke.task` plus the one handler: a UserError becomes one stderr line and exit 2."""
+
+    def decorate(fn: F) -> Task[Any]:
+        @functools.wraps(fn)
+        def body(*a: Any, **kw: Any) -> Any:
+            try:
+                return fn(*a, **kw)
+            except UserError as err:
+                print(render(err), file=sys.stderr)
+                raise SystemExit(err.exit_code) from None
+            except KeyboardInterrupt:
+                print("interrupted", file=sys.stderr)
+                raise SystemExit(EXIT_INTERRUPTED) from None
+
+        return invoke_task(*args, **kwargs)(body)  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def exit_with(code: int) -> None:
+    """Pass a command's exit code through to the shell."""
+    if code:
+        raise SystemExit(code)

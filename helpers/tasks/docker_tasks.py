@@ -1,0 +1,73 @@
+"""Everyday container work: build the local image, enter it, run one command in it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from invoke.context import Context
+
+from helpers.tasks._common import exit_with, task
+
+DIR = "runnable dir (default: the one holding the current dir)"
+STAGE = "image stage: local, dev or prod"
+VERSION = "image version (default: the changelog's; dev/prod: the moving tag)"
+
+
+@task(
+    iterable=["build_arg"],
+    help={
+        "dir": DIR,
+        "version": "version to build (default: the changelog's newest)",
+        "no_cache": "build without the layer cache",
+        "build_arg": "extra NAME=VALUE build arg (repeatable)",
+        "platform": "one target platform, e.g. linux/arm64",
+        "dry_run": "print the plan and the exact command; change nothing",
+    },
+)
+def docker_build_local_image(
+    ctx: Context,
+    dir: Optional[str] = None,
+    version: Optional[str] = None,
+    no_cache: bool = False,
+    build_arg: Optional[list[str]] = None,
+    platform: Optional[str] = None,
+    dry_run: bool = False,
+) -> None:
+    """Build local-<user>-<version>; a no-op when its build inputs did not change."""
+    from helpers import dockerops
+
+    dockerops.build_local(dir, version, no_cache, build_arg or [], platform, dry_run)
+
+
+@task(help={"dir": DIR, "stage": STAGE, "version": VERSION})
+def docker_bash(
+    ctx: Context,
+    dir: Optional[str] = None,
+    stage: str = "local",
+    version: Optional[str] = None,
+) -> None:
+    """Start an interactive shell in the runnable dir's container."""
+    from helpers import dockerops
+
+    exit_with(dockerops.bash(dir, stage, version))
+
+
+@task(
+    help={
+        "cmd": "the command line to run in the container",
+        "dir": DIR,
+        "stage": STAGE,
+        "version": VERSION,
+    }
+)
+def docker_cmd(
+    ctx: Context,
+    cmd: str = "",
+    dir: Optional[str] = None,
+    stage: str = "local",
+    version: Optional[str] = None,
+) -> None:
+    """Run one command in the runnable dir's container; its exit code is passed through."""
+    from helpers import dockerops
+
+    exit_with(dockerops.cmd(cmd, dir, stage, version))

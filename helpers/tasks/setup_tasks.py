@@ -1,0 +1,19 @@
+"""Tasks that describe the set-up: config, image names, engine and versions."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from invoke.context import Context
+
+from helpers.tasks._common import task
+
+DIR_HELP = "runnable dir (default: the one holding the current dir)"
+
+
+@task(help={"dir": DIR_HELP})
+def print_setup(ctx: Context, dir: Optional[str] = None) -> None:
+    """Print the resolved config, image names, engine capabilities and versions."""
+    from helpers import setup_report
+
+    print(setup_report.render(dir_flag=dir))

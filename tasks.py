@@ -1,0 +1,1 @@
+from helpers.tasks import ns  # noqa: F401

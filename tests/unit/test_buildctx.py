@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+
+from helpers import buildctx
+from tests.conftest import make_runnable, write
+
+
+def _ctx(root: Path) -> buildctx.Context:
+    return buildctx.collect(root, "devops/Dockerfile", {".helpers/x": b"1"})
+
+
+def test_context_honours_dockerignore_and_never_sends_secrets(tmp_path: Path) -> None:
+    make_runnable(tmp_path, ".")
+    write(tmp_path / ".dockerignore", "*.log\n!.env\n")
+    write(tmp_path / "app.py", "print(1)\n")
+    write(tmp_path / "debug.log", "x")
+    write(tmp_path / ".env", "TOKEN=secret\n")
+    write(tmp_path / "sub" / ".env", "TOKEN=secret\n")
+    write(tmp_path / ".git" / "HEAD", "ref\n")
+    ctx = _ctx(tmp_path)
+    assert ctx.files == (".dockerignore", "app.py", "changelog.txt", "devops/Dockerfile")
+
+
+def test_dockerfile_is_sent_even_when_ignored(tmp_path: Path) -> None:
+    make_runnable(tmp_path, ".")
+    write(tmp_path / ".dockerignore", "*\n")
+    assert _ctx(tmp_path).files == (".dockerignore", "devops/Dockerfile")
+
+
+def test_skip_dir_leaves_nested_units_out(tmp_path: Path) -> None:
+    make_runnable(tmp_path, ".")
+    make_runnable(tmp_path, "infra")
+    ctx = buildctx.collect(tmp_path, "devops/Dockerfile", skip_dir=lambda p: p.name == "infra")
+    assert ctx.files == ("changelog.txt", "devops/Dockerfile")
+
+
+def test_hash_tracks_content_mode_and_settings(tmp_path: Path) -> None:
+    make_runnable(tmp_path, ".")
+    script = write(tmp_path / "run.sh", "echo hi\n")
+    first = buildctx.inputs_hash(_ctx(tmp_path), {"arg:A": "1"})
+    assert buildctx.inputs_hash(_ctx(tmp_path), {"arg:A": "1"}) == first
+    assert buildctx.inputs_hash(_ctx(tmp_path), {"arg:A": "2"}) != first
+    os.chmod(script, 0o755)
+    second = buildctx.inputs_hash(_ctx(tmp_path), {"arg:A": "1"})
+    assert second != first
+    script.write_text("echo bye\n")
+    assert buildctx.inputs_hash(_ctx(tmp_path), {"arg:A": "1"}) not in (first, second)
+
+
+def test_tar_holds_context_and_injected_files(tmp_path: Path) -> None:
+    make_runnable(tmp_path, ".")
+    ctx = _ctx(tmp_path)
+    with buildctx.write_tar(ctx) as handle, tarfile.open(fileobj=handle) as tar:
+        names = sorted(tar.getnames())
+        injected = tar.extractfile(".helpers/x")
+        assert injected is not None and injected.read() == b"1"
+        assert {m.uid for m in tar.getmembers()} == {0}
+    assert names == [".helpers/x", "changelog.txt", "devops/Dockerfile"]

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from helpers import changelog
+from helpers.errors import UserError
+
+GOOD = """# infra-1.10.0
+- 2026-11-20
+- Add psycopg
+
+# infra-1.9.0
+- 2026-10-02
+- First release
+"""
+
+
+def test_newest_version_uses_numeric_order() -> None:
+    log = changelog.parse_text(GOOD, Path("infra/changelog.txt"))
+    assert log.version == Version("1.10.0")
+    assert [str(e.version) for e in log.entries] == ["1.10.0", "1.9.0"]
+    assert log.newest.name == "infra"
+    assert log.newest.notes == ("- 2026-11-20", "- Add psycopg")
+
+
+def test_not_decreasing_names_file_and_line() -> None:
+    text = "# a-1.9.0\n- x\n\n# a-1.10.0\n- y\n"
+    with pytest.raises(UserError) as err:
+        changelog.parse_text(text, Path("infra/changelog.txt"))
+    assert str(err.value).startswith(
+        "infra/changelog.txt:4: version 1.10.0 must be lower than 1.9.0"
+    )
+
+
+def test_bad_header_names_line() -> None:
+    with pytest.raises(UserError) as err:
+        changelog.parse_text("# a-1.0\n- x\n", Path("c.txt"))
+    assert str(err.value).startswith("c.txt:1: expected a version header like '# name-1.2.3'")
+
+
+def test_notes_before_header() -> None:
+    with pytest.raises(UserError, match=r"c.txt:2: expected a version header"):
+        changelog.parse_text("\n- stray\n# a-1.0.0\n", Path("c.txt"))
+
+
+def test_empty_file() -> None:
+    with pytest.raises(UserError, match="no version entry found"):
+        changelog.parse_text("\n\n", Path("c.txt"))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no changelog"):
+        changelog.load(tmp_path / "changelog.txt")
+
+
+@pytest.mark.parametrize(
+    ("part", "expected"), [("major", "2.0.0"), ("minor", "1.10.0"), ("patch", "1.9.4")]
+)
+def test_bumped(part: str, expected: str) -> None:
+    assert changelog.bumped(Version("1.9.3"), part) == Version(expected)
+
+
+def test_bump_prepends_entry(tmp_path: Path) -> None:
+    path = tmp_path / "changelog.txt"
+    path.write_text(GOOD)
+    new = changelog.bump(path, "minor", "Add redis\nPin numpy", datetime.date(2026, 11, 22))
+    assert new == Version("1.11.0")
+    text = path.read_text()
+    assert text.startswith(
+        "# infra-1.11.0\n- 2026-11-22\n- Add redis\n- Pin numpy\n\n# infra-1.10.0"
+    )
+    assert changelog.load(path).version == Version("1.11.0")
+
+
+def test_bump_rejects_bad_part_and_keeps_file(tmp_path: Path) -> None:
+    path = tmp_path / "changelog.txt"
+    path.write_text(GOOD)
+    with pytest.raises(UserError, match="--part 'huge' is not one of major, minor, patch"):
+        changelog.bump(path, "huge", "x")
+    assert path.read_text() == GOOD
+    assert [p.name for p in tmp_path.iterdir()] == ["changelog.txt"]
+
+
+def test_bump_needs_message(tmp_path: Path) -> None:
+    path = tmp_path / "changelog.txt"
+    path.write_text(GOOD)
+    with pytest.raises(UserError, match="needs a message"):
+        changelog.bump(path, "patch", "  ")
+    assert path.read_text() == GOOD
