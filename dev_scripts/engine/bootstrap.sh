@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Make this machine ready to run the helpers toolchain: a running Docker engine
+# and, on request, a local Python base image, a local registry and arm64
+# emulation. Idempotent; when everything asked for is up it only probes.
+#
+# Usage: dev_scripts/engine/bootstrap.sh [--base] [--registry] [--qemu] [--all]
+#   (no flag)   engine only: `docker info` must answer (installs docker.io and
+#               starts dockerd when root on Debian)
+#   --base      a local python base image for `ARG BASE_IMAGE` Dockerfiles,
+#               recorded as HELPERS_BASE_IMAGE in ~/.config/helpers/machine.env
+#   --registry  an open registry on 127.0.0.1:${HELPERS_REGISTRY_PORT:-5000}
+#   --qemu      arm64 emulation through binfmt_misc (qemu-user-static)
+#   --all       all of the above
+#
+# Environment: DOCKER_HOST, HELPERS_BASE_IMAGE, HELPERS_LOCAL_BASE_IMAGE,
+# HELPERS_DEBIAN_MIRROR, HELPERS_REGISTRY_PORT, HELPERS_REGISTRY_DIR,
+# HELPERS_STATE_DIR (logs, registry config; default ~/.local/state/helpers),
+# HELPERS_ENGINE_WAIT_S (default 30), XDG_CACHE_HOME, XDG_CONFIG_HOME.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+DOCKERD_PIDFILE=/var/run/docker.pid
+DEFAULT_DOCKER_HOST=unix:///var/run/docker.sock
+ENGINE_WAIT_S=${HELPERS_ENGINE_WAIT_S:-30}
+
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+}
+
+# Prints the server version when the engine answers.
+engine_version() {
+    have docker || return 1
+    timeout 20 docker info --format '{{.ServerVersion}}' 2>/dev/null
+}
+
+# A dockerd that is alive: the pid file is trusted only when it names a live,
+# non-zombie process called dockerd; a stale pid file is removed. Falls back to
+# scanning /proc so that we never start a second daemon.
+running_dockerd_pid() {
+    local pid="" comm
+    if [[ -f $DOCKERD_PIDFILE ]]; then
+        read -r pid <"$DOCKERD_PIDFILE" || true
+        if is_dockerd "$pid"; then
+            printf '%s\n' "$pid"
+            return 0
+        fi
+        log "removing stale $DOCKERD_PIDFILE (pid ${pid:-?} is not a live dockerd)"
+        rm -f "$DOCKERD_PIDFILE"
+    fi
+    for comm in /proc/[0-9]*/comm; do
+        pid=${comm#/proc/}
+        pid=${pid%/comm}
+        if is_dockerd "$pid"; then
+            printf '%s\n' "$pid"
+            return 0
+        fi
+    done
+    return 1
+}
+
+is_dockerd() {
+    local pid=$1 comm=""
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    read -r comm 2>/dev/null <"/proc/$pid/comm" || return 1
+    [[ $comm == dockerd ]] && pid_running "$pid"
+}
+
+install_docker() {
+    if ! have apt-get; then
+        die "Docker is not installed" "dockerd not on PATH" \
+            "install Docker Engine: https://docs.docker.com/engine/install/"
+    fi
+    apt_install docker.io
+}
+
+# wait_for_engine PID LOG: until `docker info` answers, PID dies or time is up.
+wait_for_engine() {
+    local pid=$1 logfile=$2 deadline=$((SECONDS + ENGINE_WAIT_S))
+    until engine_version >/dev/null; do
+        if ! pid_running "$pid"; then
+            die "dockerd exited while starting" "$logfile" "read the end of that log"
+        fi
+        if ((SECONDS >= deadline)); then
+            die "dockerd did not answer within ${ENGINE_WAIT_S}s" "$logfile" "read that log"
+        fi
+        sleep 0.2
+    done
+}
+
+ensure_engine() {
+    local version pid logfile
+    if version=$(engine_version); then
+        say "engine: already running (Docker $version)"
+        return 0
+    fi
+    if [[ -n ${DOCKER_HOST:-} && $DOCKER_HOST != "$DEFAULT_DOCKER_HOST" ]]; then
+        die "the Docker engine does not answer" "DOCKER_HOST=$DOCKER_HOST" \
+            "start that engine or unset DOCKER_HOST"
+    fi
+    take_lock
+    if version=$(engine_version); then # another run started it meanwhile
+        say "engine: already running (Docker $version)"
+        release_lock
+        return 0
+    fi
+    if ! have dockerd || ! have docker; then
+        install_docker
+    fi
+    if ! is_root && [[ -S /var/run/docker.sock && ! -w /var/run/docker.sock ]]; then
+        die "no permission to use the Docker engine" "/var/run/docker.sock" \
+            "as root run: usermod -aG docker $(id -un), then log in again"
+    fi
+    if ! is_root; then
+        die "the Docker engine is not running" "$DEFAULT_DOCKER_HOST" \
+            "run this script as root ($HERE/bootstrap.sh) to start dockerd"
+    fi
+    logfile=$HELPERS_STATE_DIR/dockerd.log
+    if pid=$(running_dockerd_pid); then
+        log "dockerd (pid $pid) is running but not answering yet; waiting"
+        logfile=$(readlink "/proc/$pid/fd/1" 2>/dev/null || echo "its log")
+        wait_for_engine "$pid" "$logfile"
+        say "engine: up (Docker $(engine_version), dockerd pid $pid)"
+    else
+        log "starting dockerd (log: $logfile)"
+        pid=$(start_detached "$logfile" dockerd)
+        wait_for_engine "$pid" "$logfile"
+        say "engine: started (Docker $(engine_version), dockerd pid $pid, log: $logfile)"
+    fi
+    release_lock
+}
+
+main() {
+    local base=0 registry=0 qemu=0 arg
+    for arg in "$@"; do
+        case $arg in
+            --base) base=1 ;;
+            --registry) registry=1 ;;
+            --qemu) qemu=1 ;;
+            --all) base=1 registry=1 qemu=1 ;;
+            -h | --help)
+                usage
+                return 0
+                ;;
+            *) die "unknown option $arg" "bootstrap.sh" "use --base, --registry, --qemu or --all" ;;
+        esac
+    done
+    ensure_engine
+    if ((base)); then bash "$HERE/make_base_image.sh"; fi
+    if ((registry)); then bash "$HERE/start_registry.sh"; fi
+    if ((qemu)); then bash "$HERE/enable_qemu.sh"; fi
+}
+
+main "$@"
