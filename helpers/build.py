@@ -95,7 +95,8 @@ def plan(
 
 
 def repo_id(target: project.Target) -> str:
-    return target.root.name
+    """The repo label: its path on this host (images and containers alike)."""
+    return str(target.root)
 
 
 def build_argv(

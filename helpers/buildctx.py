@@ -99,9 +99,15 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def write_tar(ctx: Context) -> IO[bytes]:
-    """The context as an uncompressed tar in a temp file, rewound, for `docker build -`."""
+    """The context as an uncompressed tar in a temp file, rewound, for `docker build -`.
+
+    The docker CLI decides whether stdin is a tar from its first 512 bytes, so the
+    first member must be a plain header: GNU format, short injected names first.
+    """
     out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for rel, data in sorted(ctx.injected.items()):
+            _add_bytes(tar, rel, data)
         for rel in ctx.files:
             info = tar.gettarinfo(str(ctx.root / rel), arcname=rel)
             info.uid = info.gid = 0
@@ -111,7 +117,5 @@ def write_tar(ctx: Context) -> IO[bytes]:
                     tar.addfile(info, handle)
             else:
                 tar.addfile(info)
-        for rel, data in sorted(ctx.injected.items()):
-            _add_bytes(tar, rel, data)
     out.seek(0)
     return out

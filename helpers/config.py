@@ -45,6 +45,7 @@ class Config:
     mounts: tuple[str, ...] = ()
     ports: tuple[str, ...] = ()
     env_passthrough: tuple[str, ...] = ()
+    container_env: Mapping[str, str] = field(default_factory=dict)
     sibling_docker: bool = False
     extra_ca_certs: tuple[str, ...] = ()
     test_timeouts: Mapping[str, int] = field(
@@ -133,6 +134,7 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "mounts": _str_list,
     "ports": _str_list,
     "env_passthrough": _str_list,
+    "container_env": _str_map,
     "sibling_docker": _bool,
     "extra_ca_certs": _str_list,
     "test_timeouts": _timeouts,

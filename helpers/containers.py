@@ -45,13 +45,26 @@ def workdir(rel_dir: str) -> str:
     return MOUNT if rel_dir == "." else f"{MOUNT}/{rel_dir}"
 
 
-def _mount(spec: str, root: Path) -> list[str]:
+def mount_source(spec: str, root: Path) -> tuple[Path, list[str]]:
+    """The host side of a `mounts` entry (relative paths are from the repo root)."""
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise UserError(f"mounts: {spec!r} is not HOST:CONTAINER[:ro]; fix repo_config.yaml")
     host = Path(parts[0]).expanduser()
-    host = host if host.is_absolute() else root / host
-    return ["--volume", ":".join([str(host), *parts[1:]])]
+    return (host if host.is_absolute() else root / host), parts[1:]
+
+
+def _mount(spec: str, root: Path) -> list[str]:
+    host, rest = mount_source(spec, root)
+    return ["--volume", ":".join([str(host), *rest])]
+
+
+def prepare_host(target: project.Target) -> None:
+    """Create missing mount sources as the host user (docker would make them root-owned)."""
+    for spec in target.cfg.mounts:
+        host, _ = mount_source(spec, target.root)
+        if not host.exists() and not host.suffix:
+            host.mkdir(parents=True, exist_ok=True)
 
 
 def _ca_args(target: project.Target) -> list[str]:
@@ -128,7 +141,7 @@ def run_argv(
     for name in cfg.env_passthrough:
         if name in env:
             argv += ["--env", name]  # docker copies the value from its own environment
-    for name, value in opts.env.items():
+    for name, value in {**cfg.container_env, **opts.env}.items():
         argv += ["--env", f"{name}={value}"]
     for spec in cfg.mounts:
         argv += _mount(spec, target.root)

@@ -49,6 +49,7 @@ def _run(
     chosen = compat.choose(target, stage, version)
     for warning in chosen.warnings:
         _say(warning)
+    containers.prepare_host(target)
     return commands.run_live(containers.run_argv(target, chosen.ref, opts))
 
 

@@ -1,0 +1,90 @@
+"""JUnit XML: counts from one run, and one combined file from many; pure over text."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Counts:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.skipped + self.errors
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.passed + other.passed,
+            self.failed + other.failed,
+            self.skipped + other.skipped,
+            self.errors + other.errors,
+            self.seconds + other.seconds,
+        )
+
+    def describe(self) -> str:
+        parts = [f"{self.passed} passed", f"{self.failed} failed"]
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
+        if self.errors:
+            parts.append(f"{self.errors} errors")
+        return ", ".join(parts)
+
+
+def _suites(root: ET.Element) -> list[ET.Element]:
+    return [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+
+
+def counts(text: str) -> Counts:
+    """Counts by test case (a case with an error and a failure counts once, as an error)."""
+    total = Counts()
+    for suite in _suites(ET.fromstring(text)):
+        for case in suite.iter("testcase"):
+            kinds = {child.tag for child in case}
+            if "error" in kinds:
+                total += Counts(errors=1)
+            elif "failure" in kinds:
+                total += Counts(failed=1)
+            elif "skipped" in kinds:
+                total += Counts(skipped=1)
+            else:
+                total += Counts(passed=1)
+        total += Counts(seconds=float(suite.get("time") or 0))
+    return total
+
+
+def read_counts(path: Path) -> Counts | None:
+    try:
+        return counts(path.read_text(encoding="utf-8"))
+    except (OSError, ET.ParseError):
+        return None
+
+
+def combine(named: Sequence[tuple[str, Path]]) -> str:
+    """One <testsuites> document holding each dir's suites, renamed after the dir."""
+    out = ET.Element("testsuites")
+    total = Counts()
+    for name, path in named:
+        try:
+            root = ET.fromstring(path.read_text(encoding="utf-8"))
+        except (OSError, ET.ParseError):
+            continue
+        for suite in _suites(root):
+            suite.set("name", name)
+            for case in suite.iter("testcase"):
+                case.set("classname", f"{name}.{case.get('classname', '')}".strip("."))
+            out.append(suite)
+        total += counts(ET.tostring(root, encoding="unicode"))
+    out.set("tests", str(total.total))
+    out.set("failures", str(total.failed))
+    out.set("errors", str(total.errors))
+    out.set("skipped", str(total.skipped))
+    out.set("time", f"{total.seconds:.3f}")
+    return ET.tostring(out, encoding="unicode", xml_declaration=True)

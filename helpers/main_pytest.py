@@ -1,0 +1,183 @@
+"""main_pytest: the tests of every runnable dir under --dir, each in its own container, at once.
+
+    main_pytest.py --dir infra [--test-list fast,slow] [-j N] [--stage S] [--changed-since REF]
+
+Exit codes: 0 all passed, 1 tests failed (or none ran), 2 bad usage or
+configuration, 130 interrupted (every container it started is removed first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn, Optional
+
+from helpers import config, driver, fsutil, junit, project, report, testlists, testrun, workspace
+from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, render
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"error: main_pytest.py: {message}; see --help", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    p = _Parser(prog="main_pytest.py", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--dir", default=".", help="run every runnable dir under this dir (default: .)")
+    p.add_argument("--test-list", default="fast,slow,superslow", help="comma-separated lists")
+    p.add_argument("-j", "--jobs", type=int, default=driver.default_jobs(), help="dirs at once")
+    p.add_argument("--stage", default="local", help="image stage: local, dev or prod")
+    p.add_argument("--changed-since", default=None, help="only dirs affected since this git ref")
+    p.add_argument("--fail-fast", action="store_true", help="start no new dir after a failure")
+    p.add_argument(
+        "--if-missing",
+        choices=("fail", "build"),
+        default="fail",
+        help="a dir whose local image is missing or stale: fail it, or build it first",
+    )
+    p.add_argument("--pytest-opts", default="", help="extra pytest options, e.g. '-x -k name'")
+    p.add_argument("--allow-no-tests", action="store_true", help="zero tests run is not a failure")
+    p.add_argument("--junit-xml", type=Path, help="also write the combined JUnit XML here")
+    p.add_argument("--json", type=Path, help="also write the JSON report here")
+    args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error(f"-j {args.jobs}: needs at least 1")
+    return args
+
+
+@dataclass(frozen=True)
+class Selection:
+    root: Path
+    dirs: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
+
+
+def select(dir_flag: str, cwd: Path) -> Selection:
+    root = workspace.find_repo_root(cwd)
+    base = (cwd / dir_flag).resolve()
+    if not base.is_dir():
+        raise UserError(f"--dir {dir_flag}: no such dir under {cwd}")
+    if base != root and root not in base.parents:
+        raise UserError(f"--dir {dir_flag}: {base} is outside the repo {root}")
+    rel = workspace.relative(root, base)
+    ignore = config.load(root, ".").ignore_dirs
+    found = workspace.runnable_dirs(workspace.list_files(root), ignore)
+    dirs = tuple(d for d in found if workspace.is_under(d, rel))
+    if not dirs:
+        raise UserError(f"--dir {dir_flag}: no runnable dir under {base} (run `invoke info`)")
+    return Selection(root, dirs)
+
+
+def _prepare(
+    sel: Selection, args: argparse.Namespace, lists: list[str], run_id: str
+) -> tuple[list[testrun.DirRun], list[tuple[str, str]]]:
+    from helpers import build, compat
+
+    runs, skipped = [], list(sel.skipped)
+    for rel in sel.dirs:
+        target = project.Target(sel.root, rel, config.load(sel.root, rel))
+        try:
+            if args.if_missing == "build" and args.stage == "local":
+                p = build.plan(target, revision=build.git_revision(target))
+                if not p.up_to_date:
+                    print(f"build  {rel}  {p.ref} ({p.reason})", flush=True)
+                    build.execute(p)
+            chosen = compat.choose(target, args.stage, None)
+            for warning in chosen.warnings:
+                print(warning, file=sys.stderr)
+            runs.append(testrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts))
+        except UserError as err:
+            skipped.append((rel, err.message))
+    return runs, skipped
+
+
+def _exit_code(
+    results: Sequence[driver.DirResult], skipped: Sequence[object], allow_none: bool
+) -> int:
+    if any(not r.ok for r in results):
+        return EXIT_FAILED
+    if skipped:
+        return EXIT_USAGE
+    if not allow_none and report.totals(results).total == 0:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _write_reports(
+    root: Path,
+    run_id: str,
+    code: int,
+    results: Sequence[driver.DirResult],
+    skipped: Sequence[tuple[str, str]],
+    runs: Sequence[testrun.DirRun],
+    args: argparse.Namespace,
+) -> Path:
+    out_dir = testrun.reports_root(root) / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    combined = junit.combine([(r.rel_dir, r.junit) for r in runs])
+    as_json = report.to_json(run_id, code, results, skipped)
+    for path, text in ((out_dir / "junit.xml", combined), (out_dir / "report.json", as_json)):
+        fsutil.write_atomic(path, text)
+    if args.junit_xml:
+        fsutil.write_atomic(args.junit_xml.resolve(), combined)
+    if args.json:
+        fsutil.write_atomic(args.json.resolve(), as_json)
+    return out_dir
+
+
+def _on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace, cwd: Path) -> int:
+    lists = testlists.parse_lists(args.test_list)
+    from helpers import images
+
+    images.check_stage(args.stage)
+    sel = select(args.dir, cwd)
+    if args.changed_since:
+        from helpers import affected
+
+        sel = affected.narrow(sel, args.changed_since, "main_pytest")
+    run_id = testrun.new_run_id()
+    runs, skipped = _prepare(sel, args, lists, run_id)
+    print(f"run {run_id}: {len(runs)} dirs, -j {args.jobs}, lists {','.join(lists)}", flush=True)
+
+    def show(event: driver.Event) -> None:
+        print(report.progress_line(event), flush=True)
+        if isinstance(event, driver.Finished):
+            print(report.block(event.result), flush=True)
+
+    drv = driver.Driver(run_id, args.jobs, show)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        results = drv.run(runs, fail_fast=args.fail_fast)
+    except KeyboardInterrupt:
+        print(f"interrupted: removed the containers of run {run_id}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    code = _exit_code(results, skipped, args.allow_no_tests)
+    out_dir = _write_reports(sel.root, run_id, code, results, skipped, runs, args)
+    testrun.record_last(sel.root, run_id, runs, lists)
+    print(report.table(results, skipped))
+    total = report.totals(results)
+    print(f"\n{total.describe()} in {len(results)} dirs; reports: {out_dir}")
+    if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
+        print("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+    return code
+
+
+def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args, (cwd or Path.cwd()).resolve())
+    except UserError as err:
+        print(render(err), file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

@@ -1,0 +1,112 @@
+"""pytest for a runnable dir inside its container: the run_tests family and reruns."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from invoke.context import Context
+
+from helpers.tasks._common import exit_with, task
+
+HELP = {
+    "dir": "runnable dir (default: the one holding the current dir)",
+    "stage": "image stage: local, dev or prod",
+    "version": "image version (default: the changelog's; dev/prod: the moving tag)",
+    "no_docker": "run pytest on the host instead of in the container",
+    "pytest_opts": "extra pytest options, e.g. '-x -k name'",
+    "allow_no_tests": "zero tests run is not a failure",
+    "test_list": "comma-separated subset of fast,slow,superslow",
+}
+
+RUN_FLAGS = ("dir", "stage", "version", "no_docker", "pytest_opts", "allow_no_tests")
+
+
+def _help(*names: str) -> dict[str, str]:
+    return {name: HELP[name] for name in names}
+
+
+def _run(
+    dir: Optional[str],
+    lists: str,
+    stage: str,
+    version: Optional[str],
+    no_docker: bool,
+    pytest_opts: str,
+    allow_no_tests: bool,
+) -> None:
+    from helpers import testops
+
+    exit_with(testops.run_tests(dir, lists, stage, version, no_docker, pytest_opts, allow_no_tests))
+
+
+@task(help=_help(*RUN_FLAGS, "test_list"))
+def run_tests(
+    ctx: Context,
+    dir: Optional[str] = None,
+    test_list: str = "fast,slow,superslow",
+    stage: str = "local",
+    version: Optional[str] = None,
+    no_docker: bool = False,
+    pytest_opts: str = "",
+    allow_no_tests: bool = False,
+) -> None:
+    """Run the dir's tests (all lists unless --test-list) inside its container."""
+    _run(dir, test_list, stage, version, no_docker, pytest_opts, allow_no_tests)
+
+
+@task(help=_help(*RUN_FLAGS))
+def run_fast_tests(
+    ctx: Context,
+    dir: Optional[str] = None,
+    stage: str = "local",
+    version: Optional[str] = None,
+    no_docker: bool = False,
+    pytest_opts: str = "",
+    allow_no_tests: bool = False,
+) -> None:
+    """Run the unmarked (fast) tests inside the dir's container."""
+    _run(dir, "fast", stage, version, no_docker, pytest_opts, allow_no_tests)
+
+
+@task(help=_help(*RUN_FLAGS))
+def run_slow_tests(
+    ctx: Context,
+    dir: Optional[str] = None,
+    stage: str = "local",
+    version: Optional[str] = None,
+    no_docker: bool = False,
+    pytest_opts: str = "",
+    allow_no_tests: bool = False,
+) -> None:
+    """Run the tests marked slow inside the dir's container."""
+    _run(dir, "slow", stage, version, no_docker, pytest_opts, allow_no_tests)
+
+
+@task(help=_help(*RUN_FLAGS))
+def run_superslow_tests(
+    ctx: Context,
+    dir: Optional[str] = None,
+    stage: str = "local",
+    version: Optional[str] = None,
+    no_docker: bool = False,
+    pytest_opts: str = "",
+    allow_no_tests: bool = False,
+) -> None:
+    """Run the tests marked superslow inside the dir's container."""
+    _run(dir, "superslow", stage, version, no_docker, pytest_opts, allow_no_tests)
+
+
+@task(help=_help("dir", "pytest_opts"))
+def pytest_failed(ctx: Context, dir: Optional[str] = None, pytest_opts: str = "") -> None:
+    """Rerun the failed tests of the last run, in the image each dir used."""
+    from helpers import testops
+
+    exit_with(testops.pytest_failed(dir, pytest_opts))
+
+
+@task(help=_help("dir"))
+def pytest_repro(ctx: Context, dir: Optional[str] = None) -> None:
+    """Print the exact commands that reproduce each failure of the last run."""
+    from helpers import testops
+
+    print("\n".join(testops.ensure_failed_known(testops.pytest_repro(dir))))

@@ -1,0 +1,139 @@
+"""What the run_tests family does for one runnable dir (the task layer only parses flags)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Optional
+
+from helpers import commands, compat, config, driver, junit, project, testlists, testrun
+from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UserError
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _plan(
+    target: project.Target,
+    lists: Sequence[str],
+    run_id: str,
+    stage: str,
+    version: Optional[str],
+    no_docker: bool,
+    pytest_opts: str,
+    node_ids: Sequence[str] = (),
+    image: Optional[str] = None,
+) -> testrun.DirRun:
+    if no_docker:
+        return testrun.plan_dir(target, None, lists, run_id, pytest_opts, node_ids)
+    if image is None:
+        chosen = compat.choose(target, stage, version)
+        for warning in chosen.warnings:
+            _say(warning)
+        image = chosen.ref
+    return testrun.plan_dir(target, image, lists, run_id, pytest_opts, node_ids)
+
+
+def _execute(run: testrun.DirRun, run_id: str) -> int:
+    """Run live; Ctrl-C removes the container. Returns pytest's exit code."""
+    try:
+        code = commands.run_live(
+            run.argv, cwd=Path(run.cwd) if run.cwd else None, env=dict(run.env) or None
+        )
+    except KeyboardInterrupt:
+        driver.remove_run_containers(run_id)
+        raise
+    if code in (130, 137, 143) and run.container:
+        driver.remove_run_containers(run_id)
+    return code
+
+
+def _verdict(run: testrun.DirRun, code: int, allow_no_tests: bool) -> int:
+    counts = junit.read_counts(run.junit)
+    if counts is None:
+        _say(f"{run.rel_dir}: no test report was written (exit {code}); see the output above")
+        return EXIT_FAILED
+    print(f"{run.rel_dir}: {counts.describe()} ({run.image}); junit: {run.junit}")
+    if code == driver.PYTEST_NO_TESTS or counts.total == 0:
+        if allow_no_tests:
+            return EXIT_OK
+        _say("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+        return EXIT_FAILED
+    if code == EXIT_INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if code == 0 else EXIT_FAILED
+
+
+def run_tests(
+    dir_flag: Optional[str],
+    test_list: str,
+    stage: str,
+    version: Optional[str],
+    no_docker: bool,
+    pytest_opts: str,
+    allow_no_tests: bool = False,
+) -> int:
+    lists = testlists.parse_lists(test_list)
+    target = project.target(dir_flag)
+    run_id = testrun.new_run_id()
+    run = _plan(target, lists, run_id, stage, version, no_docker, pytest_opts)
+    code = _execute(run, run_id)
+    testrun.record_last(target.root, run_id, [run], lists)
+    return _verdict(run, code, allow_no_tests)
+
+
+def _last_failures(
+    dir_flag: Optional[str],
+) -> tuple[project.Target, list[tuple[testrun.LastDir, list[str]]]]:
+    cwd = Path.cwd().resolve()
+    from helpers import workspace
+
+    root = workspace.find_repo_root(cwd)
+    wanted = workspace.resolve_dir(root, cwd, dir_flag) if dir_flag else None
+    failing = [(d, d.failed()) for d in testrun.load_last(root) if wanted in (None, d.dir)]
+    failing = [(d, ids) for d, ids in failing if ids]
+    return project.Target(root, ".", config.load(root, ".")), failing
+
+
+def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> int:
+    """Rerun the failed tests of the last run, each dir in the image it used."""
+    anchor, failing = _last_failures(dir_flag)
+    if not failing:
+        print("the last run had no failures: nothing to rerun")
+        return EXIT_OK
+    worst = EXIT_OK
+    for last, node_ids in failing:
+        target = project.Target(anchor.root, last.dir, config.load(anchor.root, last.dir))
+        run_id = testrun.new_run_id()
+        host = last.image == "host"
+        image = None if host else last.image
+        run = _plan(
+            target, testlists.LISTS, run_id, "local", None, host, pytest_opts, node_ids, image
+        )
+        print(f"rerunning {len(node_ids)} failed tests of {last.dir}", flush=True)
+        code = _verdict(run, _execute(run, run_id), allow_no_tests=False)
+        worst = max(worst, code)
+    return worst
+
+
+def pytest_repro(dir_flag: Optional[str]) -> list[str]:
+    """The exact commands that rerun each failure of the last run."""
+    anchor, failing = _last_failures(dir_flag)
+    lines = []
+    for last, node_ids in failing:
+        flag = "" if last.dir == "." else f" --dir {last.dir}"
+        for node_id in node_ids:
+            if last.image == "host":
+                lines.append(f"(cd {anchor.root / last.dir} && python -m pytest '{node_id}')")
+            else:
+                command = f"python3 -m pytest '{node_id}'"
+                lines.append(f'invoke docker_cmd{flag} --cmd "{command}"  # {last.image}')
+    return lines
+
+
+def ensure_failed_known(lines: list[str]) -> list[str]:
+    if not lines:
+        raise UserError("the last run had no failures: nothing to reproduce")
+    return lines

@@ -1,0 +1,161 @@
+"""One runnable dir's pytest run, in its container or on the host: the plan and its record.
+
+Reports go to a fresh per-run dir under `<repo>/.helpers/reports/<run id>/`,
+which ignores itself in git (like .pytest_cache). `last.json` names the last
+run so `pytest_failed` / `pytest_repro` can find its failures.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import helpers
+from helpers import containers, fsutil, project, testlists
+from helpers.errors import UserError
+
+STATE_DIR = ".helpers"
+LAST = "last.json"
+
+
+@dataclass(frozen=True)
+class DirRun:
+    rel_dir: str
+    image: str  # an image ref, or "host"
+    argv: tuple[str, ...]
+    report_dir: Path
+    container: str = ""
+    cwd: Optional[str] = None
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def junit(self) -> Path:
+        return self.report_dir / "junit.xml"
+
+    @property
+    def failed_file(self) -> Path:
+        return self.report_dir / "failed.txt"
+
+
+def state_dir(root: Path) -> Path:
+    """`<repo>/.helpers`, created with a .gitignore that ignores everything in it."""
+    path = root / STATE_DIR
+    path.mkdir(exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Created by helpers: run reports and state, never committed.\n*\n")
+    return path
+
+
+def reports_root(root: Path) -> Path:
+    return state_dir(root) / "reports"
+
+
+def new_run_id() -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def slug(rel_dir: str) -> str:
+    return "root" if rel_dir == "." else rel_dir.replace("/", "__")
+
+
+def helpers_in_container(root: Path) -> Optional[str]:
+    """Where this helpers checkout appears inside the container (when it is inside the repo)."""
+    here = Path(helpers.__file__).resolve().parents[1]
+    try:
+        rel = here.relative_to(root.resolve())
+    except ValueError:
+        return None
+    return containers.MOUNT if str(rel) == "." else f"{containers.MOUNT}/{rel.as_posix()}"
+
+
+def plan_dir(
+    target: project.Target,
+    image_ref: Optional[str],
+    lists: Sequence[str],
+    run_id: str,
+    pytest_opts: str = "",
+    node_ids: Sequence[str] = (),
+) -> DirRun:
+    """The run of one dir; `image_ref` None means on the host (`--no-docker`)."""
+    host_reports = reports_root(target.root) / run_id / slug(target.rel_dir)
+    timeouts = testlists.timeouts_env(lists, target.cfg.test_timeouts)
+    if image_ref is None:
+        argv = testlists.pytest_argv(
+            sys.executable,
+            lists,
+            str(host_reports / "junit.xml"),
+            target.rel_dir,
+            pytest_opts,
+            node_ids,
+        )
+        here = str(Path(helpers.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+        host_env = (
+            ("HELPERS_REPORT_DIR", str(host_reports)),
+            ("HELPERS_TEST_TIMEOUTS", timeouts),
+            ("PYTHONPATH", path),
+        )
+        return DirRun(
+            target.rel_dir, "host", argv, host_reports, cwd=str(target.path), env=host_env
+        )
+    inside = f"{containers.MOUNT}/{host_reports.relative_to(target.root).as_posix()}"
+    pytest = testlists.pytest_argv(
+        "python3", lists, f"{inside}/junit.xml", target.rel_dir, pytest_opts, node_ids
+    )
+    plugin_path = helpers_in_container(target.root)
+    if plugin_path is None:
+        raise UserError(
+            f"helpers ({Path(helpers.__file__).parents[1]}) is outside the repo {target.root}: "
+            "add it as a submodule of the repo so containers can load its pytest plugin"
+        )
+    name = containers.container_name(target, "test")
+    env = {
+        "HELPERS_REPORT_DIR": inside,
+        "HELPERS_TEST_TIMEOUTS": timeouts,
+        "PYTHONPATH": f"{containers.workdir(target.rel_dir)}:{containers.MOUNT}:{plugin_path}",
+    }
+    opts = containers.RunOptions(command=pytest, env=env, run_id=run_id, name=name)
+    containers.prepare_host(target)
+    argv = containers.run_argv(target, image_ref, opts)
+    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name)
+
+
+def record_last(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence[str]) -> None:
+    data = {
+        "run_id": run_id,
+        "lists": list(lists),
+        "dirs": [
+            {"dir": r.rel_dir, "image": r.image, "report_dir": str(r.report_dir)} for r in runs
+        ],
+    }
+    fsutil.write_atomic(reports_root(root) / LAST, json.dumps(data, indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class LastDir:
+    dir: str
+    image: str
+    report_dir: str
+
+    def failed(self) -> list[str]:
+        path = Path(self.report_dir) / "failed.txt"
+        if not path.is_file():
+            return []
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def load_last(root: Path) -> list[LastDir]:
+    path = root / STATE_DIR / "reports" / LAST
+    if not path.is_file():
+        raise UserError(f"no test run recorded in {path.parent}: run `invoke run_tests` first")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [LastDir(**d) for d in data["dirs"]]

@@ -1,0 +1,208 @@
+"""docker_build_local_image, docker_cmd and docker_bash on the real engine, in temp client repos."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write
+from tests.integration.conftest import ClientFactory
+
+pytestmark = pytest.mark.integration
+
+
+def image_json(ref: str) -> dict:  # type: ignore[type-arg]
+    out = subprocess.run(
+        ["docker", "image", "inspect", ref], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)[0]  # type: ignore[no-any-return]
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+def test_build_labels_noop_and_rebuild_on_input_change(client_factory: ClientFactory) -> None:
+    client = client_factory("infra", files={"infra/.dockerignore": "notes/\n"})
+    ref = f"{client.name}-infra:local-tester-0.1.0"
+    first = client.invoke("docker_build_local_image", "--dir", "infra")
+    assert first.returncode == 0, first.stderr
+    assert f"built {ref}" in first.stdout
+    info = image_json(ref)
+    labels = info["Config"]["Labels"]
+    head = subprocess.run(
+        ["git", "-C", str(client.root), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    assert labels["org.opencontainers.image.version"] == "0.1.0"
+    assert labels["org.opencontainers.image.revision"] == head
+    assert len(labels["io.helpers.inputs-hash"]) == 64
+
+    again = client.invoke("docker_build_local_image", "--dir", "infra")
+    assert again.returncode == 0 and "is up to date" in again.stdout
+    assert "Step 1/" not in again.stdout + again.stderr  # docker build never ran
+    assert image_json(ref)["Id"] == info["Id"]
+
+    write(client.root / "infra" / "notes" / "todo.md", "ignored by .dockerignore\n")
+    ignored = client.invoke("docker_build_local_image", "--dir", "infra")
+    assert "is up to date" in ignored.stdout
+
+    write(client.root / "infra" / "requirements.txt", "six\n")
+    changed = client.invoke("docker_build_local_image", "--dir", "infra")
+    assert changed.returncode == 0 and f"built {ref}" in changed.stdout
+    new_labels = image_json(ref)["Config"]["Labels"]
+    assert new_labels["io.helpers.inputs-hash"] != labels["io.helpers.inputs-hash"]
+
+
+def test_context_is_the_dir_without_secrets_or_nested_dirs(client_factory: ClientFactory) -> None:
+    dockerfile = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY . /ctx\n"
+    client = client_factory(
+        ".",
+        "infra",
+        files={".env": "TOKEN=s3cret\n", "app.py": "print(1)\n"},
+    )
+    write(client.root / "devops" / "Dockerfile", dockerfile)
+    assert client.invoke("docker_build_local_image").returncode == 0
+    ref = f"{client.name}:local-tester-0.1.0"
+    listing = subprocess.run(
+        ["docker", "run", "--rm", ref, "sh", "-c", "cd /ctx && find . -maxdepth 1 | sort"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "./app.py" in listing and "./devops" in listing
+    for absent in ("./.env", "./.git", "./infra", "./helpers_root"):
+        assert absent not in listing
+
+
+def test_dry_run_prints_command_and_builds_nothing(client_factory: ClientFactory) -> None:
+    client = client_factory(".")
+    result = client.invoke("docker_build_local_image", "--dry-run", "--build-arg", "A=1")
+    assert result.returncode == 0
+    assert "docker build --file devops/Dockerfile" in result.stdout
+    assert "--build-arg A=1" in result.stdout
+    probe = subprocess.run(
+        ["docker", "image", "inspect", f"{client.name}:local-tester-0.1.0"], capture_output=True
+    )
+    assert probe.returncode != 0
+
+
+def test_docker_cmd_mount_workdir_env_file_and_exit_code(client_factory: ClientFactory) -> None:
+    client = client_factory(".", "infra", files={".env": "SECRET_TOKEN=abc123\n"})
+    assert client.invoke("docker_build_local_image", "--dir", "infra").returncode == 0
+    shown = client.invoke(
+        "docker_cmd", "--dir", "infra", "--cmd", 'pwd; echo "token=$SECRET_TOKEN"; id -u'
+    )
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.split()
+    assert lines[:2] == ["/app/infra", "token=abc123"]
+    assert lines[2] == str(os.getuid())
+    failed = client.invoke("docker_cmd", "--dir", "infra", "--cmd", "exit 7")
+    assert failed.returncode == 7
+    listing = subprocess.run(
+        ["docker", "ps", "-a", "--filter", f"label=io.helpers.repo={client.root}", "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert listing.stdout.strip() == ""  # --rm: nothing left behind
+
+
+def test_files_written_through_the_mount_belong_to_the_host_user(
+    client_factory: ClientFactory,
+) -> None:
+    client = client_factory(".")
+    assert client.invoke("docker_build_local_image").returncode == 0
+    if os.getuid() != 0:
+        result = client.invoke("docker_cmd", "--cmd", "touch made_inside")
+        assert result.returncode == 0, result.stderr
+        assert (client.root / "made_inside").stat().st_uid == os.getuid()
+        return
+    # As root, act as a user the image has never heard of (uid 4321).
+    uid = 4321
+    sock_gid = Path("/var/run/docker.sock").stat().st_gid
+    as_user = {"user": uid, "group": uid, "extra_groups": [sock_gid]}
+    try:
+        subprocess.run([sys.executable, "-c", "import invoke"], check=True, **as_user)  # type: ignore[call-overload]
+    except (PermissionError, subprocess.CalledProcessError):
+        reason = f"{sys.executable} is not usable by uid {uid} here (it is in helpers' image)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    subprocess.run(["chown", "-R", f"{uid}:{uid}", str(client.root)], check=True)
+    env = client.env({"HOME": str(client.root)})
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "docker_cmd", "--cmd", "touch made_inside; id -u"],
+        cwd=client.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        **as_user,  # type: ignore[call-overload]
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == str(uid)
+    made = client.root / "made_inside"
+    assert (made.stat().st_uid, made.stat().st_gid) == (uid, uid)
+
+
+def test_version_compatibility(client_factory: ClientFactory) -> None:
+    client = client_factory(".")
+    assert client.invoke("docker_build_local_image").returncode == 0
+    old = f"{client.name}:local-tester-0.1.0"
+    # The changelog moves on a minor version: the 0.1.0 image is refused.
+    changelog = client.root / "changelog.txt"
+    changelog.write_text("# x-0.2.0\n- newer\n\n" + changelog.read_text())
+    refused = client.invoke("docker_cmd", "--version", "0.1.0", "--cmd", "true")
+    line = one_line_error(refused)
+    assert f"{old} is version 0.1.0 but changelog.txt says 0.2.0" in line
+    assert "invoke docker_build_local_image" in line
+    # A patch-only difference warns once and runs.
+    changelog.write_text("# x-0.1.1\n- patch\n\n# x-0.1.0\n- first\n")
+    patched = client.invoke("docker_cmd", "--version", "0.1.0", "--cmd", "echo ran")
+    assert patched.returncode == 0
+    assert patched.stdout.strip() == "ran"
+    warnings = [ln for ln in patched.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and "0.1.0" in warnings[0] and "0.1.1" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("docker_cmd", "--stage", "qa", "--cmd", "true"), "--stage 'qa' is not one of"),
+        (("docker_cmd", "--dir", "docs", "--cmd", "true"), "--dir docs is not a runnable dir"),
+        (("docker_cmd", "--cmd", "true"), "not found locally: run `invoke docker_build_local"),
+        (("docker_bash", "--stage", "dev"), "not found locally: run `invoke docker_pull --stage"),
+    ],
+)
+def test_bad_input_is_one_line(
+    client_factory: ClientFactory, args: tuple[str, ...], expected: str
+) -> None:
+    client = client_factory(".", files={"docs/readme.md": "x\n"})
+    assert expected in one_line_error(client.invoke(*args))
+
+
+def test_malformed_changelog_and_config(client_factory: ClientFactory) -> None:
+    client = client_factory(".", "infra")
+    (client.root / "infra" / "changelog.txt").write_text("# infra-1.0\n")
+    line = one_line_error(client.invoke("docker_build_local_image", "--dir", "infra"))
+    assert "infra/changelog.txt:1: expected a version header" in line
+    write(client.root / "repo_config.yaml", "base_imag: x\n")
+    line = one_line_error(client.invoke("docker_build_local_image"))
+    assert line == "error: repo_config.yaml:1: unknown key 'base_imag'; did you mean 'base_image'?"
+
+
+def test_engine_down_is_one_line(client_factory: ClientFactory) -> None:
+    client = client_factory(".")
+    result = client.invoke(
+        "docker_build_local_image", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    )
+    line = one_line_error(result)
+    assert "no container engine answers at DOCKER_HOST=unix:///nonexistent/docker.sock" in line
+    assert "set DOCKER_HOST" in line

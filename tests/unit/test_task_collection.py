@@ -1,0 +1,39 @@
+"""The collection a client imports: every task's flags parse, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from helpers.tasks import ns
+
+CONTRACT_TASKS = {
+    "docker_bash",
+    "docker_cmd",
+    "docker_build_local_image",
+    "run_tests",
+    "run_fast_tests",
+    "run_slow_tests",
+    "run_superslow_tests",
+    "pytest_failed",
+    "pytest_repro",
+    "print_setup",
+}
+
+
+def test_every_task_builds_its_parser() -> None:
+    contexts = ns.to_contexts()
+    names = {c.name for c in contexts}
+    assert names >= CONTRACT_TASKS
+    for context in contexts:
+        assert all(flag.startswith("--") for flag in context.flags)
+
+
+def test_import_does_not_load_heavy_modules() -> None:
+    code = (
+        "import sys, helpers.tasks; "
+        "heavy = [m for m in ('docker', 'pytest', 'packaging', 'helpers.config', 'helpers.engine') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
