@@ -47,6 +47,7 @@ class Config:
     env_passthrough: tuple[str, ...] = ()
     container_env: Mapping[str, str] = field(default_factory=dict)
     sibling_docker: bool = False
+    network: Optional[str] = None
     extra_ca_certs: tuple[str, ...] = ()
     test_timeouts: Mapping[str, int] = field(
         default_factory=lambda: {"fast": 60, "slow": 600, "superslow": 3600}
@@ -136,6 +137,7 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "env_passthrough": _str_list,
     "container_env": _str_map,
     "sibling_docker": _bool,
+    "network": _opt_str,
     "extra_ca_certs": _str_list,
     "test_timeouts": _timeouts,
     "global_inputs": _str_list,

@@ -127,6 +127,8 @@ def run_argv(
     for key, value in labels.items():
         argv += ["--label", f"{key}={value}"]
     argv += ["--user", f"{os.getuid()}:{os.getgid()}"]
+    if cfg.network:
+        argv += ["--network", cfg.network]
     argv += [
         "--volume",
         f"{target.root}:{MOUNT}",
