@@ -1,0 +1,17 @@
+# Sourced by test.sh and demo.sh: bring up what a fresh machine lacks, then
+# activate the thin env. Usage: setup_machine "<bootstrap flags>" "<build.sh flags>"
+setup_machine() {
+    local root=$1 boot_flags=$2 env_flags=$3
+    # shellcheck disable=SC2086 # flags are word lists on purpose
+    "$root/dev_scripts/engine/bootstrap.sh" $boot_flags
+    # shellcheck disable=SC2086
+    "$root/dev_scripts/thin_env/build.sh" $env_flags
+    # shellcheck source=thin_env/setenv.sh disable=SC2086
+    source "$root/dev_scripts/thin_env/setenv.sh" $env_flags
+    # Behind a TLS-intercepting proxy the host's declared CA bundle must be trusted
+    # in image builds too (pip); say so when it is taken from SSL_CERT_FILE.
+    if [ -z "${HELPERS_EXTRA_CA_CERTS:-}" ] && [ -f "${SSL_CERT_FILE:-}" ]; then
+        export HELPERS_EXTRA_CA_CERTS=$SSL_CERT_FILE
+        echo "setup: extra CA certificates for builds and runs: $SSL_CERT_FILE (from SSL_CERT_FILE)"
+    fi
+}

@@ -1,0 +1,5 @@
+from common import greet
+
+
+def hello(user: str) -> dict[str, str]:
+    return {"message": greet(user)}
