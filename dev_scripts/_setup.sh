@@ -6,8 +6,11 @@ setup_machine() {
     "$root/dev_scripts/engine/bootstrap.sh" $boot_flags
     # shellcheck disable=SC2086
     "$root/dev_scripts/thin_env/build.sh" $env_flags
-    # shellcheck source=thin_env/setenv.sh disable=SC2086
-    source "$root/dev_scripts/thin_env/setenv.sh" $env_flags
+    # `source` without arguments would pass this function's own arguments on.
+    # shellcheck disable=SC2086
+    set -- $env_flags
+    # shellcheck source=thin_env/setenv.sh
+    source "$root/dev_scripts/thin_env/setenv.sh" "$@"
     # Behind a TLS-intercepting proxy the host's declared CA bundle must be trusted
     # in image builds too (pip); say so when it is taken from SSL_CERT_FILE.
     if [ -z "${HELPERS_EXTRA_CA_CERTS:-}" ] && [ -f "${SSL_CERT_FILE:-}" ]; then

@@ -27,9 +27,10 @@ git_ submodule add -q "$root" helpers_root
 git_ add -A
 git_ commit -q -m "example client repo with helpers as a submodule"
 # Now the client repo is the root: put it and its helpers_root on PYTHONPATH.
+set --
 # shellcheck source=thin_env/setenv.sh
 source helpers_root/dev_scripts/thin_env/setenv.sh
 
 echo "demo: client repo at $dest"
 echo "demo: python helpers_root/dev_scripts/main_pytest.py --dir . --if-missing build"
-python helpers_root/dev_scripts/main_pytest.py --dir . --if-missing build "$@"
+python helpers_root/dev_scripts/main_pytest.py --dir . --if-missing build
