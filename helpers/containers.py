@@ -21,6 +21,10 @@ from helpers.errors import UserError
 
 MOUNT = "/app"
 LABEL_RUN = "io.helpers.run"
+# Only containers carry this one (images carry the other io.helpers.* labels, and a
+# container inherits its image's labels): it tells "started by these tools" apart
+# from a container someone started by hand from one of our images.
+LABEL_CONTAINER = "io.helpers.container"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class RunOptions:
     remove: bool = True
     detach: bool = False
     workdir: Optional[str] = None
+    # Names whose values docker copies from its own environment (secrets): never on argv.
+    pass_env: tuple[str, ...] = ()
 
 
 def container_name(target: project.Target, purpose: str) -> str:
@@ -121,6 +127,7 @@ def run_argv(
         images.LABEL_MANAGED: "true",
         images.LABEL_DIR: target.rel_dir,
         images.LABEL_REPO: str(target.root),
+        LABEL_CONTAINER: "true",
     }
     if opts.run_id:
         labels[LABEL_RUN] = opts.run_id
@@ -145,6 +152,8 @@ def run_argv(
             argv += ["--env", name]  # docker copies the value from its own environment
     for name, value in {**cfg.container_env, **opts.env}.items():
         argv += ["--env", f"{name}={value}"]
+    for name in opts.pass_env:
+        argv += ["--env", name]
     for spec in cfg.mounts:
         argv += _mount(spec, target.root)
     for port in (*cfg.ports, *opts.ports):
