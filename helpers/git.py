@@ -64,8 +64,7 @@ def require_commit(root: Path, ref: str, runner: commands.Runner = commands.run)
         return commit
     if is_shallow(root, runner):
         raise UserError(
-            f"--since {ref}: not found in this shallow clone; {UNSHALLOW_FIX}, "
-            "or fetch that ref"
+            f"--since {ref}: not found in this shallow clone; {UNSHALLOW_FIX}, " "or fetch that ref"
         )
     raise UserError(
         f"--since {ref}: no such commit, branch or tag in {root}; "
@@ -73,11 +72,14 @@ def require_commit(root: Path, ref: str, runner: commands.Runner = commands.run)
     )
 
 
-def merge_base(root: Path, ref: str, commit: str, runner: commands.Runner = commands.run) -> str:
-    """Where HEAD's history meets `commit` (`ref...` semantics); a shallow cut is an error."""
-    result = runner(_git(root, "merge-base", commit, "HEAD"))
-    if result.ok and result.out.strip():
-        return result.out.strip()
+def merge_base(root: Path, ref: str, runner: commands.Runner = commands.run) -> str:
+    """Where HEAD's history meets `ref` (`ref...` semantics); a shallow cut is an error."""
+    if not ref.startswith("-"):
+        result = runner(_git(root, "merge-base", f"{ref}^{{commit}}", "HEAD"))
+        if result.ok and result.out.strip():
+            return result.out.strip()
+    require_commit(root, ref, runner)  # an unknown ref says so
+    head(root, runner)  # so does a repo without commits
     if is_shallow(root, runner):
         raise UserError(
             f"--since {ref}: this clone is shallow and its history does not reach the "
@@ -108,14 +110,25 @@ def diff_paths(root: Path, base: str, runner: commands.Runner = commands.run) ->
     return parse_name_status(out)
 
 
+def tracked(root: Path, runner: commands.Runner = commands.run) -> list[str]:
+    """Files in the index (submodules as one path each)."""
+    return _split_z(_checked(root, runner, "ls-files", "-z"))
+
+
 def untracked(root: Path, runner: commands.Runner = commands.run) -> list[str]:
     """Files git does not track and does not ignore."""
     return _split_z(_checked(root, runner, "ls-files", "-z", "--others", "--exclude-standard"))
 
 
-def changed_since(root: Path, base: str, runner: commands.Runner = commands.run) -> list[str]:
+def changed_since(
+    root: Path,
+    base: str,
+    runner: commands.Runner = commands.run,
+    untracked_files: Optional[Iterable[str]] = None,
+) -> list[str]:
     """Every path changed since `base`: its diff to the work tree plus untracked files."""
-    return sorted({*diff_paths(root, base, runner), *untracked(root, runner)})
+    new = untracked(root, runner) if untracked_files is None else untracked_files
+    return sorted({*diff_paths(root, base, runner), *new})
 
 
 def show_files(

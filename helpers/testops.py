@@ -74,14 +74,27 @@ def run_tests(
     no_docker: bool,
     pytest_opts: str,
     allow_no_tests: bool = False,
+    changed_since: Optional[str] = None,
 ) -> int:
+    from helpers import affected, bookmarks
+
     lists = testlists.parse_lists(test_list)
     target = project.target(dir_flag)
+    key = bookmarks.selection("run_tests", target.rel_dir, lists)
+    if changed_since:
+        hit, since = affected.dir_affected(target.root, target.rel_dir, changed_since, key)
+        if not hit:
+            print(f"{target.rel_dir}: not run (not affected since {since})")
+            return EXIT_OK
     run_id = testrun.new_run_id()
     run = _plan(target, lists, run_id, stage, version, no_docker, pytest_opts)
     code = _execute(run, run_id)
     testrun.record_last(target.root, run_id, [run], lists)
-    return _verdict(run, code, allow_no_tests)
+    verdict = _verdict(run, code, allow_no_tests)
+    note = affected.record_success(target.root, key, None) if verdict == EXIT_OK else None
+    if note:
+        _say(note)
+    return verdict
 
 
 def _last_failures(

@@ -16,6 +16,7 @@ HELP = {
     "pytest_opts": "extra pytest options, e.g. '-x -k name'",
     "allow_no_tests": "zero tests run is not a failure",
     "test_list": "comma-separated subset of fast,slow,superslow",
+    "changed_since": "run only if the dir is affected since this git ref (or last-success)",
 }
 
 RUN_FLAGS = ("dir", "stage", "version", "no_docker", "pytest_opts", "allow_no_tests")
@@ -33,13 +34,17 @@ def _run(
     no_docker: bool,
     pytest_opts: str,
     allow_no_tests: bool,
+    changed_since: Optional[str] = None,
 ) -> None:
     from helpers import testops
 
-    exit_with(testops.run_tests(dir, lists, stage, version, no_docker, pytest_opts, allow_no_tests))
+    code = testops.run_tests(
+        dir, lists, stage, version, no_docker, pytest_opts, allow_no_tests, changed_since
+    )
+    exit_with(code)
 
 
-@task(help=_help(*RUN_FLAGS, "test_list"))
+@task(help=_help(*RUN_FLAGS, "test_list", "changed_since"))
 def run_tests(
     ctx: Context,
     dir: Optional[str] = None,
@@ -49,9 +54,10 @@ def run_tests(
     no_docker: bool = False,
     pytest_opts: str = "",
     allow_no_tests: bool = False,
+    changed_since: Optional[str] = None,
 ) -> None:
     """Run the dir's tests (all lists unless --test-list) inside its container."""
-    _run(dir, test_list, stage, version, no_docker, pytest_opts, allow_no_tests)
+    _run(dir, test_list, stage, version, no_docker, pytest_opts, allow_no_tests, changed_since)
 
 
 @task(help=_help(*RUN_FLAGS))

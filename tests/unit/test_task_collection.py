@@ -18,6 +18,16 @@ CONTRACT_TASKS = {
     "pytest_failed",
     "pytest_repro",
     "print_setup",
+    "docker_jupyter",
+    "docker_pull",
+    "docker_login",
+    "docker_images_ls_repo",
+    "docker_ps",
+    "docker_kill",
+    "docker_cleanup",
+    "changes",
+    "info",
+    "deps",
 }
 
 

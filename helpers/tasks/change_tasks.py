@@ -1,0 +1,53 @@
+"""Only what changed: `changes`, `info` and `deps` over the units of the repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from invoke.context import Context
+
+from helpers.tasks._common import task
+
+SINCE = (
+    "git ref to compare with (merge base with HEAD), or last-success; "
+    "default: $HELPERS_CHANGED_SINCE, else the last successful `main_pytest --dir .`"
+)
+
+
+def _root() -> Path:
+    from helpers import workspace
+
+    return workspace.find_repo_root(Path.cwd())
+
+
+@task(help={"since": SINCE, "format": "text, json or github-matrix (for strategy.matrix)"})
+def changes(ctx: Context, since: Optional[str] = None, format: str = "text") -> None:
+    """Changed and affected units, images to rebuild, versions to bump before release."""
+    from helpers import changes as ch
+
+    ch.check_format(format)
+    _, found = ch.load_and_compute(_root(), since)
+    print(ch.render(found, format))
+
+
+@task(help={"since": SINCE.replace("default:", "default (no marks without one):")})
+def info(ctx: Context, since: Optional[str] = None) -> None:
+    """The workspace at a glance: units, versions, local images, * changed, (*) affected."""
+    from helpers import affected
+
+    print(affected.info(_root(), since))
+
+
+@task(
+    help={
+        "unit": "a unit path or project name (default: every edge)",
+        "reverse": "show what depends on the unit instead",
+    }
+)
+def deps(ctx: Context, unit: Optional[str] = None, reverse: bool = False) -> None:
+    """The dependency graph between units; a cycle is an error printed as its path."""
+    from helpers import graph, units
+
+    ws = units.load(_root())
+    print(graph.deps_text(ws.deps, ws.within, ws.find(unit) if unit else None, reverse))
