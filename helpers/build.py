@@ -6,6 +6,7 @@ An image whose inputs-hash label equals the plan's hash is reused: no build runs
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,17 @@ class BuildPlan:
     argv: tuple[str, ...]
     up_to_date: bool
     reason: str
+    labels: Mapping[str, str]
+    args: Mapping[str, str]
+    platform: Optional[str]
+    no_cache: bool
+
+
+def with_revision(p: BuildPlan, revision: str) -> BuildPlan:
+    """The plan with the git revision label filled in (asked of git only when building)."""
+    labels = {**p.labels, images.LABEL_REVISION: revision}
+    argv = build_argv(p.ref, p.args, labels, platform=p.platform, no_cache=p.no_cache)
+    return dataclasses.replace(p, labels=labels, argv=argv)
 
 
 def parse_build_args(pairs: Sequence[str]) -> dict[str, str]:
@@ -91,7 +103,9 @@ def plan(
         stage="local",
     )
     argv = build_argv(ref, args, labels, platform=platform, no_cache=no_cache)
-    return BuildPlan(ref, version, digest, ctx, argv, up_to_date, reason)
+    return BuildPlan(
+        ref, version, digest, ctx, argv, up_to_date, reason, labels, args, platform, no_cache
+    )
 
 
 def repo_id(target: project.Target) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Optional
 
-from helpers import build, commands, compat, containers, engine, project
+from helpers import commands, compat, containers, project
 from helpers.errors import UserError
 
 
@@ -21,21 +21,18 @@ def build_local(
     platform: Optional[str],
     dry_run: bool,
 ) -> None:
+    from helpers import build  # only builds pay for hashing and tar support
+
     target = project.target(dir_flag)
-    engine.require()
     p = build.plan(
-        target,
-        version=version,
-        build_args=build_args,
-        platform=platform,
-        no_cache=no_cache,
-        revision=build.git_revision(target),
+        target, version=version, build_args=build_args, platform=platform, no_cache=no_cache
     )
+    if p.up_to_date and not dry_run:
+        print(f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build")
+        return
+    p = build.with_revision(p, build.git_revision(target))
     if dry_run:
         print("\n".join(build.describe(p)))
-        return
-    if p.up_to_date:
-        print(f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build")
         return
     _say(f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files")
     build.execute(p)

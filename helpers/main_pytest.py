@@ -56,6 +56,7 @@ class Selection:
     root: Path
     dirs: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...] = ()
+    unaffected: tuple[tuple[str, str], ...] = ()  # left out by --changed-since: not a failure
 
 
 def select(dir_flag: str, cwd: Path) -> Selection:
@@ -84,10 +85,10 @@ def _prepare(
         target = project.Target(sel.root, rel, config.load(sel.root, rel))
         try:
             if args.if_missing == "build" and args.stage == "local":
-                p = build.plan(target, revision=build.git_revision(target))
+                p = build.plan(target)
                 if not p.up_to_date:
                     print(f"build  {rel}  {p.ref} ({p.reason})", flush=True)
-                    build.execute(p)
+                    build.execute(build.with_revision(p, build.git_revision(target)))
             chosen = compat.choose(target, args.stage, None)
             for warning in chosen.warnings:
                 print(warning, file=sys.stderr)
@@ -141,10 +142,18 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
 
     images.check_stage(args.stage)
     sel = select(args.dir, cwd)
-    if args.changed_since:
-        from helpers import affected
+    from helpers import affected, bookmarks
 
-        sel = affected.narrow(sel, args.changed_since, "main_pytest")
+    rel = workspace.relative(sel.root, (cwd / args.dir).resolve())
+    key = bookmarks.selection("main_pytest", rel, lists)
+    if args.changed_since:
+        sel = affected.narrow(sel, args.changed_since, key)
+        n_dirs = len(sel.dirs) + len(sel.unaffected)
+        print(f"--changed-since {args.changed_since}: {len(sel.dirs)} of {n_dirs} dirs affected")
+        if not sel.dirs:
+            print(report.table([], sel.unaffected))
+            print(affected.record_success(sel.root, key, args.changed_since) or "nothing to run")
+            return EXIT_OK
     run_id = testrun.new_run_id()
     runs, skipped = _prepare(sel, args, lists, run_id)
     print(f"run {run_id}: {len(runs)} dirs, -j {args.jobs}, lists {','.join(lists)}", flush=True)
@@ -162,13 +171,17 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
         print(f"interrupted: removed the containers of run {run_id}", file=sys.stderr)
         return EXIT_INTERRUPTED
     code = _exit_code(results, skipped, args.allow_no_tests)
-    out_dir = _write_reports(sel.root, run_id, code, results, skipped, runs, args)
+    not_run = [*skipped, *sel.unaffected]
+    out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args)
     testrun.record_last(sel.root, run_id, runs, lists)
-    print(report.table(results, skipped))
+    print(report.table(results, not_run))
     total = report.totals(results)
     print(f"\n{total.describe()} in {len(results)} dirs; reports: {out_dir}")
     if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
         print("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+    note = affected.record_success(sel.root, key, args.changed_since) if code == EXIT_OK else None
+    if note:
+        print(note)
     return code
 
 

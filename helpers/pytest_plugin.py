@@ -2,7 +2,8 @@
 
 - registers the `slow` and `superslow` markers (unmarked tests are `fast`);
 - a runnable dir never collects a nested runnable dir's tests: those run in
-  their own container (also for a plain `pytest` at the client root);
+  their own container (also for a plain `pytest` at the client root); nor those
+  of submodules and nested git repos (helpers itself among them);
 - per-test-list time-outs from $HELPERS_TEST_TIMEOUTS ("fast=60,slow=600,...")
   through pytest-timeout when the image has it (said once when it does not);
 - records the node ids of failed tests in $HELPERS_REPORT_DIR/failed.txt so
@@ -35,8 +36,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_FailureRecorder(Path(report_dir)), "helpers-failures")
 
 
+def _own_project(path: Path) -> bool:
+    """A nested runnable dir, submodule or git repo: tested on its own, never by a parent."""
+    return (path / ".git").exists() or _is_runnable(path)
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> Any:
-    if not collection_path.is_dir() or not _is_runnable(collection_path):
+    if not collection_path.is_dir() or not _own_project(collection_path):
         return None
     start = Path(config.invocation_params.dir).resolve()
     here = collection_path.resolve()

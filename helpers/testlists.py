@@ -58,6 +58,6 @@ def pytest_argv(
         raise UserError(f"--pytest-opts {pytest_opts!r}: {exc}; fix the quoting") from None
     argv = [python, "-m", "pytest", "-p", PLUGIN, f"--junitxml={junit_path}"]
     argv += ["-o", f"junit_suite_name={suite_name}", "-o", "junit_family=xunit2"]
-    if not node_ids:
+    if not node_ids and set(lists) != set(LISTS):  # all lists: no filter to evaluate
         argv += ["-m", marker_expression(list(lists))]
     return (*argv, *extra, *node_ids)
