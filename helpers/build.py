@@ -55,6 +55,15 @@ def _own_unit(path: Path) -> bool:
     return (path / ".git").exists() or workspace.is_runnable(path)
 
 
+def _env_file_in(target: project.Target) -> list[str]:
+    """The configured env file, relative to the context, when it lies inside it."""
+    env_file = (target.root / target.cfg.env_file).resolve()
+    try:
+        return [env_file.relative_to(target.path.resolve()).as_posix()]
+    except ValueError:
+        return []
+
+
 def plan(
     target: project.Target,
     *,
@@ -68,16 +77,19 @@ def plan(
 ) -> BuildPlan:
     version = version or target.version
     ref = images.ref(target.cfg, "local", version, user or images.user_name())
-    args = {**target.cfg.build_args, **parse_build_args(build_args)}
-    args["BASE_IMAGE"] = target.cfg.base_image
-    found = engine.inspect_images([ref, target.cfg.base_image], runner)
-    base = found[target.cfg.base_image]
+    # --build-arg wins over config, BASE_IMAGE included.
+    args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
+    args.update(parse_build_args(build_args))
+    found = engine.inspect_images([ref, args["BASE_IMAGE"]], runner)
+    base = found[args["BASE_IMAGE"]]
     injected = cacerts.build_files(target.cfg.extra_ca_certs, target.root)
-    ctx = buildctx.collect(target.path, DOCKERFILE, injected, skip_dir=_own_unit)
+    ctx = buildctx.collect(
+        target.path, DOCKERFILE, injected, skip_dir=_own_unit, secrets=_env_file_in(target)
+    )
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(
         dockerfile=DOCKERFILE,
-        base_id=base.id if base else target.cfg.base_image,
+        base_id=base.id if base else args["BASE_IMAGE"],
         platform=platform or "",
         version=version,
     )

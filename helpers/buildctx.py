@@ -2,9 +2,11 @@
 
 The context is the runnable dir filtered by its `.dockerignore`, never the whole
 repo. Some paths never enter an image, whatever `.dockerignore` says: `.git`,
-`.env` files, and the dirs the caller skips (nested runnable dirs and submodules:
-they have images of their own). Files
-the tools inject (extra CA certificates) live under `.helpers/` in the context.
+env files (`.env`, `.env.*`, `.envrc` and the configured `env_file`), the
+`.helpers/` state dir, the test and bytecode caches runs write through the
+mount, and the dirs the caller skips (nested runnable dirs and submodules: they
+have images of their own). Files the tools inject (extra CA
+certificates) live under `.helpers/` in the context.
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ import io
 import os
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable
 
 from helpers import dockerignore
+from helpers.errors import UserError
 
 IGNORE_FILE = ".dockerignore"
-NEVER_SENT = (".git", ".env", "**/.env", "**/.git")
+NEVER_SENT = tuple(
+    f"{where}{name}"
+    for name in (".git", ".env", ".env.*", ".envrc", "__pycache__", ".pytest_cache")
+    for where in ("", "**/")
+)
 INJECTED_DIR = ".helpers"
 
 
@@ -34,11 +41,14 @@ class Context:
     injected: Mapping[str, bytes] = field(default_factory=dict)
 
 
-def _patterns(root: Path) -> tuple[dockerignore.Pattern, ...]:
+def _patterns(root: Path, secrets: Sequence[str]) -> tuple[dockerignore.Pattern, ...]:
     path = root / IGNORE_FILE
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    try:
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it ({exc}); fix or remove the file") from None
     # Appended last so that no `!pattern` in the user's file can re-include them.
-    forced = "\n".join([*NEVER_SENT, INJECTED_DIR])
+    forced = "\n".join(["/" + s for s in (*NEVER_SENT, *secrets, INJECTED_DIR)])
     return dockerignore.parse(f"{text}\n{forced}")
 
 
@@ -47,9 +57,13 @@ def collect(
     dockerfile: str,
     injected: Mapping[str, bytes] | None = None,
     skip_dir: Callable[[Path], bool] = lambda _: False,
+    secrets: Sequence[str] = (),
 ) -> Context:
-    """Files of the context under `root`; dirs for which `skip_dir` is true are left out."""
-    patterns = _patterns(root)
+    """Files of the context under `root`; dirs for which `skip_dir` is true are left out.
+
+    `secrets` are more context-relative paths that must never be sent (the env file).
+    """
+    patterns = _patterns(root, secrets)
     files: list[str] = []
     for current, dirs, names in os.walk(root):
         rel_dir = os.path.relpath(current, root)

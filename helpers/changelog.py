@@ -98,8 +98,10 @@ def load(path: Path) -> Changelog:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(
-            f"{path}: no changelog; a runnable dir needs one (create_runnable_dir makes it)"
+            f"{path}: no changelog; a runnable dir needs one, e.g. '# name-0.1.0' as its first line"
         ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it as UTF-8 text ({exc}); fix the file") from None
     return parse_text(text, path)
 
 

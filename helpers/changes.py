@@ -23,6 +23,7 @@ from typing import Optional
 
 from helpers import bookmarks, changelog, commands, git, graph, units, workspace
 from helpers.errors import UserError
+from helpers.hints import task_line
 
 
 @dataclass(frozen=True)
@@ -247,8 +248,8 @@ def _section(title: str, items: Sequence[str]) -> list[str]:
 
 
 def _bump_line(b: Bump) -> str:
-    flag = "" if b.dir == "." else f" --dir {b.dir}"
-    return f'{b.dir} {b.version}: run `invoke bump_version{flag} --part patch -m "..."`'
+    fix = task_line("bump_version", b.dir, "--part", "patch", "-m", '"..."')
+    return f"{b.dir} {b.version}: run `{fix}`"
 
 
 def render_text(cs: ChangeSet) -> str:

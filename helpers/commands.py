@@ -6,13 +6,15 @@ input; `shlex.join` is only used to display one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Optional, Protocol
+from typing import IO, Callable, Optional, Protocol
 
 Argv = tuple[str, ...]
 
@@ -100,27 +102,47 @@ def run_feeding(argv: Sequence[str], stdin: IO[bytes], *, cwd: Optional[Path] = 
         return 127
 
 
+INTERRUPTED = 130
+
+
 def run_live(
     argv: Sequence[str],
     *,
     cwd: Optional[Path] = None,
     env: Optional[Mapping[str, str]] = None,
+    on_interrupt: Optional[Callable[[], object]] = None,
+    grace: float = 3.0,
 ) -> int:
     """Run with the caller's stdin/stdout/stderr (interactive shells, streamed logs).
 
-    Returns the child's exit code. Ctrl-C reaches the child through the terminal;
-    the parent waits for it instead of dying first.
+    Returns the child's exit code, or 130 when we were interrupted (Ctrl-C, or SIGTERM
+    turned into KeyboardInterrupt by the caller): the child gets SIGINT; if it has not
+    ended after `grace` seconds (a container whose PID 1 ignores SIGINT), `on_interrupt`
+    runs (e.g. remove the container); a second interrupt kills the child.
     """
     _check_allowed(argv)
     try:
         proc = subprocess.Popen(list(argv), cwd=cwd, env=_merged_env(env))
     except FileNotFoundError:
         return 127
+    interrupted = False
     while True:
         try:
-            return proc.wait()
+            if not interrupted:
+                return proc.wait()
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                if on_interrupt is not None:
+                    on_interrupt()
+                proc.wait()
+            return INTERRUPTED
         except KeyboardInterrupt:
-            continue
+            if interrupted:
+                proc.kill()
+            interrupted = True
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
 
 
 def start(

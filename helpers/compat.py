@@ -14,6 +14,7 @@ from packaging.version import InvalidVersion, Version
 
 from helpers import commands, engine, images, project
 from helpers.errors import UserError
+from helpers.hints import task_line
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,9 @@ def chosen_ref(target: project.Target, stage: str, version: Optional[str], user:
 
 
 def fix_command(target: project.Target, stage: str) -> str:
-    flag = "" if target.rel_dir == "." else f" --dir {target.rel_dir}"
     if stage == "local":
-        return f"invoke docker_build_local_image{flag}"
-    return f"invoke docker_pull{flag} --stage {stage}"
+        return task_line("docker_build_local_image", target.rel_dir)
+    return task_line("docker_pull", target.rel_dir, "--stage", stage)
 
 
 def check(image_version: str, wanted: Version, ref: str, changelog: str, fix: str) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,6 +95,17 @@ def _bool(value: Any, where: str, key: str) -> bool:
     return value
 
 
+def _repo_paths(value: Any, where: str, key: str) -> tuple[str, ...]:
+    """Repo-relative dirs, cleaned: `./x/` and `x` are the same dir."""
+    out = []
+    for item in _str_list(value, where, key):
+        clean = posixpath.normpath(item.strip())
+        if clean.startswith(("/", "../")) or clean == "..":
+            raise _fail(where, key, "paths inside the repo, relative to its root", item)
+        out.append(clean)
+    return tuple(out)
+
+
 def _timeouts(value: Any, where: str, key: str) -> dict[str, int]:
     if not isinstance(value, dict):
         raise _fail(where, key, "a mapping like {fast: 60, slow: 600}", value)
@@ -131,7 +143,7 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "build_args": _str_map,
     "platforms": _platforms,
     "env_file": _str,
-    "depends_on": _str_list,
+    "depends_on": _repo_paths,
     "mounts": _str_list,
     "ports": _str_list,
     "env_passthrough": _str_list,
@@ -141,7 +153,7 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "extra_ca_certs": _str_list,
     "test_timeouts": _timeouts,
     "global_inputs": _str_list,
-    "ignore_dirs": _str_list,
+    "ignore_dirs": _repo_paths,
 }
 VALID_KEYS = tuple(_KEYS)
 
@@ -160,7 +172,10 @@ def _read_yaml(path: Path) -> dict[str, tuple[Any, int]]:
     import yaml  # lazy: only repos that have a config file pay for it
 
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it as UTF-8 text ({exc}); fix the file") from None
     try:
         node = yaml.compose(text, Loader=loader_cls)
         data = yaml.load(text, Loader=loader_cls)

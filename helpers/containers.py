@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from helpers import engine, images, project
+from helpers import cacerts, engine, images, project
 from helpers.config import CA_ENV
 from helpers.errors import UserError
 
@@ -79,6 +79,7 @@ def _ca_args(target: project.Target) -> list[str]:
     # Same path inside: tools started in the container (sibling builds) read them too.
     argv = []
     paths = [str(target.root / p) for p in target.cfg.extra_ca_certs]
+    cacerts.bundle(paths, target.root)  # one clear line for a missing or non-PEM file
     for path in paths:
         argv += ["--volume", f"{path}:{path}:ro"]
     return [*argv, "--env", f"{CA_ENV}={os.pathsep.join(paths)}"]

@@ -86,6 +86,21 @@ def excluded(patterns: tuple[Pattern, ...], path: str) -> bool:
     return result
 
 
+def _literal_prefix(pattern: str) -> str:
+    for i, char in enumerate(pattern):
+        if char in "*?[\\":
+            return pattern[:i]
+    return pattern
+
+
 def may_prune(patterns: tuple[Pattern, ...], dir_path: str) -> bool:
-    """A dir can be skipped whole when it is excluded and nothing re-includes inside it."""
-    return excluded(patterns, dir_path) and not any(p.negate for p in patterns)
+    """A dir can be skipped whole when it is excluded and no `!pattern` can reach inside it."""
+    if not excluded(patterns, dir_path):
+        return False
+    below = dir_path + "/"
+    for p in patterns:
+        if p.negate:
+            prefix = _literal_prefix(p.text[1:].strip().lstrip("/"))
+            if prefix.startswith(below) or below.startswith(prefix):
+                return False
+    return True

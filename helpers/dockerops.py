@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import sys
 from typing import Optional
 
@@ -47,7 +49,15 @@ def _run(
     for warning in chosen.warnings:
         _say(warning)
     containers.prepare_host(target)
-    return commands.run_live(containers.run_argv(target, chosen.ref, opts))
+    run_id = f"run-{secrets.token_hex(6)}"
+    opts = dataclasses.replace(opts, run_id=run_id)
+    from helpers import driver
+
+    argv = containers.run_argv(target, chosen.ref, opts)
+    code = commands.run_live(argv, on_interrupt=lambda: driver.remove_run_containers(run_id))
+    if code == commands.INTERRUPTED:
+        driver.remove_run_containers(run_id)
+    return code
 
 
 def _tty() -> bool:

@@ -7,6 +7,7 @@ them. Each dir's output is buffered and handed over whole, as one block.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -21,6 +22,7 @@ from helpers import commands, containers, engine, junit
 from helpers.testrun import DirRun
 
 PYTEST_NO_TESTS = 5
+NOT_STARTED = "not started"
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,14 @@ class Driver:
 
     def _one(self, run: DirRun) -> DirResult:
         if self.stopping.is_set():
-            return DirResult(run.rel_dir, run.image, 130, None, 0.0, "", "not started")
+            return DirResult(run.rel_dir, run.image, 130, None, 0.0, "", NOT_STARTED)
         self._emit(Started(run))
         begin = time.monotonic()
         env = dict(run.env) if run.env else None
         with tempfile.TemporaryFile() as out:
             with self._lock:
                 if self.stopping.is_set():  # interrupted while this one was being set up
-                    return DirResult(run.rel_dir, run.image, 130, None, 0.0, "", "not started")
+                    return DirResult(run.rel_dir, run.image, 130, None, 0.0, "", NOT_STARTED)
                 cwd = Path(run.cwd) if run.cwd else None
                 proc = commands.start(run.argv, cwd=cwd, env=env, stdout=out, new_session=True)
                 self._procs.append(proc)
@@ -112,7 +114,13 @@ class Driver:
         return [results[r.rel_dir] for r in runs if r.rel_dir in results]
 
     def interrupt(self) -> int:
-        """Stop new starts, remove every container of this run, end the CLI processes."""
+        """Stop new starts, remove every container of this run, end the CLI processes.
+
+        Further Ctrl-C / SIGTERM are ignored until the clean-up is done.
+        """
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(sig, signal.SIG_IGN)
         self.stopping.set()
         removed = remove_run_containers(self.run_id)
         with self._lock:

@@ -34,8 +34,15 @@ def check_stage(stage: str) -> str:
 def user_name(env: Optional[Mapping[str, str]] = None) -> str:
     """The user part of local tags: $USER (or the login name), tag-safe."""
     env = os.environ if env is None else env
-    raw = env.get("USER") or env.get("LOGNAME") or getpass.getuser()
+    raw = env.get("USER") or env.get("LOGNAME") or _login_name()
     return re.sub(r"[^a-z0-9_.-]+", "-", raw.lower()).strip(".-") or "user"
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid with no passwd entry (e.g. inside a container)
+        return f"uid{os.getuid()}"
 
 
 def repository(cfg: Config) -> str:

@@ -20,6 +20,7 @@ from typing import Optional
 
 from helpers import commands, compat, containers, engine, project
 from helpers.errors import UserError
+from helpers.hints import task_line
 
 TOKEN_ENV = "JUPYTER_TOKEN"
 HOST = "127.0.0.1"
@@ -50,8 +51,12 @@ def port_is_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-def choose_port(flag: int) -> int:
+def choose_port(text: str | int) -> int:
     """--port 0 (the default): a free one; otherwise the given one, if it is free."""
+    try:
+        flag = int(text)
+    except ValueError:
+        raise UserError(f"--port {text!r}: not a number; pick 1-65535, or omit it") from None
     if flag == 0:
         return free_port()
     if not 0 < flag < 65536:
@@ -65,13 +70,20 @@ def url(port: int, token: str) -> str:
     return f"http://{HOST}:{port}/?token={token}"
 
 
-def run_options(port: int, name: str, *, as_root: bool = False) -> containers.RunOptions:
-    """The server's flags; as root (the container runs as the host uid) Jupyter needs consent."""
-    server: tuple[str, ...] = ("--ip=0.0.0.0", f"--port={port}", "--no-browser")
+def run_options(
+    port: int, name: str, *, as_root: bool = False, host_network: bool = False
+) -> containers.RunOptions:
+    """The server's flags; as root (the container runs as the host uid) Jupyter needs consent.
+
+    On the host's network there is nothing to publish: the server itself listens on
+    127.0.0.1 only; otherwise it listens inside the container and is published on HOST.
+    """
+    ip = HOST if host_network else "0.0.0.0"
+    server: tuple[str, ...] = (f"--ip={ip}", f"--port={port}", "--no-browser")
     server += ("--allow-root",) if as_root else ()
     return containers.RunOptions(
         command=("sh", "-c", LAUNCHER, "jupyter", *server),
-        ports=(f"{HOST}:{port}:{port}",),
+        ports=() if host_network else (f"{HOST}:{port}:{port}",),
         name=name,
         pass_env=(TOKEN_ENV,),
     )
@@ -79,11 +91,10 @@ def run_options(port: int, name: str, *, as_root: bool = False) -> containers.Ru
 
 def no_jupyter_message(ref: str, target: project.Target) -> str:
     dockerfile = (target.path / "devops" / "Dockerfile").relative_to(target.root).as_posix()
-    flag = "" if target.rel_dir == "." else f" --dir {target.rel_dir}"
     return (
         f"image {ref} has no jupyter: add it to {dockerfile} (e.g. `RUN pip install "
         "jupyterlab` or `RUN apt-get install -y jupyter-notebook`), then run "
-        f"`invoke docker_build_local_image{flag}`"
+        f"`{task_line('docker_build_local_image', target.rel_dir)}`"
     )
 
 
@@ -125,7 +136,7 @@ def serve(
     dir_flag: Optional[str],
     stage: str,
     version: Optional[str],
-    port_flag: int,
+    port_flag: str,
     dry_run: bool,
     runner: commands.Runner = commands.run,
 ) -> int:
@@ -135,7 +146,8 @@ def serve(
     for warning in chosen.warnings:
         print(warning, file=sys.stderr)
     name = containers.container_name(target, "jupyter")
-    opts = run_options(port, name, as_root=os.getuid() == 0)
+    host_network = target.cfg.network == "host"
+    opts = run_options(port, name, as_root=os.getuid() == 0, host_network=host_network)
     argv = containers.run_argv(target, chosen.ref, opts)
     if dry_run:
         print(f"url      {url(port, '<token generated at start>')}")

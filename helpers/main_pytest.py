@@ -48,6 +48,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.jobs < 1:
         p.error(f"-j {args.jobs}: needs at least 1")
+    for flag, path in (("--junit-xml", args.junit_xml), ("--json", args.json)):
+        if path is not None and not path.resolve().parent.is_dir():
+            p.error(f"{flag} {path}: its dir does not exist")
     return args
 
 
@@ -75,12 +78,19 @@ def select(dir_flag: str, cwd: Path) -> Selection:
     return Selection(root, dirs)
 
 
-def _prepare(
-    sel: Selection, args: argparse.Namespace, lists: list[str], run_id: str
-) -> tuple[list[testrun.DirRun], list[tuple[str, str]]]:
+@dataclass
+class Prepared:
+    runs: list[testrun.DirRun]
+    skipped: list[tuple[str, str]]  # could not run: configuration (exit 2)
+    broken: list[tuple[str, str]]  # the image build failed (exit 1)
+
+
+def _prepare(sel: Selection, args: argparse.Namespace, lists: list[str], run_id: str) -> Prepared:
     from helpers import build, compat
 
-    runs, skipped = [], list(sel.skipped)
+    out = Prepared([], list(sel.skipped), [])
+    if args.if_missing == "build" and args.stage != "local":
+        print(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
     for rel in sel.dirs:
         target = project.Target(sel.root, rel, config.load(sel.root, rel))
         try:
@@ -92,10 +102,12 @@ def _prepare(
             chosen = compat.choose(target, args.stage, None)
             for warning in chosen.warnings:
                 print(warning, file=sys.stderr)
-            runs.append(testrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts))
+            out.runs.append(testrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts))
+        except build.BuildFailedError as err:
+            out.broken.append((rel, err.message))
         except UserError as err:
-            skipped.append((rel, err.message))
-    return runs, skipped
+            out.skipped.append((rel, err.message))
+    return out
 
 
 def _exit_code(
@@ -155,7 +167,8 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
             print(affected.record_success(sel.root, key, args.changed_since) or "nothing to run")
             return EXIT_OK
     run_id = testrun.new_run_id()
-    runs, skipped = _prepare(sel, args, lists, run_id)
+    prepared = _prepare(sel, args, lists, run_id)
+    runs, skipped = prepared.runs, prepared.skipped
     print(f"run {run_id}: {len(runs)} dirs, -j {args.jobs}, lists {','.join(lists)}", flush=True)
 
     def show(event: driver.Event) -> None:
@@ -170,7 +183,13 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: removed the containers of run {run_id}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    started = [r for r in results if r.note != driver.NOT_STARTED]
+    skipped += [(r.rel_dir, "not started: --fail-fast") for r in results if r not in started]
+    results = started
     code = _exit_code(results, skipped, args.allow_no_tests)
+    if prepared.broken:
+        code = EXIT_FAILED
+        skipped += prepared.broken
     not_run = [*skipped, *sel.unaffected]
     out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args)
     testrun.record_last(sel.root, run_id, runs, lists)

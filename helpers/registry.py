@@ -34,9 +34,9 @@ def pull_ref(target: project.Target, stage: str, version: Optional[str]) -> str:
 
 
 def pull_checks(target: project.Target, stage: str, ref: str, image: engine.ImageInfo) -> list[str]:
-    """The version check every task applies; after a pull, the fix is a newer release."""
-    flag = "" if target.rel_dir == "." else f" --dir {target.rel_dir}"
-    fix = f"invoke docker_release_{stage}_image{flag}"
+    """The version check every task applies; after a pull, the fix is a fresh local build."""
+    # No newer release to pull yet: a local build from this code is what runs today.
+    fix = compat.fix_command(target, "local")
     changelog = target.changelog.path.relative_to(target.root).as_posix()
     label = image.labels.get(images.LABEL_VERSION, "")
     return compat.check(label, target.changelog.version, ref, changelog, fix)

@@ -50,14 +50,21 @@ def pytest_argv(
     suite_name: str,
     pytest_opts: str = "",
     node_ids: Sequence[str] = (),
+    rootdir: str = "",
 ) -> tuple[str, ...]:
-    """`python -m pytest` for the given lists; node ids (reruns) replace the list filter."""
+    """`python -m pytest` for the given lists; node ids (reruns) replace the list filter.
+
+    `rootdir` (the runnable dir) keeps node ids relative to it, whatever ini file a
+    parent holds, so reruns from that dir find them.
+    """
     try:
         extra = shlex.split(pytest_opts)
     except ValueError as exc:
         raise UserError(f"--pytest-opts {pytest_opts!r}: {exc}; fix the quoting") from None
     argv = [python, "-m", "pytest", "-p", PLUGIN, f"--junitxml={junit_path}"]
     argv += ["-o", f"junit_suite_name={suite_name}", "-o", "junit_family=xunit2"]
+    if rootdir:
+        argv.append(f"--rootdir={rootdir}")
     if not node_ids and set(lists) != set(LISTS):  # all lists: no filter to evaluate
         argv += ["-m", marker_expression(list(lists))]
     return (*argv, *extra, *node_ids)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-from helpers import commands, compat, config, driver, junit, project, testlists, testrun
-from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UserError
+from helpers import (
+    commands,
+    compat,
+    config,
+    driver,
+    hints,
+    junit,
+    project,
+    testlists,
+    testrun,
+)
+from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
+
+PYTEST_USAGE_ERROR = 4
 
 
 def _say(line: str) -> None:
@@ -37,20 +50,26 @@ def _plan(
 
 
 def _execute(run: testrun.DirRun, run_id: str) -> int:
-    """Run live; Ctrl-C removes the container. Returns pytest's exit code."""
-    try:
-        code = commands.run_live(
-            run.argv, cwd=Path(run.cwd) if run.cwd else None, env=dict(run.env) or None
-        )
-    except KeyboardInterrupt:
+    """Run live; an interrupt removes the run's container. Returns pytest's exit code."""
+    cwd = Path(run.cwd) if run.cwd else None
+
+    def clean_up() -> None:
         driver.remove_run_containers(run_id)
-        raise
-    if code in (130, 137, 143) and run.container:
+
+    stop = clean_up if run.container else None
+    code = commands.run_live(run.argv, cwd=cwd, env=dict(run.env) or None, on_interrupt=stop)
+    if code == EXIT_INTERRUPTED and run.container:
         driver.remove_run_containers(run_id)
     return code
 
 
 def _verdict(run: testrun.DirRun, code: int, allow_no_tests: bool) -> int:
+    if code == EXIT_INTERRUPTED:
+        _say(f"{run.rel_dir}: interrupted" + (" (container removed)" if run.container else ""))
+        return EXIT_INTERRUPTED
+    if code == PYTEST_USAGE_ERROR:
+        _say(f"{run.rel_dir}: pytest refused its options (exit 4); check --pytest-opts")
+        return EXIT_USAGE
     counts = junit.read_counts(run.junit)
     if counts is None:
         _say(f"{run.rel_dir}: no test report was written (exit {code}); see the output above")
@@ -61,8 +80,6 @@ def _verdict(run: testrun.DirRun, code: int, allow_no_tests: bool) -> int:
             return EXIT_OK
         _say("no tests ran: that is a failure (pass --allow-no-tests if expected)")
         return EXIT_FAILED
-    if code == EXIT_INTERRUPTED:
-        return EXIT_INTERRUPTED
     return EXIT_OK if code == 0 else EXIT_FAILED
 
 
@@ -136,13 +153,13 @@ def pytest_repro(dir_flag: Optional[str]) -> list[str]:
     anchor, failing = _last_failures(dir_flag)
     lines = []
     for last, node_ids in failing:
-        flag = "" if last.dir == "." else f" --dir {last.dir}"
         for node_id in node_ids:
+            pytest = shlex.join(["python3", "-m", "pytest", node_id])
             if last.image == "host":
-                lines.append(f"(cd {anchor.root / last.dir} && python -m pytest '{node_id}')")
+                lines.append(f"cd {shlex.quote(str(anchor.root / last.dir))} && {pytest}")
             else:
-                command = f"python3 -m pytest '{node_id}'"
-                lines.append(f'invoke docker_cmd{flag} --cmd "{command}"  # {last.image}')
+                flags = ("--cmd", shlex.quote(pytest), *hints.image_flags(last.image))
+                lines.append(hints.task_line("docker_cmd", last.dir, *flags))
     return lines
 
 

@@ -96,6 +96,7 @@ def plan_dir(
             target.rel_dir,
             pytest_opts,
             node_ids,
+            rootdir=str(target.path),
         )
         here = str(Path(helpers.__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
@@ -108,8 +109,9 @@ def plan_dir(
             target.rel_dir, "host", argv, host_reports, cwd=str(target.path), env=host_env
         )
     inside = f"{containers.MOUNT}/{host_reports.relative_to(target.root).as_posix()}"
+    workdir = containers.workdir(target.rel_dir)
     pytest = testlists.pytest_argv(
-        "python3", lists, f"{inside}/junit.xml", target.rel_dir, pytest_opts, node_ids
+        "python3", lists, f"{inside}/junit.xml", target.rel_dir, pytest_opts, node_ids, workdir
     )
     plugin_path = helpers_in_container(target.root)
     if plugin_path is None:
@@ -157,5 +159,8 @@ def load_last(root: Path) -> list[LastDir]:
     path = root / STATE_DIR / "reports" / LAST
     if not path.is_file():
         raise UserError(f"no test run recorded in {path.parent}: run `invoke run_tests` first")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return [LastDir(**d) for d in data["dirs"]]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [LastDir(**d) for d in data["dirs"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserError(f"{path}: unreadable record of the last run; run the tests again") from None

@@ -99,6 +99,6 @@ def resolve_dir(root: Path, cwd: Path, flag: Optional[str]) -> str:
     if not is_runnable(target):
         raise UserError(
             f"--dir {flag} is not a runnable dir (needs {CHANGELOG} and {DOCKERFILE}); "
-            "run `invoke info` to list them or `invoke create_runnable_dir NAME` to make one"
+            "run `invoke info` to list them, or add those two files to make it one"
         )
     return relative(root, target)

@@ -9,10 +9,24 @@ from __future__ import annotations
 from invoke.collection import Collection
 from invoke.tasks import Task
 
-from helpers.tasks import change_tasks, chore_tasks, docker_tasks, pytest_tasks, setup_tasks
+from helpers.tasks import (
+    change_tasks,
+    changelog_tasks,
+    chore_tasks,
+    docker_tasks,
+    pytest_tasks,
+    setup_tasks,
+)
 
 ns = Collection(auto_dash_names=False)
-for _module in (docker_tasks, pytest_tasks, setup_tasks, change_tasks, chore_tasks):
+for _module in (
+    docker_tasks,
+    pytest_tasks,
+    changelog_tasks,
+    setup_tasks,
+    change_tasks,
+    chore_tasks,
+):
     for _task in vars(_module).values():
         if isinstance(_task, Task):
             ns.add_task(_task)

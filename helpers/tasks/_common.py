@@ -8,13 +8,15 @@ inside task bodies.
 from __future__ import annotations
 
 import functools
+import signal
 import sys
-from typing import Any, Callable, TypeVar
+from types import FrameType
+from typing import Any, Callable, Optional, TypeVar
 
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from helpers.errors import EXIT_INTERRUPTED, UserError, render
+from helpers.errors import EXIT_INTERRUPTED, EXIT_USAGE, UserError, render
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,11 +27,15 @@ def task(*args: Any, **kwargs: Any) -> Callable[[F], Task[Any]]:
     def decorate(fn: F) -> Task[Any]:
         @functools.wraps(fn)
         def body(*a: Any, **kw: Any) -> Any:
+            signal.signal(signal.SIGTERM, _raise_interrupt)
             try:
                 return fn(*a, **kw)
             except UserError as err:
                 print(render(err), file=sys.stderr)
                 raise SystemExit(err.exit_code) from None
+            except OSError as err:  # a read-only repo, a full disk: still one line
+                print(f"error: {err}; check the path and its permissions", file=sys.stderr)
+                raise SystemExit(EXIT_USAGE) from None
             except KeyboardInterrupt:
                 print("interrupted", file=sys.stderr)
                 raise SystemExit(EXIT_INTERRUPTED) from None
@@ -37,6 +43,10 @@ def task(*args: Any, **kwargs: Any) -> Callable[[F], Task[Any]]:
         return invoke_task(*args, **kwargs)(body)  # type: ignore[no-any-return]
 
     return decorate
+
+
+def _raise_interrupt(signum: int, frame: Optional[FrameType]) -> None:
+    raise KeyboardInterrupt
 
 
 def exit_with(code: int) -> None:

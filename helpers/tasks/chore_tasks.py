@@ -29,7 +29,7 @@ def docker_jupyter(
     dir: Optional[str] = None,
     stage: str = "local",
     version: Optional[str] = None,
-    port: int = 0,
+    port: str = "0",
     dry_run: bool = False,
 ) -> None:
     """Serve Jupyter from the runnable dir's container on a free port; prints the URL."""

@@ -176,7 +176,7 @@ def test_pull_checks_version_and_fails_in_one_line(
         too_old = one_line_error(client.invoke("docker_pull"))
         assert too_old == (
             f"error: {repo}:dev is version 0.1.0 but changelog.txt says 0.2.0: the image is "
-            "too old for this code; run `invoke docker_release_dev_image`"
+            "too old for this code; run `invoke docker_build_local_image`"
         )
     finally:
         for tag in ("dev-0.1.0", "dev"):

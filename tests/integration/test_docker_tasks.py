@@ -67,7 +67,13 @@ def test_context_is_the_dir_without_secrets_or_nested_dirs(client_factory: Clien
     client = client_factory(
         ".",
         "infra",
-        files={".env": "TOKEN=s3cret\n", "app.py": "print(1)\n"},
+        files={
+            ".env": "TOKEN=s3cret\n",
+            ".env.local": "TOKEN=s3cret\n",
+            "prod.env": "TOKEN=s3cret\n",
+            "repo_config.yaml": "env_file: prod.env\n",
+            "app.py": "print(1)\n",
+        },
     )
     write(client.root / "devops" / "Dockerfile", dockerfile)
     assert client.invoke("docker_build_local_image").returncode == 0
@@ -79,7 +85,7 @@ def test_context_is_the_dir_without_secrets_or_nested_dirs(client_factory: Clien
         check=True,
     ).stdout.split()
     assert "./app.py" in listing and "./devops" in listing
-    for absent in ("./.env", "./.git", "./infra", "./helpers_root"):
+    for absent in ("./.env", "./.env.local", "./prod.env", "./.git", "./infra", "./helpers_root"):
         assert absent not in listing
 
 
@@ -206,3 +212,48 @@ def test_engine_down_is_one_line(client_factory: ClientFactory) -> None:
     line = one_line_error(result)
     assert "no container engine answers at DOCKER_HOST=unix:///nonexistent/docker.sock" in line
     assert "set DOCKER_HOST" in line
+
+
+FAKE_CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+
+
+def test_extra_ca_certificates_reach_builds_and_runs(client_factory: ClientFactory) -> None:
+    client = client_factory(".", files={"certs/corp.pem": FAKE_CA})
+    cfg = "extra_ca_certs: [certs/corp.pem]\n"
+    write(client.root / "repo_config.yaml", cfg)
+    env = {"HELPERS_EXTRA_CA_CERTS": ""}  # the repo's setting, not the machine's
+    built = client.invoke("docker_build_local_image", env=env)
+    assert built.returncode == 0, built.stderr
+    ref = f"{client.name}:local-tester-0.1.0"
+    inside = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            ref,
+            "sh",
+            "-c",
+            "cat /usr/local/share/ca-certificates/helpers-extra.crt; cat /etc/pip.conf",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "MIIBfake" in inside and "cert = /etc/ssl/certs/ca-certificates.crt" in inside
+    pem = client.root / "certs" / "corp.pem"
+    run = client.invoke("docker_cmd", "--cmd", 'cat "$HELPERS_EXTRA_CA_CERTS"', env=env)
+    assert run.returncode == 0 and "MIIBfake" in run.stdout, run.stderr
+    write(client.root / "repo_config.yaml", "extra_ca_certs: [certs/missing.pem]\n")
+    line = one_line_error(client.invoke("docker_build_local_image", env=env))
+    assert "extra_ca_certs: cannot read" in line and "missing.pem" in line
+    assert pem.is_file()
+
+
+def test_print_setup_shows_resolution(client_factory: ClientFactory) -> None:
+    client = client_factory(".", "infra", files={"infra/repo_config.yaml": "image_name: infra\n"})
+    out = client.invoke("print_setup", "--dir", "infra")
+    assert out.returncode == 0, out.stderr
+    assert "runnable dir     infra" in out.stdout
+    assert "image_name       'infra'" in out.stdout and "(infra/repo_config.yaml)" in out.stdout
+    assert "local  infra:local-tester-0.1.0" in out.stdout
+    assert "reachable      yes, server" in out.stdout

@@ -139,15 +139,15 @@ def test_per_list_timeout(client_factory: ClientFactory) -> None:
         ".",
         files={
             "repo_config.yaml": "test_timeouts: {fast: 2}\n",
-            "tests/test_sleep.py": "import time\n\ndef test_sleeps():\n    time.sleep(30)\n",
+            "tests/test_sleep.py": "import time\n\ndef test_sleeps():\n    time.sleep(600)\n",
         },
     )
     assert client.invoke("docker_build_local_image").returncode == 0
     started = time.monotonic()
     result = client.invoke("run_fast_tests")
     assert result.returncode == 1
-    assert time.monotonic() - started < 25  # killed by the 2 s time-out, not after 30 s
-    assert "Timeout" in result.stdout
+    assert time.monotonic() - started < 300  # stopped by the 2 s time-out, not after 600 s
+    assert "Timeout" in result.stdout and ".: 0 passed, 1 failed" in result.stdout
 
 
 def test_missing_image_fail_or_build(client_factory: ClientFactory) -> None:
@@ -248,9 +248,17 @@ def test_run_tests_exit_codes_reruns_and_repro(client_factory: ClientFactory) ->
     assert first.returncode == 1 and ".: 1 passed, 1 failed" in first.stdout
     repro = client.invoke("pytest_repro")
     assert repro.returncode == 0
-    assert repro.stdout.strip().startswith(
-        "invoke docker_cmd --cmd \"python3 -m pytest 'tests/test_mixed.py::test_bad'\""
+    (command,) = repro.stdout.strip().splitlines()
+    assert command.startswith("invoke docker_cmd --cmd ")
+    replay = subprocess.run(
+        ["bash", "-c", command.replace("invoke ", f"{sys.executable} -m invoke ", 1)],
+        cwd=client.root,
+        env=client.env(),
+        capture_output=True,
+        text=True,
     )
+    assert replay.returncode == 1 and "1 failed" in replay.stdout, replay.stdout + replay.stderr
+    assert "test_bad" in replay.stdout and "test_ok" not in replay.stdout
     rerun = client.invoke("pytest_failed")
     assert rerun.returncode == 1 and ".: 0 passed, 1 failed" in rerun.stdout
     write(client.root / "tests" / "test_mixed.py", PASSING + "\ndef test_bad():\n    pass\n")
@@ -275,3 +283,52 @@ def test_bad_usage_is_exit_2(client_factory: ClientFactory) -> None:
         result = client.script("dev_scripts/main_pytest.py", *args)
         assert result.returncode == 2, result.stderr
         assert text in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_interrupted_run_tests_and_docker_cmd_exit_130_leaving_nothing(
+    client_factory: ClientFactory,
+) -> None:
+    client = client_factory(
+        ".", files={"tests/test_long.py": "import time\n\ndef test_long():\n    time.sleep(120)\n"}
+    )
+    assert client.invoke("docker_build_local_image").returncode == 0
+    for args in (("run_tests",), ("docker_cmd", "--cmd", "sleep 120")):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=client.root,
+            env=client.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not containers_of(client) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert containers_of(client), args
+        time.sleep(1)  # let the command inside get going
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (args, out)
+        assert containers_of(client) == [], args
+
+
+def test_reruns_work_for_nested_dirs_under_a_root_pytest_config(
+    client_factory: ClientFactory,
+) -> None:
+    client = client_factory(
+        ".",
+        "infra",
+        files={
+            "pytest.ini": "[pytest]\nmarkers =\n    db: needs a database\n",
+            "infra/tests/test_x.py": "def test_ok():\n    pass\n\ndef test_bad():\n    assert 0\n",
+        },
+    )
+    assert client.invoke("docker_build_local_image", "--dir", "infra").returncode == 0
+    assert client.invoke("run_tests", "--dir", "infra").returncode == 1
+    repro = client.invoke("pytest_repro")
+    assert repro.stdout.strip() == (
+        "invoke docker_cmd --dir infra --cmd 'python3 -m pytest tests/test_x.py::test_bad'"
+        " --version 0.1.0"
+    )
+    rerun = client.invoke("pytest_failed")
+    assert rerun.returncode == 1 and "infra: 0 passed, 1 failed" in rerun.stdout, rerun.stdout

@@ -17,10 +17,10 @@ def test_context_honours_dockerignore_and_never_sends_secrets(tmp_path: Path) ->
     write(tmp_path / ".dockerignore", "*.log\n!.env\n")
     write(tmp_path / "app.py", "print(1)\n")
     write(tmp_path / "debug.log", "x")
-    write(tmp_path / ".env", "TOKEN=secret\n")
-    write(tmp_path / "sub" / ".env", "TOKEN=secret\n")
+    for secret in (".env", "sub/.env", ".env.local", "sub/.env.production", ".envrc", "prod.env"):
+        write(tmp_path / secret, "TOKEN=secret\n")
     write(tmp_path / ".git" / "HEAD", "ref\n")
-    ctx = _ctx(tmp_path)
+    ctx = buildctx.collect(tmp_path, "devops/Dockerfile", secrets=["prod.env"])
     assert ctx.files == (".dockerignore", "app.py", "changelog.txt", "devops/Dockerfile")
 
 
@@ -59,3 +59,18 @@ def test_tar_holds_context_and_injected_files(tmp_path: Path) -> None:
         assert injected is not None and injected.read() == b"1"
         assert {m.uid for m in tar.getmembers()} == {0}
     assert names == [".helpers/x", "changelog.txt", "devops/Dockerfile"]
+
+
+def test_excluded_dirs_are_not_walked(tmp_path: Path) -> None:
+    make_runnable(tmp_path, ".")
+    write(tmp_path / ".dockerignore", "*\n!devops/\n")
+    write(tmp_path / "node_modules" / "x" / "y.js", "")
+    seen: list[Path] = []
+
+    def skip(path: Path) -> bool:
+        seen.append(path)
+        return False
+
+    ctx = buildctx.collect(tmp_path, "devops/Dockerfile", skip_dir=skip)
+    assert ctx.files == (".dockerignore", "devops/Dockerfile")
+    assert tmp_path / "node_modules" / "x" not in seen  # pruned at node_modules

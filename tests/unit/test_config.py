@@ -97,3 +97,11 @@ def test_bad_values_are_one_line(tmp_path: Path, text: str, message: str) -> Non
 def test_empty_file_is_defaults(tmp_path: Path) -> None:
     write(tmp_path / "repo_config.yaml", "# nothing yet\n")
     assert config.load(tmp_path, ".", env={}).platforms == ("linux/amd64", "linux/arm64")
+
+
+def test_repo_paths_are_cleaned_and_kept_inside(tmp_path: Path) -> None:
+    write(tmp_path / "repo_config.yaml", "ignore_dirs: [./examples/, 'x//y']\n")
+    assert config.load(tmp_path, ".", env={}).ignore_dirs == ("examples", "x/y")
+    write(tmp_path / "repo_config.yaml", "ignore_dirs: [../elsewhere]\n")
+    with pytest.raises(UserError, match="'ignore_dirs' must be paths inside the repo"):
+        config.load(tmp_path, ".", env={})

@@ -32,6 +32,9 @@ def test_matching(patterns: str, path: str, excluded: bool) -> None:
     assert dockerignore.excluded(dockerignore.parse(patterns), path) is excluded
 
 
-def test_may_prune_only_without_negations() -> None:
+def test_may_prune_unless_a_negation_reaches_inside() -> None:
     assert dockerignore.may_prune(dockerignore.parse("build"), "build")
     assert not dockerignore.may_prune(dockerignore.parse("build\n!build/keep"), "build")
+    assert dockerignore.may_prune(dockerignore.parse("*\n!devops/"), "node_modules")
+    assert not dockerignore.may_prune(dockerignore.parse("*\n!devops/"), "devops")
+    assert not dockerignore.may_prune(dockerignore.parse("*\n!**/keep"), "node_modules")

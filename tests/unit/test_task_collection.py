@@ -47,3 +47,18 @@ def test_import_does_not_load_heavy_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_every_task_a_message_names_exists() -> None:
+    import re
+    from pathlib import Path
+
+    import helpers
+
+    names = {c.name for c in ns.to_contexts()}
+    source = "\n".join(p.read_text() for p in Path(helpers.__file__).parent.rglob("*.py"))
+    named = set(re.findall(r"`invoke ([a-z_]+)", source))
+    named |= set(re.findall(r"task_line\(\s*\"([a-z_]+)\"", source))
+    named |= set(re.findall(r"task_line\(\s*'([a-z_]+)'", source))
+    assert named, "the pattern should find the fix commands in messages"
+    assert named <= names, named - names

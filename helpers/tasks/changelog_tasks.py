@@ -1,0 +1,41 @@
+"""The changelog: the version history a runnable dir's images are tagged with."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from invoke.context import Context
+
+from helpers.tasks._common import task
+
+
+@task(
+    help={
+        "part": "major, minor or patch",
+        "message": "what changed (each line becomes a bullet)",
+        "dir": "runnable dir (default: the one holding the current dir)",
+        "dry_run": "print the new entry; change nothing",
+    }
+)
+def bump_version(
+    ctx: Context,
+    part: str = "patch",
+    message: str = "",
+    dir: Optional[str] = None,
+    dry_run: bool = False,
+) -> None:
+    """Prepend a changelog entry with the next version (the file is replaced atomically)."""
+    import datetime
+
+    from helpers import changelog, project
+
+    target = project.target(dir)
+    path = target.path / changelog.FILENAME
+    if dry_run:
+        log = changelog.load(path)
+        new = changelog.bumped(log.version, part)
+        entry = changelog.new_entry_text(log.newest.name, new, message, datetime.date.today())
+        print(entry.rstrip())
+        return
+    new = changelog.bump(path, part, message)
+    print(f"{path.relative_to(target.root)}: {target.version} -> {new}")
