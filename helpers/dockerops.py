@@ -8,11 +8,7 @@ import sys
 from typing import Optional
 
 from helpers import commands, compat, containers, project
-from helpers.errors import UserError
-
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr)
+from helpers.errors import UserError, say
 
 
 def build_local(
@@ -36,7 +32,7 @@ def build_local(
     if dry_run:
         print("\n".join(build.describe(p)))
         return
-    _say(f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files")
+    say(f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files")
     build.execute(p)
     print(f"built {p.ref}")
 
@@ -47,7 +43,7 @@ def _run(
     target = project.target(dir_flag)
     chosen = compat.choose(target, stage, version)
     for warning in chosen.warnings:
-        _say(warning)
+        say(warning)
     containers.prepare_host(target)
     run_id = f"run-{secrets.token_hex(6)}"
     opts = dataclasses.replace(opts, run_id=run_id)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import IO, Optional
 
 from helpers import commands, compat, config, engine, images, project, workspace
 from helpers.chores import last_line
-from helpers.errors import UserError
-
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr)
-
+from helpers.errors import UserError, say
 
 # ---------------------------------------------------------------- docker_pull
 
@@ -112,7 +106,7 @@ def pull(
     if image is None:
         raise UserError(f"docker pull {ref} reported success but the image is not present")
     for warning in pull_checks(target, stage, ref, image):
-        _say(warning)
+        say(warning)
     print(f"pulled {ref} (version {image.labels.get(images.LABEL_VERSION, '?')})")
 
 
@@ -144,7 +138,7 @@ def login(
         reason = scrub(last_line(result.err), secret)
         raise UserError(f"docker login to {host} failed: {reason}; {hint}")
     if "unencrypted" in result.err:
-        _say(
+        say(
             "warning: docker stored the credentials unencrypted in its config.json; "
             "configure a credential helper to avoid that"
         )

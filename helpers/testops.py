@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
@@ -19,13 +18,9 @@ from helpers import (
     testlists,
     testrun,
 )
-from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
+from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, say
 
 PYTEST_USAGE_ERROR = 4
-
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def _plan(
@@ -44,7 +39,7 @@ def _plan(
     if image is None:
         chosen = compat.choose(target, stage, version)
         for warning in chosen.warnings:
-            _say(warning)
+            say(warning)
         image = chosen.ref
     return testrun.plan_dir(target, image, lists, run_id, pytest_opts, node_ids)
 
@@ -65,20 +60,20 @@ def _execute(run: testrun.DirRun, run_id: str) -> int:
 
 def _verdict(run: testrun.DirRun, code: int, allow_no_tests: bool) -> int:
     if code == EXIT_INTERRUPTED:
-        _say(f"{run.rel_dir}: interrupted" + (" (container removed)" if run.container else ""))
+        say(f"{run.rel_dir}: interrupted" + (" (container removed)" if run.container else ""))
         return EXIT_INTERRUPTED
     if code == PYTEST_USAGE_ERROR:
-        _say(f"{run.rel_dir}: pytest refused its options (exit 4); check --pytest-opts")
+        say(f"{run.rel_dir}: pytest refused its options (exit 4); check --pytest-opts")
         return EXIT_USAGE
     counts = junit.read_counts(run.junit)
     if counts is None:
-        _say(f"{run.rel_dir}: no test report was written (exit {code}); see the output above")
+        say(f"{run.rel_dir}: no test report was written (exit {code}); see the output above")
         return EXIT_FAILED
     print(f"{run.rel_dir}: {counts.describe()} ({run.image}); junit: {run.junit}")
     if code == driver.PYTEST_NO_TESTS or counts.total == 0:
         if allow_no_tests:
             return EXIT_OK
-        _say("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+        say("no tests ran: that is a failure (pass --allow-no-tests if expected)")
         return EXIT_FAILED
     return EXIT_OK if code == 0 else EXIT_FAILED
 
@@ -110,7 +105,7 @@ def run_tests(
     verdict = _verdict(run, code, allow_no_tests)
     note = affected.record_success(target.root, key, None) if verdict == EXIT_OK else None
     if note:
-        _say(note)
+        say(note)
     return verdict
 
 

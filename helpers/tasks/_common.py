@@ -20,6 +20,11 @@ from helpers.errors import EXIT_INTERRUPTED, EXIT_USAGE, UserError, render
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+DIR_HELP = "runnable dir (default: the one holding the current dir)"
+STAGE_HELP = "image stage: local, dev or prod"
+VERSION_HELP = "image version (default: the changelog's; dev/prod: the moving tag)"
+DRY_RUN_HELP = "print the exact commands; change nothing"
+
 
 def task(*args: Any, **kwargs: Any) -> Callable[[F], Task[Any]]:
     """`invoke.task` plus the one handler: a UserError becomes one stderr line and exit 2."""

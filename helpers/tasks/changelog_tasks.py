@@ -6,14 +6,14 @@ from typing import Optional
 
 from invoke.context import Context
 
-from helpers.tasks._common import task
+from helpers.tasks._common import DIR_HELP, task
 
 
 @task(
     help={
         "part": "major, minor or patch",
         "message": "what changed (each line becomes a bullet)",
-        "dir": "runnable dir (default: the one holding the current dir)",
+        "dir": DIR_HELP,
         "dry_run": "print the new entry; change nothing",
     }
 )

@@ -7,11 +7,9 @@ from typing import Optional
 
 from invoke.context import Context
 
-from helpers.tasks._common import exit_with, task
+from helpers.tasks._common import DIR_HELP, STAGE_HELP, VERSION_HELP, exit_with, task
 
-DIR = "runnable dir (default: the one holding the current dir)"
-STAGE = "image stage: local, dev or prod"
-VERSION = "image version (default: the changelog's; dev/prod: the moving tag)"
+DIR, STAGE, VERSION = DIR_HELP, STAGE_HELP, VERSION_HELP
 DRY_RUN = "print the exact commands; change nothing"
 
 

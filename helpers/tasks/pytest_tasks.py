@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from invoke.context import Context
+from invoke.tasks import Task
 
-from helpers.tasks._common import exit_with, task
+from helpers.tasks._common import DIR_HELP, STAGE_HELP, VERSION_HELP, exit_with, task
 
 HELP = {
-    "dir": "runnable dir (default: the one holding the current dir)",
-    "stage": "image stage: local, dev or prod",
-    "version": "image version (default: the changelog's; dev/prod: the moving tag)",
+    "dir": DIR_HELP,
+    "stage": STAGE_HELP,
+    "version": VERSION_HELP,
     "no_docker": "run pytest on the host instead of in the container",
     "pytest_opts": "extra pytest options, e.g. '-x -k name'",
     "allow_no_tests": "zero tests run is not a failure",
@@ -60,46 +61,30 @@ def run_tests(
     _run(dir, test_list, stage, version, no_docker, pytest_opts, allow_no_tests, changed_since)
 
 
-@task(help=_help(*RUN_FLAGS))
-def run_fast_tests(
-    ctx: Context,
-    dir: Optional[str] = None,
-    stage: str = "local",
-    version: Optional[str] = None,
-    no_docker: bool = False,
-    pytest_opts: str = "",
-    allow_no_tests: bool = False,
-) -> None:
-    """Run the unmarked (fast) tests inside the dir's container."""
-    _run(dir, "fast", stage, version, no_docker, pytest_opts, allow_no_tests)
+def _one_list(name: str, doc: str) -> Task[Any]:
+    """run_<name>_tests: run_tests for one test list (same flags, minus --test-list)."""
+
+    def body(
+        ctx: Context,
+        dir: Optional[str] = None,
+        stage: str = "local",
+        version: Optional[str] = None,
+        no_docker: bool = False,
+        pytest_opts: str = "",
+        allow_no_tests: bool = False,
+    ) -> None:
+        _run(dir, name, stage, version, no_docker, pytest_opts, allow_no_tests)
+
+    body.__name__ = body.__qualname__ = f"run_{name}_tests"
+    body.__doc__ = doc
+    return task(help=_help(*RUN_FLAGS))(body)
 
 
-@task(help=_help(*RUN_FLAGS))
-def run_slow_tests(
-    ctx: Context,
-    dir: Optional[str] = None,
-    stage: str = "local",
-    version: Optional[str] = None,
-    no_docker: bool = False,
-    pytest_opts: str = "",
-    allow_no_tests: bool = False,
-) -> None:
-    """Run the tests marked slow inside the dir's container."""
-    _run(dir, "slow", stage, version, no_docker, pytest_opts, allow_no_tests)
-
-
-@task(help=_help(*RUN_FLAGS))
-def run_superslow_tests(
-    ctx: Context,
-    dir: Optional[str] = None,
-    stage: str = "local",
-    version: Optional[str] = None,
-    no_docker: bool = False,
-    pytest_opts: str = "",
-    allow_no_tests: bool = False,
-) -> None:
-    """Run the tests marked superslow inside the dir's container."""
-    _run(dir, "superslow", stage, version, no_docker, pytest_opts, allow_no_tests)
+run_fast_tests = _one_list("fast", "Run the unmarked (fast) tests inside the dir's container.")
+run_slow_tests = _one_list("slow", "Run the tests marked slow inside the dir's container.")
+run_superslow_tests = _one_list(
+    "superslow", "Run the tests marked superslow inside the dir's container."
+)
 
 
 @task(help=_help("dir", "pytest_opts"))

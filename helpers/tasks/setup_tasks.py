@@ -6,9 +6,7 @@ from typing import Optional
 
 from invoke.context import Context
 
-from helpers.tasks._common import task
-
-DIR_HELP = "runnable dir (default: the one holding the current dir)"
+from helpers.tasks._common import DIR_HELP, task
 
 
 @task(help={"dir": DIR_HELP})

@@ -151,6 +151,17 @@ class Client:
 
 
 ClientFactory = Callable[..., Client]
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The contract for bad input: exit 2, one `error: ...` line, no traceback."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
 DOCKERFILE = """ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 COPY .helpers/ /tmp/helpers-build/

@@ -22,7 +22,7 @@ from typing import Optional
 import pytest
 
 from tests.conftest import REPO, write
-from tests.integration.conftest import Client, ClientFactory
+from tests.integration.conftest import Client, ClientFactory, one_line_error
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +34,6 @@ ENGINE_DOWN = {"DOCKER_HOST": "unix:///nonexistent.sock"}
 
 def docker(*args: str, input: Optional[str] = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, input=input)
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    return lines[0]
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

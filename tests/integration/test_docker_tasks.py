@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write
-from tests.integration.conftest import ClientFactory
+from tests.integration.conftest import ClientFactory, one_line_error
 
 pytestmark = pytest.mark.integration
 
@@ -21,14 +21,6 @@ def image_json(ref: str) -> dict:  # type: ignore[type-arg]
         ["docker", "image", "inspect", ref], capture_output=True, text=True, check=True
     )
     return json.loads(out.stdout)[0]  # type: ignore[no-any-return]
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    return lines[0]
 
 
 def test_build_labels_noop_and_rebuild_on_input_change(client_factory: ClientFactory) -> None:

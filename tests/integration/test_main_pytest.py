@@ -68,6 +68,25 @@ def containers_of(client: Client) -> list[str]:
     return out.stdout.split()
 
 
+def start_and_wait_for_containers(
+    client: Client, argv: list[str], count: int = 1
+) -> subprocess.Popen[str]:
+    """Start a command in the client repo; return once `count` of its containers run."""
+    proc = subprocess.Popen(
+        argv,
+        cwd=client.root,
+        env=client.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(containers_of(client)) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(containers_of(client)) >= count, argv
+    return proc
+
+
 def test_every_dir_in_its_own_container_nested_never_collected(
     client_factory: ClientFactory,
 ) -> None:
@@ -171,18 +190,8 @@ def test_interrupt_leaves_no_container(client_factory: ClientFactory) -> None:
     )
     for d in (".", "infra"):
         assert client.invoke("docker_build_local_image", "--dir", d).returncode == 0
-    proc = subprocess.Popen(
-        [sys.executable, str(client.root / "helpers_root/dev_scripts/main_pytest.py"), "-j", "2"],
-        cwd=client.root,
-        env=client.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while len(containers_of(client)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert len(containers_of(client)) == 2
+    script = str(client.root / "helpers_root/dev_scripts/main_pytest.py")
+    proc = start_and_wait_for_containers(client, [sys.executable, script, "-j", "2"], count=2)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130, out
@@ -195,16 +204,8 @@ def test_sigterm_also_cleans_up(client_factory: ClientFactory) -> None:
         ".", files={"tests/test_long.py": "import time\n\ndef test_long():\n    time.sleep(120)\n"}
     )
     assert client.invoke("docker_build_local_image").returncode == 0
-    proc = subprocess.Popen(
-        [sys.executable, str(client.root / "helpers_root/dev_scripts/main_pytest.py")],
-        cwd=client.root,
-        env=client.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while not containers_of(client) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    script = str(client.root / "helpers_root/dev_scripts/main_pytest.py")
+    proc = start_and_wait_for_containers(client, [sys.executable, script])
     proc.terminate()
     proc.communicate(timeout=30)
     assert proc.returncode == 130
@@ -293,18 +294,7 @@ def test_interrupted_run_tests_and_docker_cmd_exit_130_leaving_nothing(
     )
     assert client.invoke("docker_build_local_image").returncode == 0
     for args in (("run_tests",), ("docker_cmd", "--cmd", "sleep 120")):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "invoke", *args],
-            cwd=client.root,
-            env=client.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while not containers_of(client) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert containers_of(client), args
+        proc = start_and_wait_for_containers(client, [sys.executable, "-m", "invoke", *args])
         time.sleep(1)  # let the command inside get going
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
