@@ -49,6 +49,7 @@ class Config:
     container_env: Mapping[str, str] = field(default_factory=dict)
     sibling_docker: bool = False
     network: Optional[str] = None
+    warm_containers: bool = True
     extra_ca_certs: tuple[str, ...] = ()
     test_timeouts: Mapping[str, int] = field(
         default_factory=lambda: {"fast": 60, "slow": 600, "superslow": 3600}
@@ -150,6 +151,7 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "container_env": _str_map,
     "sibling_docker": _bool,
     "network": _opt_str,
+    "warm_containers": _bool,
     "extra_ca_certs": _str_list,
     "test_timeouts": _timeouts,
     "global_inputs": _str_list,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -41,6 +41,7 @@ class RunOptions:
     workdir: Optional[str] = None
     # Names whose values docker copies from its own environment (secrets): never on argv.
     pass_env: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def container_name(target: project.Target, purpose: str) -> str:
@@ -132,6 +133,7 @@ def run_argv(
     }
     if opts.run_id:
         labels[LABEL_RUN] = opts.run_id
+    labels.update(opts.labels)
     for key, value in labels.items():
         argv += ["--label", f"{key}={value}"]
     argv += ["--user", f"{os.getuid()}:{os.getgid()}"]
@@ -162,6 +164,16 @@ def run_argv(
     argv += _ca_args(target)
     argv += _sibling_args(target, env)
     return (*argv, image_ref, *opts.command)
+
+
+def exec_argv(
+    container: str, workdir: str, env: Mapping[str, str], command: Sequence[str]
+) -> tuple[str, ...]:
+    """`docker exec` of one command in a running container, with per-run variables."""
+    argv = [engine.DOCKER, "exec", "--workdir", workdir]
+    for name, value in env.items():
+        argv += ["--env", f"{name}={value}"]
+    return (*argv, container, *command)
 
 
 def run_command_line(command: str) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -33,6 +34,7 @@ def _plan(
     pytest_opts: str,
     node_ids: Sequence[str] = (),
     image: Optional[str] = None,
+    fresh: bool = False,
 ) -> testrun.DirRun:
     if no_docker:
         return testrun.plan_dir(target, None, lists, run_id, pytest_opts, node_ids)
@@ -40,6 +42,11 @@ def _plan(
         chosen = compat.choose(target, stage, version)
         for warning in chosen.warnings:
             say(warning)
+        if target.cfg.warm_containers and not fresh:
+            from helpers import warm
+
+            name = warm.ensure(target, chosen.image)
+            return testrun.plan_dir(target, chosen.ref, lists, run_id, pytest_opts, node_ids, name)
         image = chosen.ref
     return testrun.plan_dir(target, image, lists, run_id, pytest_opts, node_ids)
 
@@ -49,12 +56,17 @@ def _execute(run: testrun.DirRun, run_id: str) -> int:
     cwd = Path(run.cwd) if run.cwd else None
 
     def clean_up() -> None:
+        # A warm container is shared by later runs, but pytest may still run in it.
+        if run.argv[1] == "exec":
+            from helpers import warm
+
+            warm.remove(run.container)
         driver.remove_run_containers(run_id)
 
     stop = clean_up if run.container else None
     code = commands.run_live(run.argv, cwd=cwd, env=dict(run.env) or None, on_interrupt=stop)
     if code == EXIT_INTERRUPTED and run.container:
-        driver.remove_run_containers(run_id)
+        clean_up()
     return code
 
 
@@ -78,31 +90,46 @@ def _verdict(run: testrun.DirRun, code: int, allow_no_tests: bool) -> int:
     return EXIT_OK if code == 0 else EXIT_FAILED
 
 
-def run_tests(
-    dir_flag: Optional[str],
-    test_list: str,
-    stage: str,
-    version: Optional[str],
-    no_docker: bool,
-    pytest_opts: str,
-    allow_no_tests: bool = False,
-    changed_since: Optional[str] = None,
-) -> int:
+@dataclass(frozen=True)
+class RunRequest:
+    """The run_tests family's flags."""
+
+    dir: Optional[str] = None
+    test_list: str = "fast,slow,superslow"
+    stage: str = "local"
+    version: Optional[str] = None
+    no_docker: bool = False
+    pytest_opts: str = ""
+    allow_no_tests: bool = False
+    changed_since: Optional[str] = None
+    fresh: bool = False
+
+
+def run_tests(req: RunRequest) -> int:
     from helpers import affected, bookmarks
 
-    lists = testlists.parse_lists(test_list)
-    target = project.target(dir_flag)
+    lists = testlists.parse_lists(req.test_list)
+    target = project.target(req.dir)
     key = bookmarks.selection("run_tests", target.rel_dir, lists)
-    if changed_since:
-        hit, since = affected.dir_affected(target.root, target.rel_dir, changed_since, key)
+    if req.changed_since:
+        hit, since = affected.dir_affected(target.root, target.rel_dir, req.changed_since, key)
         if not hit:
             print(f"{target.rel_dir}: not run (not affected since {since})")
             return EXIT_OK
     run_id = testrun.new_run_id()
-    run = _plan(target, lists, run_id, stage, version, no_docker, pytest_opts)
+    run = _plan(
+        target,
+        lists,
+        run_id,
+        req.stage,
+        req.version,
+        req.no_docker,
+        req.pytest_opts,
+        fresh=req.fresh,
+    )
     code = _execute(run, run_id)
     testrun.record_last(target.root, run_id, [run], lists)
-    verdict = _verdict(run, code, allow_no_tests)
+    verdict = _verdict(run, code, req.allow_no_tests)
     note = affected.record_success(target.root, key, None) if verdict == EXIT_OK else None
     if note:
         say(note)

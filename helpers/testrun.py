@@ -84,51 +84,69 @@ def plan_dir(
     run_id: str,
     pytest_opts: str = "",
     node_ids: Sequence[str] = (),
+    warm: Optional[str] = None,
 ) -> DirRun:
-    """The run of one dir; `image_ref` None means on the host (`--no-docker`)."""
+    """The run of one dir: on the host when `image_ref` is None (`--no-docker`), by
+    `docker exec` in the warm container `warm` when given, else in a fresh container."""
     host_reports = reports_root(target.root) / run_id / slug(target.rel_dir)
     timeouts = testlists.timeouts_env(lists, target.cfg.test_timeouts)
     if image_ref is None:
-        argv = testlists.pytest_argv(
-            sys.executable,
-            lists,
-            str(host_reports / "junit.xml"),
-            target.rel_dir,
-            pytest_opts,
-            node_ids,
-            rootdir=str(target.path),
-        )
-        here = str(Path(helpers.__file__).resolve().parents[1])
-        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
-        host_env = (
-            ("HELPERS_REPORT_DIR", str(host_reports)),
-            ("HELPERS_TEST_TIMEOUTS", timeouts),
-            ("PYTHONPATH", path),
-        )
-        return DirRun(
-            target.rel_dir, "host", argv, host_reports, cwd=str(target.path), env=host_env
-        )
+        return _on_host(target, lists, pytest_opts, node_ids, host_reports, timeouts)
     inside = f"{containers.MOUNT}/{host_reports.relative_to(target.root).as_posix()}"
     workdir = containers.workdir(target.rel_dir)
     pytest = testlists.pytest_argv(
         "python3", lists, f"{inside}/junit.xml", target.rel_dir, pytest_opts, node_ids, workdir
     )
+    run_env = {"HELPERS_REPORT_DIR": inside, "HELPERS_TEST_TIMEOUTS": timeouts}
+    if warm:
+        argv = containers.exec_argv(warm, workdir, run_env, pytest)
+        return DirRun(target.rel_dir, image_ref, argv, host_reports, container=warm)
+    name = containers.container_name(target, "test")
+    env = {**container_env(target), **run_env}
+    opts = containers.RunOptions(command=pytest, env=env, run_id=run_id, name=name)
+    containers.prepare_host(target)
+    argv = containers.run_argv(target, image_ref, opts)
+    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name)
+
+
+def container_env(target: project.Target) -> dict[str, str]:
+    """What every test container of the dir needs: its code and helpers' plugin importable."""
     plugin_path = helpers_in_container(target.root)
     if plugin_path is None:
         raise UserError(
             f"helpers ({Path(helpers.__file__).parents[1]}) is outside the repo {target.root}: "
             "add it as a submodule of the repo so containers can load its pytest plugin"
         )
-    name = containers.container_name(target, "test")
-    env = {
-        "HELPERS_REPORT_DIR": inside,
-        "HELPERS_TEST_TIMEOUTS": timeouts,
-        "PYTHONPATH": f"{containers.workdir(target.rel_dir)}:{containers.MOUNT}:{plugin_path}",
-    }
-    opts = containers.RunOptions(command=pytest, env=env, run_id=run_id, name=name)
-    containers.prepare_host(target)
-    argv = containers.run_argv(target, image_ref, opts)
-    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name)
+    workdir = containers.workdir(target.rel_dir)
+    return {"PYTHONPATH": f"{workdir}:{containers.MOUNT}:{plugin_path}"}
+
+
+def _on_host(
+    target: project.Target,
+    lists: Sequence[str],
+    pytest_opts: str,
+    node_ids: Sequence[str],
+    host_reports: Path,
+    timeouts: str,
+) -> DirRun:
+    junit_path = str(host_reports / "junit.xml")
+    argv = testlists.pytest_argv(
+        sys.executable,
+        lists,
+        junit_path,
+        target.rel_dir,
+        pytest_opts,
+        node_ids,
+        rootdir=str(target.path),
+    )
+    here = str(Path(helpers.__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    env = (
+        ("HELPERS_REPORT_DIR", str(host_reports)),
+        ("HELPERS_TEST_TIMEOUTS", timeouts),
+        ("PYTHONPATH", path),
+    )
+    return DirRun(target.rel_dir, "host", argv, host_reports, cwd=str(target.path), env=env)
 
 
 def record_last(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence[str]) -> None:
@@ -139,7 +157,9 @@ def record_last(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence
             {"dir": r.rel_dir, "image": r.image, "report_dir": str(r.report_dir)} for r in runs
         ],
     }
-    fsutil.write_atomic(reports_root(root) / LAST, json.dumps(data, indent=2) + "\n")
+    target = reports_root(root) / LAST
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fsutil.write_atomic(target, json.dumps(data, indent=2) + "\n")
 
 
 @dataclass(frozen=True)

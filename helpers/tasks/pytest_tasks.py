@@ -18,31 +18,20 @@ HELP = {
     "allow_no_tests": "zero tests run is not a failure",
     "test_list": "comma-separated subset of fast,slow,superslow",
     "changed_since": "run only if the dir is affected since this git ref (or last-success)",
+    "fresh": "run in a new container instead of reusing this dir's warm one",
 }
 
-RUN_FLAGS = ("dir", "stage", "version", "no_docker", "pytest_opts", "allow_no_tests")
+RUN_FLAGS = ("dir", "stage", "version", "no_docker", "pytest_opts", "allow_no_tests", "fresh")
 
 
 def _help(*names: str) -> dict[str, str]:
     return {name: HELP[name] for name in names}
 
 
-def _run(
-    dir: Optional[str],
-    lists: str,
-    stage: str,
-    version: Optional[str],
-    no_docker: bool,
-    pytest_opts: str,
-    allow_no_tests: bool,
-    changed_since: Optional[str] = None,
-) -> None:
+def _run(**flags: Any) -> None:
     from helpers import testops
 
-    code = testops.run_tests(
-        dir, lists, stage, version, no_docker, pytest_opts, allow_no_tests, changed_since
-    )
-    exit_with(code)
+    exit_with(testops.run_tests(testops.RunRequest(**flags)))
 
 
 @task(help=_help(*RUN_FLAGS, "test_list", "changed_since"))
@@ -56,9 +45,12 @@ def run_tests(
     pytest_opts: str = "",
     allow_no_tests: bool = False,
     changed_since: Optional[str] = None,
+    fresh: bool = False,
 ) -> None:
     """Run the dir's tests (all lists unless --test-list) inside its container."""
-    _run(dir, test_list, stage, version, no_docker, pytest_opts, allow_no_tests, changed_since)
+    flags = dict(locals())
+    flags.pop("ctx")
+    _run(**flags)
 
 
 def _one_list(name: str, doc: str) -> Task[Any]:
@@ -72,8 +64,18 @@ def _one_list(name: str, doc: str) -> Task[Any]:
         no_docker: bool = False,
         pytest_opts: str = "",
         allow_no_tests: bool = False,
+        fresh: bool = False,
     ) -> None:
-        _run(dir, name, stage, version, no_docker, pytest_opts, allow_no_tests)
+        _run(
+            test_list=name,
+            dir=dir,
+            stage=stage,
+            version=version,
+            no_docker=no_docker,
+            pytest_opts=pytest_opts,
+            allow_no_tests=allow_no_tests,
+            fresh=fresh,
+        )
 
     body.__name__ = body.__qualname__ = f"run_{name}_tests"
     body.__doc__ = doc

@@ -118,7 +118,9 @@ def test_run_tests_skips_an_unaffected_dir(
 ) -> None:
     monkeypatch.chdir(repo / "svc")
     write(repo / "web/app/src.py", "x = 9\n")
-    code = testops.run_tests(None, "fast", "local", None, True, "", False, changed_since="HEAD")
+    code = testops.run_tests(
+        testops.RunRequest(test_list="fast", no_docker=True, changed_since="HEAD")
+    )
     assert code == 0
     assert capsys.readouterr().out.startswith("svc: not run (not affected since HEAD (merge base")
 
@@ -128,7 +130,9 @@ def test_run_tests_on_the_host_records_the_bookmark_on_success(
 ) -> None:
     monkeypatch.chdir(repo / "svc")
     write(repo / "svc/tests/test_ok.py", "def test_ok():\n    assert 1\n")
-    code = testops.run_tests(None, "fast", "local", None, True, "", False, changed_since="HEAD")
+    code = testops.run_tests(
+        testops.RunRequest(test_list="fast", no_docker=True, changed_since="HEAD")
+    )
     assert code == 0
     mark = bookmarks.find(repo, "run_tests svc fast")
     assert mark is not None and mark.dirty

@@ -62,3 +62,17 @@ def test_every_task_a_message_names_exists() -> None:
     named |= set(re.findall(r"task_line\(\s*'([a-z_]+)'", source))
     assert named, "the pattern should find the fix commands in messages"
     assert named <= names, named - names
+
+
+def test_list_tasks_pass_their_flags_through(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from helpers import testops
+    from helpers.tasks import pytest_tasks
+
+    seen = []
+    monkeypatch.setattr(testops, "run_tests", lambda req: seen.append(req) or 0)
+    pytest_tasks.run_slow_tests.body(None, dir="infra", fresh=True, pytest_opts="-x")
+    pytest_tasks.run_tests.body(None, test_list="fast", no_docker=True)
+    assert seen == [
+        testops.RunRequest(dir="infra", test_list="slow", fresh=True, pytest_opts="-x"),
+        testops.RunRequest(test_list="fast", no_docker=True),
+    ]

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from helpers import commands, config, engine, hints, project, warm
+from helpers.errors import UserError
+from tests.conftest import make_runnable
+
+
+class FakeDocker:
+    """Answers `docker container inspect` with a state; records every command."""
+
+    def __init__(self, state: Optional[str], start_ok: bool = True) -> None:
+        self.state, self.start_ok, self.calls = state, start_ok, []  # type: ignore[var-annotated]
+
+    def __call__(self, argv: Sequence[str], **_: object) -> commands.Result:
+        self.calls.append(tuple(argv))
+        if argv[1:3] == ("container", "inspect"):
+            ok = self.state is not None
+            return commands.Result(tuple(argv), 0 if ok else 1, self.state or "", "")
+        if argv[1] == "run":
+            return commands.Result(tuple(argv), 0 if self.start_ok else 125, "id\n", "boom")
+        return commands.Result(tuple(argv), 0, "", "")
+
+
+def _setup(tmp_path: Path) -> tuple[project.Target, engine.ImageInfo]:
+    (tmp_path / ".git").mkdir()
+    make_runnable(tmp_path, "infra")
+    (tmp_path / "helpers").mkdir()
+    target = project.Target(tmp_path, "infra", config.load(tmp_path, "infra", env={}))
+    return target, engine.ImageInfo("img:1", "sha256:abc", {}, "amd64")
+
+
+def _now(seconds_ago: int) -> str:
+    t = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds_ago)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
+
+
+@pytest.fixture(autouse=True)
+def _helpers_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("helpers.testrun.helpers_in_container", lambda root: "/app/helpers_root")
+
+
+def test_a_young_running_container_is_reused(tmp_path: Path) -> None:
+    target, image = _setup(tmp_path)
+    fake = FakeDocker(f"true {_now(60)}")
+    name = warm.ensure(target, image, fake)
+    assert name.startswith(f"helpers-warm-{target.cfg.image_name}-")
+    assert [c[1] for c in fake.calls] == ["container"]  # no run, no rm
+
+
+def test_an_old_or_missing_container_is_replaced(tmp_path: Path) -> None:
+    target, image = _setup(tmp_path)
+    for state in (f"true {_now(warm.REUSE_FOR + 5)}", None, f"false {_now(5)}"):
+        fake = FakeDocker(state)
+        name = warm.ensure(target, image, fake)
+        run = next(c for c in fake.calls if c[1] == "run")
+        assert run[run.index("--name") + 1] == name and "--detach" in run
+        assert run[-2:] == ("sleep", str(warm.LIFETIME))
+        assert any(c[1] == "ps" for c in fake.calls)  # the dir's old ones are looked up
+
+
+def test_the_name_follows_image_and_env_file(tmp_path: Path) -> None:
+    target, image = _setup(tmp_path)
+    first = warm.ensure(target, image, FakeDocker(None))
+    other_image = engine.ImageInfo("img:1", "sha256:def", {}, "amd64")
+    assert warm.ensure(target, other_image, FakeDocker(None)) != first
+    (tmp_path / ".env").write_text("A=1\n")
+    assert warm.ensure(target, image, FakeDocker(None)) != first
+
+
+def test_a_failed_start_is_one_line(tmp_path: Path) -> None:
+    target, image = _setup(tmp_path)
+    with pytest.raises(
+        UserError, match=r"could not start a warm container .*\(boom\); pass --fresh"
+    ):
+        warm.ensure(target, image, FakeDocker(None, start_ok=False))
+
+
+@pytest.mark.parametrize(
+    ("ref", "flags"),
+    [
+        ("acme-infra:local-ann-1.2.0", ("--version", "1.2.0")),
+        ("localhost:5000/acme:dev", ("--stage", "dev")),
+        ("acme:prod-2.0.1", ("--stage", "prod", "--version", "2.0.1")),
+        ("acme", ()),
+    ],
+)
+def test_image_flags(ref: str, flags: tuple[str, ...]) -> None:
+    assert hints.image_flags(ref) == flags
+
+
+def test_task_line() -> None:
+    assert hints.task_line("docker_pull", ".", "--stage", "dev") == "invoke docker_pull --stage dev"
+    assert hints.task_line("info", "infra") == "invoke info --dir infra"
