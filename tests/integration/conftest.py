@@ -62,13 +62,15 @@ def base_image() -> str:
 
 
 @pytest.fixture(scope="session")
-def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shared = os.environ.get("HELPERS_SHARED_TMP")
     if not shared:
-        return tmp_path_factory.mktemp("shared")
+        yield tmp_path_factory.mktemp("shared")
+        return
     path = Path(shared) / f"session-{os.getpid()}-{secrets.token_hex(3)}"
     path.mkdir(parents=True)
-    return path
+    yield path
+    shutil.rmtree(path, ignore_errors=True)  # the shared dir outlives the container
 
 
 @pytest.fixture(scope="session")
