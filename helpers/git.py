@@ -115,9 +115,14 @@ def tracked(root: Path, runner: commands.Runner = commands.run) -> list[str]:
     return _split_z(_checked(root, runner, "ls-files", "-z"))
 
 
+def _is_bytecode(path: str) -> bool:
+    return path.endswith((".pyc", ".pyo")) or "__pycache__/" in f"/{path}"
+
+
 def untracked(root: Path, runner: commands.Runner = commands.run) -> list[str]:
-    """Files git does not track and does not ignore."""
-    return _split_z(_checked(root, runner, "ls-files", "-z", "--others", "--exclude-standard"))
+    """Files git does not track and does not ignore (Python bytecode never counts)."""
+    listed = _split_z(_checked(root, runner, "ls-files", "-z", "--others", "--exclude-standard"))
+    return [p for p in listed if not _is_bytecode(p)]
 
 
 def changed_since(

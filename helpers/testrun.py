@@ -118,7 +118,11 @@ def container_env(target: project.Target) -> dict[str, str]:
             "add it as a submodule of the repo so containers can load its pytest plugin"
         )
     workdir = containers.workdir(target.rel_dir)
-    return {"PYTHONPATH": f"{workdir}:{containers.MOUNT}:{plugin_path}"}
+    # No __pycache__ written into the user's repo through the mount.
+    return {
+        "PYTHONPATH": f"{workdir}:{containers.MOUNT}:{plugin_path}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
 
 def _on_host(

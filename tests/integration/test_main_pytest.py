@@ -322,3 +322,31 @@ def test_reruns_work_for_nested_dirs_under_a_root_pytest_config(
     )
     rerun = client.invoke("pytest_failed")
     assert rerun.returncode == 1 and "infra: 0 passed, 1 failed" in rerun.stdout, rerun.stdout
+
+
+def test_changed_since_runs_exactly_the_affected_dirs(client_factory: ClientFactory) -> None:
+    client = client_factory(
+        ".",
+        "infra",
+        "svc",
+        files={
+            "tests/test_root.py": PASSING,
+            "infra/tests/test_infra.py": PASSING,
+            "svc/tests/test_svc.py": PASSING,
+            "libs/common/pyproject.toml": '[project]\nname = "common"\nversion = "1.0.0"\n',
+            "libs/common/common.py": "X = 1\n",
+            "svc/pyproject.toml": '[project]\nname = "svc"\nversion = "1.0.0"\n'
+            'dependencies = ["common"]\n',
+        },
+    )
+    script = "dev_scripts/main_pytest.py"
+    assert client.script(script, "--if-missing", "build").returncode == 0
+    write(client.root / "libs" / "common" / "common.py", "X = 2\n")  # svc depends on it
+    result = client.script(script, "--changed-since", "HEAD")
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = report(client, result.stdout)
+    # svc depends on the package; the root dir holds it (its tests run there).
+    assert [d["dir"] for d in data["dirs"]] == [".", "svc"]
+    not_run = {d["dir"]: d["why"] for d in data["not_run"]}
+    assert list(not_run) == ["infra"] and "not affected since HEAD" in not_run["infra"]
+    assert not list(client.root.rglob("__pycache__"))  # runs leave no bytecode in the repo

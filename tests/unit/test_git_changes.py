@@ -273,3 +273,15 @@ def test_watched_outside_file_is_its_watchers_not_global(tmp_path: Path) -> None
     assert (cs.global_files, cs.changed, cs.rebuild) == ((), ("svc",), ("svc",))
     write(root / "shared/other.json", "{}\n")  # nobody watches it: global by default
     assert changed_since(root, "HEAD").global_files == ("shared/other.json",)
+
+
+def test_bytecode_never_counts_as_a_change(tmp_path: Path) -> None:
+    run_git(tmp_path, "init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    run_git(tmp_path, "add", "-A")
+    run_git(tmp_path, "commit", "-q", "-m", "one")
+    (tmp_path / "tests" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "tests" / "__pycache__" / "t.cpython-311.pyc").write_bytes(b"x")
+    (tmp_path / "b.pyc").write_bytes(b"x")
+    (tmp_path / "new.py").write_text("y = 2\n")
+    assert git.changed_since(tmp_path, "HEAD") == ["new.py"]
