@@ -33,4 +33,9 @@ source helpers_root/dev_scripts/thin_env/setenv.sh
 
 echo "demo: client repo at $dest"
 echo "demo: python helpers_root/dev_scripts/main_pytest.py --dir . --if-missing build"
-python helpers_root/dev_scripts/main_pytest.py --dir . --if-missing build
+code=0
+python helpers_root/dev_scripts/main_pytest.py --dir . --if-missing build || code=$?
+echo
+echo "demo: the client repo stays at $dest: cd there, source helpers_root/dev_scripts/thin_env/setenv.sh,"
+echo "demo: then try invoke --list, invoke info, invoke run_tests --dir infra"
+exit "$code"

@@ -123,10 +123,14 @@ def new_entry_text(name: str, version: Version, message: str, day: datetime.date
     return "\n".join(lines) + "\n\n"
 
 
-def bump(path: Path, part: str, message: str, day: Optional[datetime.date] = None) -> Version:
-    """Prepend a new entry; the file is replaced atomically, never half-written."""
+def check_message(message: str) -> None:
     if not message.strip():
         raise UserError('bump_version needs a message: -m "what changed"')
+
+
+def bump(path: Path, part: str, message: str, day: Optional[datetime.date] = None) -> Version:
+    """Prepend a new entry; the file is replaced atomically, never half-written."""
+    check_message(message)
     log = load(path)
     version = bumped(log.version, part)
     text = path.read_text(encoding="utf-8")

@@ -65,6 +65,11 @@ def choose(
     image = engine.inspect_image(ref, runner)
     fix = fix_command(target, stage)
     if image is None:
+        if stage != "local" and not target.cfg.registry:
+            raise UserError(
+                f"image {ref} not found locally and no registry is configured to pull it "
+                f"from: set `registry` in repo_config.yaml, then run `{fix}`"
+            )
         raise UserError(f"image {ref} not found locally: run `{fix}`")
     label = image.labels.get(images.LABEL_VERSION, "")
     changelog = target.changelog.path.relative_to(target.root).as_posix()

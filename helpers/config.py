@@ -169,7 +169,7 @@ def _unknown_key(where: str, key: str) -> UserError:
 # ---------------------------------------------------------------- reading files
 
 
-def _read_yaml(path: Path) -> dict[str, tuple[Any, int]]:
+def _read_yaml(path: Path, display: str) -> dict[str, tuple[Any, int]]:
     """Top-level keys of a YAML mapping with their 1-based line numbers."""
     import yaml  # lazy: only repos that have a config file pay for it
 
@@ -177,7 +177,7 @@ def _read_yaml(path: Path) -> dict[str, tuple[Any, int]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read it as UTF-8 text ({exc}); fix the file") from None
+        raise UserError(f"{display}: cannot read it as UTF-8 text ({exc}); fix the file") from None
     try:
         node = yaml.compose(text, Loader=loader_cls)
         data = yaml.load(text, Loader=loader_cls)
@@ -185,18 +185,18 @@ def _read_yaml(path: Path) -> dict[str, tuple[Any, int]]:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise UserError(f"{path}{line}: {problem}; fix the YAML syntax") from None
+        raise UserError(f"{display}{line}: {problem}; fix the YAML syntax") from None
     if data is None:
         return {}
     if not isinstance(data, dict) or node is None:
-        raise UserError(f"{path}:1: expected a mapping of settings (key: value)")
+        raise UserError(f"{display}:1: expected a mapping of settings (key: value)")
     lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
     return {str(k): (v, lines.get(str(k), 1)) for k, v in data.items()}
 
 
 def _validated(path: Path, display: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, (value, line) in _read_yaml(path).items():
+    for key, (value, line) in _read_yaml(path, display).items():
         where = f"{display}:{line}"
         if key not in _KEYS:
             raise _unknown_key(where, key)

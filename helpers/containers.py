@@ -44,6 +44,24 @@ class RunOptions:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+def helpers_inside(root: Path) -> Optional[str]:
+    """Where this helpers checkout appears inside the container (when it is inside the repo)."""
+    import helpers
+
+    here = Path(helpers.__file__).resolve().parents[1]
+    try:
+        rel = here.relative_to(root.resolve())
+    except ValueError:
+        return None
+    return MOUNT if str(rel) == "." else f"{MOUNT}/{rel.as_posix()}"
+
+
+def python_path(target: project.Target) -> str:
+    """The dir's code, the repo, and helpers (for the pytest plugin a conftest names)."""
+    parts = [workdir(target.rel_dir), MOUNT, helpers_inside(target.root)]
+    return ":".join(dict.fromkeys(p for p in parts if p))
+
+
 def container_name(target: project.Target, purpose: str) -> str:
     return f"helpers-{target.cfg.image_name.replace('/', '-')}-{purpose}-{secrets.token_hex(3)}"
 
@@ -146,7 +164,7 @@ def run_argv(
         opts.workdir or workdir(target.rel_dir),
     ]
     argv += ["--env", "HOME=/tmp", "--env", "HELPERS_IN_CONTAINER=1"]
-    argv += ["--env", f"PYTHONPATH={workdir(target.rel_dir)}:{MOUNT}"]
+    argv += ["--env", f"PYTHONPATH={python_path(target)}"]
     env_file = target.root / cfg.env_file
     if env_file.is_file():
         argv += ["--env-file", str(env_file)]

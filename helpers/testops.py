@@ -19,7 +19,7 @@ from helpers import (
     testlists,
     testrun,
 )
-from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, say
+from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, say
 
 PYTEST_USAGE_ERROR = 4
 
@@ -182,10 +182,4 @@ def pytest_repro(dir_flag: Optional[str]) -> list[str]:
             else:
                 flags = ("--cmd", shlex.quote(pytest), *hints.image_flags(last.image))
                 lines.append(hints.task_line("docker_cmd", last.dir, *flags))
-    return lines
-
-
-def ensure_failed_known(lines: list[str]) -> list[str]:
-    if not lines:
-        raise UserError("the last run had no failures: nothing to reproduce")
     return lines

@@ -67,16 +67,6 @@ def slug(rel_dir: str) -> str:
     return "root" if rel_dir == "." else rel_dir.replace("/", "__")
 
 
-def helpers_in_container(root: Path) -> Optional[str]:
-    """Where this helpers checkout appears inside the container (when it is inside the repo)."""
-    here = Path(helpers.__file__).resolve().parents[1]
-    try:
-        rel = here.relative_to(root.resolve())
-    except ValueError:
-        return None
-    return containers.MOUNT if str(rel) == "." else f"{containers.MOUNT}/{rel.as_posix()}"
-
-
 def plan_dir(
     target: project.Target,
     image_ref: Optional[str],
@@ -111,18 +101,13 @@ def plan_dir(
 
 def container_env(target: project.Target) -> dict[str, str]:
     """What every test container of the dir needs: its code and helpers' plugin importable."""
-    plugin_path = helpers_in_container(target.root)
-    if plugin_path is None:
+    if containers.helpers_inside(target.root) is None:
         raise UserError(
             f"helpers ({Path(helpers.__file__).parents[1]}) is outside the repo {target.root}: "
             "add it as a submodule of the repo so containers can load its pytest plugin"
         )
-    workdir = containers.workdir(target.rel_dir)
     # No __pycache__ written into the user's repo through the mount.
-    return {
-        "PYTHONPATH": f"{workdir}:{containers.MOUNT}:{plugin_path}",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    return {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _on_host(

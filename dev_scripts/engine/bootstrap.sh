@@ -11,6 +11,8 @@
 #   --registry  an open registry on 127.0.0.1:${HELPERS_REGISTRY_PORT:-5000}
 #   --qemu      arm64 emulation through binfmt_misc (qemu-user-static)
 #   --all       all of the above
+#   --ca-certs FILE  record FILE (PEM) as HELPERS_EXTRA_CA_CERTS in machine.env:
+#               trusted in image builds and runs (TLS-intercepting proxies)
 #
 # Environment: DOCKER_HOST, HELPERS_BASE_IMAGE, HELPERS_LOCAL_BASE_IMAGE,
 # HELPERS_DEBIAN_MIRROR, HELPERS_REGISTRY_PORT, HELPERS_REGISTRY_DIR,
@@ -132,10 +134,26 @@ ensure_engine() {
     release_lock
 }
 
+record_ca_certs() {
+    local file=$1 settings="${XDG_CONFIG_HOME:-$HOME/.config}/helpers/machine.env"
+    [[ -f $file ]] || die "no such file $file" "bootstrap.sh --ca-certs" "pass a PEM bundle that exists"
+    grep -q -- '-----BEGIN CERTIFICATE-----' "$file" ||
+        die "$file holds no PEM certificate" "bootstrap.sh --ca-certs" "pass a PEM bundle"
+    set_env_line "$settings" HELPERS_EXTRA_CA_CERTS "$file"
+    say "ca certs: $file recorded as HELPERS_EXTRA_CA_CERTS in $settings"
+}
+
 main() {
-    local base=0 registry=0 qemu=0 arg
-    for arg in "$@"; do
+    local base=0 registry=0 qemu=0 ca="" arg
+    while (($#)); do
+        arg=$1
+        shift
         case $arg in
+            --ca-certs)
+                (($#)) || die "--ca-certs needs a file" "bootstrap.sh" "pass --ca-certs FILE"
+                ca=$1
+                shift
+                ;;
             --base) base=1 ;;
             --registry) registry=1 ;;
             --qemu) qemu=1 ;;
@@ -147,6 +165,7 @@ main() {
             *) die "unknown option $arg" "bootstrap.sh" "use --base, --registry, --qemu or --all" ;;
         esac
     done
+    if [[ -n $ca ]]; then record_ca_certs "$ca"; fi
     ensure_engine
     if ((base)); then bash "$HERE/make_base_image.sh"; fi
     if ((registry)); then bash "$HERE/start_registry.sh"; fi

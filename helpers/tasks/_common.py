@@ -8,6 +8,7 @@ inside task bodies.
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 from types import FrameType
@@ -38,6 +39,9 @@ def task(*args: Any, **kwargs: Any) -> Callable[[F], Task[Any]]:
             except UserError as err:
                 print(render(err), file=sys.stderr)
                 raise SystemExit(err.exit_code) from None
+            except BrokenPipeError:  # `invoke ... | head`: the reader left; not an error
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
+                raise SystemExit(0) from None
             except OSError as err:  # a read-only repo, a full disk: still one line
                 print(f"error: {err}; check the path and its permissions", file=sys.stderr)
                 raise SystemExit(EXIT_USAGE) from None

@@ -32,6 +32,7 @@ def bump_version(
     target = project.target(dir)
     path = target.path / changelog.FILENAME
     if dry_run:
+        changelog.check_message(message)
         log = changelog.load(path)
         new = changelog.bumped(log.version, part)
         entry = changelog.new_entry_text(log.newest.name, new, message, datetime.date.today())

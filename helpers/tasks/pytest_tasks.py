@@ -102,4 +102,5 @@ def pytest_repro(ctx: Context, dir: Optional[str] = None) -> None:
     """Print the exact commands that reproduce each failure of the last run."""
     from helpers import testops
 
-    print("\n".join(testops.ensure_failed_known(testops.pytest_repro(dir))))
+    lines = testops.pytest_repro(dir)
+    print("\n".join(lines) if lines else "the last run had no failures: nothing to reproduce")

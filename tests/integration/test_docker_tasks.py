@@ -176,7 +176,7 @@ def test_version_compatibility(client_factory: ClientFactory) -> None:
         (("docker_cmd", "--stage", "qa", "--cmd", "true"), "--stage 'qa' is not one of"),
         (("docker_cmd", "--dir", "docs", "--cmd", "true"), "--dir docs is not a runnable dir"),
         (("docker_cmd", "--cmd", "true"), "not found locally: run `invoke docker_build_local"),
-        (("docker_bash", "--stage", "dev"), "not found locally: run `invoke docker_pull --stage"),
+        (("docker_bash", "--stage", "dev"), "no registry is configured to pull it from: set"),
     ],
 )
 def test_bad_input_is_one_line(

@@ -43,7 +43,7 @@ def _now(seconds_ago: int) -> str:
 
 @pytest.fixture(autouse=True)
 def _helpers_inside(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("helpers.testrun.helpers_in_container", lambda root: "/app/helpers_root")
+    monkeypatch.setattr("helpers.containers.helpers_inside", lambda root: "/app/helpers_root")
 
 
 def test_a_young_running_container_is_reused(tmp_path: Path) -> None:
