@@ -249,3 +249,19 @@ def test_print_setup_shows_resolution(client_factory: ClientFactory) -> None:
     assert "image_name       'infra'" in out.stdout and "(infra/repo_config.yaml)" in out.stdout
     assert "local  infra:local-tester-0.1.0" in out.stdout
     assert "reachable      yes, server" in out.stdout
+
+
+def test_docker_bash_reads_piped_commands_and_passes_the_exit_code(
+    client_factory: ClientFactory,
+) -> None:
+    client = client_factory(".", "infra")
+    assert client.invoke("docker_build_local_image", "--dir", "infra").returncode == 0
+    result = client.invoke("docker_bash", "--dir", "infra", input="pwd\necho from-bash\nexit 3\n")
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.split() == ["/app/infra", "from-bash"]
+    listing = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=io.helpers.repo={client.root}"],
+        capture_output=True,
+        text=True,
+    )
+    assert listing.stdout.strip() == ""
