@@ -28,7 +28,7 @@ def repo(tmp_path: Path) -> Path:
     make_runnable(root, "web")
     package(root, "libs/core", "core")
     package(root, "web/app", "app", ("core",))
-    write(root / "svc/tests/test_ok.py", "def test_ok():\n    assert True\n")
+    write(root / "svc/tests/test_ok.py", "def test_ok():\n    assert 1 + 1 == 2\n")
     commit(root, "init")
     return root
 

@@ -10,4 +10,4 @@ def test_fast() -> None:
 @pytest.mark.slow
 def test_slow_listed_separately() -> None:
     time.sleep(0.5)
-    assert True is not False
+    assert time.monotonic() > 0
