@@ -7,7 +7,6 @@ them. Each dir's output is buffered and handed over whole, as one block.
 from __future__ import annotations
 
 import os
-import signal
 import tempfile
 import threading
 import time
@@ -116,11 +115,11 @@ class Driver:
     def interrupt(self) -> int:
         """Stop new starts, remove every container of this run, end the CLI processes.
 
-        Further Ctrl-C / SIGTERM are ignored until the clean-up is done.
+        Further Ctrl-C / SIGTERM / SIGHUP are ignored until the clean-up is done.
         """
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(sig, signal.SIG_IGN)
+        from helpers import edge
+
+        edge.ignore_stop_signals()
         self.stopping.set()
         removed = remove_run_containers(self.run_id)
         with self._lock:

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 from typing import Optional
 
 from helpers import commands, compat, containers, engine, project
@@ -98,38 +93,16 @@ def no_jupyter_message(ref: str, target: project.Target) -> str:
     )
 
 
-class _Terminated(Exception):
-    """SIGTERM / SIGHUP reached this process while the server ran."""
-
-
-def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
-    raise _Terminated
-
-
-@contextmanager
-def _stop_on_terminate() -> Iterator[None]:
-    """SIGTERM/SIGHUP raise, so the container is stopped before this process goes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-
-
 def _wait(argv: commands.Argv, name: str, token: str, runner: commands.Runner) -> int:
-    """Run the server in the foreground; on Ctrl-C or SIGTERM, stop its container first."""
-    with _stop_on_terminate():
-        proc = commands.start(argv, env={TOKEN_ENV: token})
-        try:
-            return proc.wait()
-        except (KeyboardInterrupt, _Terminated):
-            runner((engine.DOCKER, "stop", "--time", "5", name))
-            proc.wait()
-            raise KeyboardInterrupt from None
+    """Run the server in the foreground; on Ctrl-C, SIGTERM or SIGHUP (the edge turns them all
+    into KeyboardInterrupt), stop its container first."""
+    proc = commands.start(argv, env={TOKEN_ENV: token})
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        runner((engine.DOCKER, "stop", "--time", "5", name))
+        proc.wait()
+        raise
 
 
 def serve(

@@ -9,16 +9,14 @@ configuration, 130 interrupted (every container it started is removed first).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import NoReturn, Optional
 
 from helpers import config, driver, fsutil, junit, project, report, testlists, testrun, workspace
-from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, render
+from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,10 +142,6 @@ def _write_reports(
     return out_dir
 
 
-def _on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace, cwd: Path) -> int:
     lists = testlists.parse_lists(args.test_list)
     from helpers import images
@@ -177,7 +171,6 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
             print(report.block(event.result), flush=True)
 
     drv = driver.Driver(run_id, args.jobs, show)
-    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         results = drv.run(runs, fail_fast=args.fail_fast)
     except KeyboardInterrupt:
@@ -205,11 +198,8 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args, (cwd or Path.cwd()).resolve())
-    except UserError as err:
-        print(render(err), file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    """The script's entry: the run inside the one edge (helpers.edge)."""
+    from helpers import edge
+
+    shown = sys.argv if argv is None else ["main_pytest.py", *argv]
+    return edge.main(lambda: run(parse_args(argv), (cwd or Path.cwd()).resolve()), shown)

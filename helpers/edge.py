@@ -1,0 +1,186 @@
+"""The one edge every entry point runs its work inside (the invoke tasks, main_pytest).
+
+It turns what can go wrong into an exit code and at most one line on stderr:
+
+- `UserError`: `error: <what, where, fix>`, exit 2 (or the error's own code);
+- a closed pipe (`invoke changes | head`): nothing, exit 0; another `OSError`
+  (a read-only repo, a full disk): one line, exit 2;
+- Ctrl-C, SIGTERM, SIGHUP (terminal closed, ssh or CI agent lost): all arrive as
+  KeyboardInterrupt, so each operation's clean-up runs (containers removed),
+  then exit 130;
+- anything else is a bug: one line `unexpected error: ... (details in <log>)`,
+  exit 3, with the traceback, versions and argv written to a log under the
+  user's state dir ($XDG_STATE_HOME, else ~/.local/state, then helpers/).
+
+Signal handlers are installed on entry and the previous ones restored on exit;
+a signal the caller ignores (nohup, a background job) stays ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import platform
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, Callable, Optional, TypeVar
+
+from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, render, say
+
+EXIT_UNEXPECTED = 3
+# Each of these ends the run the way Ctrl-C does.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+LOG_NAME = "errors.log"
+
+T = TypeVar("T")
+
+
+def _raise_interrupt(signum: int, frame: Optional[FrameType]) -> None:
+    raise KeyboardInterrupt
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt inside; the old handlers return after."""
+    if not _in_main_thread():
+        yield
+        return
+    old: dict[signal.Signals, Any] = {}
+    for sig in STOP_SIGNALS:
+        previous = signal.getsignal(sig)
+        if previous is signal.SIG_IGN:
+            continue  # nohup / a background job: the caller chose to ignore it
+        old[sig] = previous
+        signal.signal(sig, _raise_interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            # None: a handler set outside Python; the default is the closest we can restore.
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+def ignore_stop_signals() -> None:
+    """During a clean-up: further Ctrl-C / SIGTERM / SIGHUP wait until it is done.
+
+    The edge restores the caller's handlers when it exits.
+    """
+    if _in_main_thread():
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def state_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    """Where helpers keeps per-user state: $XDG_STATE_HOME/helpers or ~/.local/state/helpers."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "helpers"
+
+
+def _versions() -> list[str]:
+    from importlib import metadata
+
+    lines = [f"python {platform.python_version()} ({sys.executable})", platform.platform()]
+    for dist in ("invoke", "pyyaml", "python-dotenv", "packaging"):
+        try:
+            lines.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            lines.append(f"{dist} not installed")
+    import helpers
+
+    lines.append(f"helpers {Path(helpers.__file__).resolve().parent}")
+    return lines
+
+
+def write_log(
+    exc: BaseException, argv: Sequence[str], env: Optional[Mapping[str, str]] = None
+) -> Path:
+    """Append the details of an unexpected error to the user's error log; its path."""
+    path = state_dir(env) / LOG_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    entry = [
+        f"=== {stamp} pid {os.getpid()}",
+        f"argv: {list(argv)}",
+        f"cwd: {os.getcwd()}",
+        *_versions(),
+        trace,
+    ]
+    with path.open("a", encoding="utf-8") as log:
+        log.write("\n".join(entry) + "\n")
+    return path
+
+
+def _unexpected(exc: BaseException, argv: Sequence[str]) -> str:
+    what = f"{type(exc).__name__}: {exc}".rstrip(": ").replace("\n", " ")
+    try:
+        where = f"details in {write_log(exc, argv)}"
+    except OSError as log_err:
+        where = f"no log written: {log_err}"
+    return f"unexpected error: {what} ({where}); please report it"
+
+
+def _quiet_stdout() -> None:
+    """The reader of stdout left: later writes (and the flush at exit) must not fail."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _exit_status(exc: SystemExit) -> int:
+    if exc.code is None or isinstance(exc.code, int):
+        return exc.code or EXIT_OK
+    say(str(exc.code))  # SystemExit("message"): Python prints it and exits 1
+    return 1
+
+
+def exit_code(
+    work: Callable[[], T], argv: Optional[Sequence[str]] = None
+) -> tuple[Optional[T], int]:
+    """Run `work` at the edge: its value and 0, or None and the exit code it ends with."""
+    argv = sys.argv if argv is None else argv
+    try:
+        with stop_signals_interrupt():
+            return work(), EXIT_OK
+    except SystemExit as exc:  # a command's own exit code, passed through
+        return None, _exit_status(exc)
+    except UserError as err:
+        say(render(err))
+        return None, err.exit_code
+    except BrokenPipeError:  # `invoke ... | head`: the reader left; not an error
+        _quiet_stdout()
+        return None, EXIT_OK
+    except OSError as err:  # a read-only repo, a full disk: still one line
+        say(f"error: {err}; check the path and its permissions")
+        return None, EXIT_USAGE
+    except KeyboardInterrupt:
+        say("interrupted")
+        return None, EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line here, the details in the log
+        say(_unexpected(exc, argv))
+        return None, EXIT_UNEXPECTED
+
+
+def run(work: Callable[[], T], argv: Optional[Sequence[str]] = None) -> Optional[T]:
+    """The edge for callers that exit through SystemExit (invoke tasks)."""
+    value, code = exit_code(work, argv)
+    if code != EXIT_OK:
+        raise SystemExit(code)
+    return value
+
+
+def main(work: Callable[[], int], argv: Optional[Sequence[str]] = None) -> int:
+    """The edge for a script's main: the work's own exit code, or the edge's."""
+    value, code = exit_code(work, argv)
+    return code if value is None else value
