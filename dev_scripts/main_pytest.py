@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Run the tests of every runnable dir under --dir, each in its own container, in parallel.
 
-A thin entry point: the logic lives in helpers.main_pytest.
+A thin entry point: the logic lives in helpers.main_pytest (its edge: helpers.edge).
 """
 
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from helpers.main_pytest import main
 
 if __name__ == "__main__":
+    try:
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from helpers.main_pytest import main
+    except KeyboardInterrupt:  # Ctrl-C while importing: nothing started yet
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
     sys.exit(main())

@@ -49,10 +49,11 @@ _hte_probe() {
     _hte_py="${HELPERS_PYTHON:-python3}"
     _hte_version='' _hte_key='' _hte_venv_ok='' _hte_exe='' _hte_error=''
     command -v "$_hte_py" >/dev/null 2>&1 || return 127
+    # The launcher build.sh installs as bin/invoke is part of the env: a change rebuilds it.
     if [ "$2" = 1 ]; then
-        set -- "$dir/requirements.txt" "$dir/requirements-dev.txt"
+        set -- "$dir/requirements.txt" "$dir/invoke_launcher.py" "$dir/requirements-dev.txt"
     else
-        set -- "$dir/requirements.txt"
+        set -- "$dir/requirements.txt" "$dir/invoke_launcher.py"
     fi
     out=$("$_hte_py" -E -S -c "$_HTE_PROBE" "$@" 2>&1) || rc=$?
     out=${out##*$'\n'} # the last line: the answer, or the error ending a traceback

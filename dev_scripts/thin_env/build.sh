@@ -104,6 +104,11 @@ else
     step "creating the venv" "$_hte_exe" -m venv "$dir"
     step "installing the pinned requirements" "$dir/bin/python" -m pip install --disable-pip-version-check "${reqs[@]}"
 fi
+# invoke's own script lets an early Ctrl-C print a traceback: ours says one line, exit 130.
+for name in invoke inv; do
+    { printf '#!%s -S\n' "$dir/bin/python" && cat "$root/dev_scripts/thin_env/invoke_launcher.py"; } >"$dir/bin/$name" &&
+        chmod +x "$dir/bin/$name" || die "cannot write $dir/bin/$name: nothing was kept; check disk space"
+done
 if ! { printf '%s\n' "$_hte_key" >"$dir/$_HTE_MARKER.tmp" &&
     mv "$dir/$_HTE_MARKER.tmp" "$dir/$_HTE_MARKER"; }; then
     die "cannot write the marker ($dir): nothing was kept; check disk space and permissions"

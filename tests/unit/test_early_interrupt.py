@@ -1,0 +1,87 @@
+"""Ctrl-C while invoke, tasks.py and helpers are still importing: one line and 130, never a
+traceback or a silent exit 1 (the thin env's `invoke` is dev_scripts/thin_env/invoke_launcher.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, make_runnable, write
+
+LAUNCHER = REPO / "dev_scripts" / "thin_env" / "invoke_launcher.py"
+INVOKE = [sys.executable, "-S", str(LAUNCHER)]  # as build.sh installs it: `#!python -S`
+MAIN_PYTEST = REPO / "dev_scripts" / "main_pytest.py"
+# From "before the first import" to "well after --list is done" on a loaded machine.
+DELAYS = (0.0, 0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.3, 0.45)
+
+
+def _client(tmp_path: Path) -> Path:
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / "tasks.py", "from helpers.tasks import ns  # noqa: F401\n")
+    write(tmp_path / "invoke.yaml", (REPO / "invoke.yaml").read_text())
+    make_runnable(tmp_path, ".")
+    return tmp_path
+
+
+def _interrupt_after(argv: list[str], cwd: Path, delay: float, sig: int) -> tuple[int, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(delay)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_invoke_interrupted_at_any_moment_is_130_and_one_line(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    client = _client(tmp_path)
+    seen = set()
+    for delay in DELAYS:
+        code, err = _interrupt_after([*INVOKE, "--list"], client, delay, sig)
+        seen.add(code)
+        if code == 0:  # finished before the signal came: a full task list, nothing else
+            assert err == "", (delay, err)
+            continue
+        if code == -sig:  # came before Python set up: killed by it (a shell shows 128+N)
+            assert err == "", (delay, err)
+            continue
+        assert (code, err) == (130, "interrupted\n"), (delay, err)
+    assert 130 in seen
+
+
+def test_the_launcher_runs_tasks_and_passes_exit_codes(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    listed = subprocess.run(
+        [*INVOKE, "--list"], cwd=client, env=env, capture_output=True, text=True
+    )
+    assert listed.returncode == 0 and "run_tests" in listed.stdout, listed.stderr
+    bad = subprocess.run(
+        [*INVOKE, "run_tests", "--stage", "qa"],
+        cwd=client,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --stage 'qa'"), bad.stderr
+
+
+def test_main_pytest_interrupted_while_importing_is_130_and_one_line(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    for delay in DELAYS[:6]:
+        argv = [sys.executable, str(MAIN_PYTEST), "--help"]
+        code, err = _interrupt_after(argv, client, delay, signal.SIGINT)
+        assert code in (0, 130, -signal.SIGINT), (delay, err)
+        assert "Traceback" not in err, (delay, err)
+        if code == 130:
+            assert err == "interrupted\n", (delay, err)
