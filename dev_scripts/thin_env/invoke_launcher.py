@@ -41,7 +41,7 @@ def main():  # type: ignore[no-untyped-def]
         program.run()
     except KeyboardInterrupt:
         return _stopped()
-    except SystemExit as exc:
+    except SystemExit:
         if _interrupted:  # invoke caught the interrupt and exits 1: say what happened
             return _stopped()
         raise

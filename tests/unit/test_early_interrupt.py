@@ -1,5 +1,5 @@
 """Ctrl-C while invoke, tasks.py and helpers are still importing: one line and 130, never a
-traceback or a silent exit 1 (the thin env's `invoke` is dev_scripts/thin_env/invoke_launcher.py)."""
+traceback or a silent exit 1 (the thin env's `invoke` is thin_env/invoke_launcher.py)."""
 
 from __future__ import annotations
 
