@@ -28,7 +28,7 @@ def narrow(
     sel: Selection, since: str, key: str, runner: commands.Runner = commands.run
 ) -> Selection:
     """Only the dirs of `sel` affected since `since`; the rest listed as not run, and why."""
-    _, cs = changes.load_and_compute(sel.root, since, key, runner)
+    cs = _changes_since(sel.root, since, key, runner)
     hit = set(cs.affected)
     why = f"not affected since {cs.base.label}"
     return dataclasses.replace(
@@ -42,8 +42,18 @@ def dir_affected(
     root: Path, rel_dir: str, since: str, key: str, runner: commands.Runner = commands.run
 ) -> tuple[bool, str]:
     """Whether one runnable dir is affected since `since`, and the base as a label."""
-    _, cs = changes.load_and_compute(root, since, key, runner)
+    cs = _changes_since(root, since, key, runner)
     return rel_dir in cs.affected, cs.base.label
+
+
+def _changes_since(
+    root: Path, since: str, key: str, runner: commands.Runner
+) -> changes.ChangeSet:
+    """What changed since `--changed-since` (the flag the test runners take)."""
+    try:
+        return changes.load_and_compute(root, since, key, runner)[1]
+    except UserError as err:
+        raise bookmarks.renamed(err, since, "--changed-since") from None
 
 
 # ---------------------------------------------------------------- info
@@ -140,7 +150,12 @@ def _info_base(
         if bookmarks.find(root, bookmarks.WHOLE_REPO, runner) is None:
             return None, []
         chosen = bookmarks.LAST_SUCCESS
-    base = bookmarks.base(root, chosen, bookmarks.WHOLE_REPO, runner)
+    try:
+        base = bookmarks.base(root, chosen, bookmarks.WHOLE_REPO, runner)
+    except UserError as err:
+        if since:
+            raise
+        raise bookmarks.renamed(err, chosen, bookmarks.ENV) from None
     return base, git.diff_paths(root, base.commit, runner)
 
 

@@ -121,6 +121,14 @@ def _from_bookmark(root: Path, sel: str, runner: commands.Runner) -> Base:
     return Base(LAST_SUCCESS, mark.commit, label)
 
 
+def renamed(err: UserError, since: str, origin: str) -> UserError:
+    """`err` naming where `since` came from: the flag `--changed-since` or `$HELPERS_CHANGED_SINCE`
+    (the messages say `--since`, the flag of `changes` and `info`)."""
+    if origin.startswith("--"):
+        return UserError(err.message.replace("--since", origin))
+    return UserError(err.message.replace(f"--since {since}", f"${origin}={since}"))
+
+
 def base(root: Path, since: str, sel: str, runner: commands.Runner = commands.run) -> Base:
     """Resolve `--since`: a git ref (merge-base semantics) or `last-success` of `sel`."""
     if since == LAST_SUCCESS:

@@ -209,7 +209,12 @@ def since(
     """`--since` as given, else $HELPERS_CHANGED_SINCE, else the last success of `sel`."""
     env = os.environ if env is None else env
     chosen = ref or env.get(bookmarks.ENV) or bookmarks.LAST_SUCCESS
-    return bookmarks.base(root, chosen, sel, runner)
+    try:
+        return bookmarks.base(root, chosen, sel, runner)
+    except UserError as err:
+        if ref or not env.get(bookmarks.ENV):
+            raise
+        raise bookmarks.renamed(err, chosen, bookmarks.ENV) from None
 
 
 def _base_and_diff(

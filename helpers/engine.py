@@ -21,6 +21,10 @@ DOCKER = "docker"
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
+class EngineDownError(UserError):
+    """No engine answers: every dir would fail the same way, so a run stops at the first."""
+
+
 @dataclass(frozen=True)
 class EngineStatus:
     reachable: bool
@@ -66,7 +70,7 @@ def down_message(st: EngineStatus) -> str:
 def require(runner: commands.Runner = commands.run) -> EngineStatus:
     st = status(runner)
     if not st.reachable:
-        raise UserError(down_message(st))
+        raise EngineDownError(down_message(st))
     return st
 
 
@@ -109,7 +113,7 @@ def inspect_images(
     if not result.ok and not result.out.strip():
         st = status(runner)
         if not st.reachable:
-            raise UserError(down_message(st))
+            raise EngineDownError(down_message(st))
     for line in result.out.splitlines():
         if not line.strip():
             continue

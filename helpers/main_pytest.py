@@ -84,7 +84,7 @@ class Prepared:
 
 
 def _prepare(sel: Selection, args: argparse.Namespace, lists: list[str], run_id: str) -> Prepared:
-    from helpers import build, compat
+    from helpers import build, compat, engine
 
     out = Prepared([], list(sel.skipped), [])
     if args.if_missing == "build" and args.stage != "local":
@@ -103,6 +103,8 @@ def _prepare(sel: Selection, args: argparse.Namespace, lists: list[str], run_id:
             out.runs.append(testrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts))
         except build.BuildFailedError as err:
             out.broken.append((rel, err.message))
+        except engine.EngineDownError:
+            raise  # the same for every dir: said once, on stderr, by the edge
         except UserError as err:
             out.skipped.append((rel, err.message))
     return out
@@ -185,7 +187,7 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
         skipped += prepared.broken
     not_run = [*skipped, *sel.unaffected]
     out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args)
-    testrun.record_last(sel.root, run_id, runs, lists)
+    testrun.record_if_ran(sel.root, run_id, runs, lists)
     print(report.table(results, not_run))
     total = report.totals(results)
     print(f"\n{total.describe()} in {len(results)} dirs; reports: {out_dir}")

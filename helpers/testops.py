@@ -128,7 +128,7 @@ def run_tests(req: RunRequest) -> int:
         fresh=req.fresh,
     )
     code = _execute(run, run_id)
-    testrun.record_last(target.root, run_id, [run], lists)
+    testrun.record_if_ran(target.root, run_id, [run], lists)
     verdict = _verdict(run, code, req.allow_no_tests)
     note = affected.record_success(target.root, key, None) if verdict == EXIT_OK else None
     if note:

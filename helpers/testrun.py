@@ -138,6 +138,20 @@ def _on_host(
     return DirRun(target.rel_dir, "host", argv, host_reports, cwd=str(target.path), env=env)
 
 
+def record_if_ran(
+    root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence[str]
+) -> bool:
+    """Replace the last-run record only when tests ran (a dir wrote its report).
+
+    A run that ran nothing (engine down, image missing, bad .env) keeps the previous
+    record, so `pytest_failed` still finds the real failures.
+    """
+    ran = [r for r in runs if r.junit.is_file()]
+    if ran:
+        record_last(root, run_id, ran, lists)
+    return bool(ran)
+
+
 def record_last(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence[str]) -> None:
     data = {
         "run_id": run_id,

@@ -130,7 +130,7 @@ def test_build_installs_the_pins_outside_the_repo(built: tuple[dict[str, str], P
     assert (env_dir / MARKER).read_text().strip() == env_dir.name
     code = (
         "import importlib.metadata as m, importlib.util, json, sys\n"
-        "import invoke, docker, yaml, dotenv, packaging\n"
+        "import invoke, yaml, dotenv, packaging\n"
         "names = sys.argv[1:]\n"
         "print(json.dumps({'versions': {n: m.version(n) for n in names},\n"
         "  'helpers': importlib.util.find_spec('helpers') is not None}))\n"
@@ -145,7 +145,8 @@ def test_build_installs_the_pins_outside_the_repo(built: tuple[dict[str, str], P
     )
     out = json.loads(proc.stdout)
     assert out["versions"] == pins()
-    assert {"invoke", "docker", "pyyaml", "python-dotenv", "packaging"} <= set(pins())
+    assert {"invoke", "pyyaml", "python-dotenv", "packaging"} <= set(pins())
+    assert "docker" not in pins(), "the CLI beats the SDK here (README: Thin env)"
     assert out["helpers"] is False, "the shared env must not hold the helpers project"
 
 
