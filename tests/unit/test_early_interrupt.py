@@ -77,8 +77,10 @@ def test_the_launcher_runs_tasks_and_passes_exit_codes(tmp_path: Path) -> None:
 
 
 def test_main_pytest_interrupted_while_importing_is_130_and_one_line(tmp_path: Path) -> None:
+    """From after the interpreter's own start-up (`python script.py` runs site first: that
+    window, ~20 ms, is Python's); the launcher above covers it with -S."""
     client = _client(tmp_path)
-    for delay in DELAYS[:6]:
+    for delay in (0.08, 0.1, 0.12, 0.15, 0.2):
         argv = [sys.executable, str(MAIN_PYTEST), "--help"]
         code, err = _interrupt_after(argv, client, delay, signal.SIGINT)
         assert code in (0, 130, -signal.SIGINT), (delay, err)
