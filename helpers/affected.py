@@ -46,9 +46,7 @@ def dir_affected(
     return rel_dir in cs.affected, cs.base.label
 
 
-def _changes_since(
-    root: Path, since: str, key: str, runner: commands.Runner
-) -> changes.ChangeSet:
+def _changes_since(root: Path, since: str, key: str, runner: commands.Runner) -> changes.ChangeSet:
     """What changed since `--changed-since` (the flag the test runners take)."""
     try:
         return changes.load_and_compute(root, since, key, runner)[1]

@@ -75,7 +75,7 @@ def plan(
     revision: str = "unknown",
     runner: commands.Runner = commands.run,
 ) -> BuildPlan:
-    version = version or target.version
+    version = images.check_version(version) if version else target.version
     ref = images.ref(target.cfg, "local", version, user or images.user_name())
     # --build-arg wins over config, BASE_IMAGE included.
     args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
@@ -133,7 +133,9 @@ def build_argv(
     platform: Optional[str],
     no_cache: bool,
 ) -> tuple[str, ...]:
-    argv = [engine.DOCKER, "build", "--file", DOCKERFILE, "--tag", ref]
+    # --force-rm: a failed step's intermediate container is removed too (the classic
+    # builder keeps it otherwise); a failed build leaves nothing behind.
+    argv = [engine.DOCKER, "build", "--force-rm", "--file", DOCKERFILE, "--tag", ref]
     for name, value in sorted(args.items()):
         argv += ["--build-arg", f"{name}={value}"]
     for name, value in sorted(labels.items()):

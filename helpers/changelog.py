@@ -11,6 +11,7 @@ strictly decreasing down the file. Errors name the file and line.
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,11 +129,21 @@ def check_message(message: str) -> None:
         raise UserError('bump_version needs a message: -m "what changed"')
 
 
+def writable(path: Path) -> bool:
+    """Writable by us, and not marked read-only (root may write anything: the mode still says)."""
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
+
+
 def bump(path: Path, part: str, message: str, day: Optional[datetime.date] = None) -> Version:
     """Prepend a new entry; the file is replaced atomically, never half-written."""
     check_message(message)
     log = load(path)
     version = bumped(log.version, part)
+    if not writable(path):
+        raise UserError(
+            f"{path}: the file is read-only, so bump_version will not replace it; "
+            f"make it writable (chmod u+w {path.name}) and rerun"
+        )
     text = path.read_text(encoding="utf-8")
     entry = new_entry_text(log.newest.name, version, message, day or datetime.date.today())
     fsutil.write_atomic(path, entry + text)

@@ -27,15 +27,19 @@ class Chosen:
 def chosen_ref(target: project.Target, stage: str, version: Optional[str], user: str) -> str:
     """local: the changelog's version; dev/prod: the moving tag unless --version is given."""
     images.check_stage(stage)
+    if version is not None:
+        images.check_version(version)
     if version is None and stage != "local":
         return images.moving_ref(target.cfg, stage)
     return images.ref(target.cfg, stage, version or target.version, user)
 
 
-def fix_command(target: project.Target, stage: str) -> str:
+def fix_command(target: project.Target, stage: str, version: Optional[str] = None) -> str:
+    """The command that makes the image a task asked for (that version, when one was given)."""
+    pinned = ("--version", version) if version else ()
     if stage == "local":
-        return task_line("docker_build_local_image", target.rel_dir)
-    return task_line("docker_pull", target.rel_dir, "--stage", stage)
+        return task_line("docker_build_local_image", target.rel_dir, *pinned)
+    return task_line("docker_pull", target.rel_dir, "--stage", stage, *pinned)
 
 
 def check(image_version: str, wanted: Version, ref: str, changelog: str, fix: str) -> list[str]:
@@ -63,7 +67,7 @@ def choose(
 ) -> Chosen:
     ref = chosen_ref(target, stage, version, user or images.user_name())
     image = engine.inspect_image(ref, runner)
-    fix = fix_command(target, stage)
+    fix = fix_command(target, stage, version)
     if image is None:
         if stage != "local" and not target.cfg.registry:
             raise UserError(
@@ -72,6 +76,10 @@ def choose(
             )
         raise UserError(f"image {ref} not found locally: run `{fix}`")
     label = image.labels.get(images.LABEL_VERSION, "")
-    changelog = target.changelog.path.relative_to(target.root).as_posix()
-    warnings = check(label, target.changelog.version, ref, changelog, fix)
+    if version is None:
+        source = target.changelog.path.relative_to(target.root).as_posix()
+        wanted = target.changelog.version
+    else:  # asked for by name: the image must be that version
+        source, wanted = f"--version {version}", Version(version)
+    warnings = check(label, wanted, ref, source, fix)
     return Chosen(ref, image, tuple(warnings))

@@ -137,6 +137,38 @@ def _platforms(value: Any, where: str, key: str) -> tuple[str, ...]:
     return items
 
 
+def _port_ok(text: str, allow_empty: bool = False) -> bool:
+    if not text:
+        return allow_empty
+    low, _, high = text.partition("-")
+    numbers = [low, high] if high else [low]
+    return all(n.isdigit() and 0 < int(n) < 65536 for n in numbers)
+
+
+def _port_spec_ok(spec: str) -> bool:
+    """docker's `--publish`: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp|sctp], ports or ranges."""
+    spec, _, proto = spec.partition("/")
+    if proto not in ("", "tcp", "udp", "sctp"):
+        return False
+    if spec.startswith("["):  # [IPv6]:HOST:CONTAINER
+        ip, _, spec = spec[1:].partition("]:")
+        if not ip or spec.count(":") != 1:
+            return False
+        spec = f"ip:{spec}"
+    parts = spec.split(":")
+    if len(parts) == 3:
+        return bool(parts[0]) and _port_ok(parts[1], allow_empty=True) and _port_ok(parts[2])
+    return len(parts) <= 2 and all(_port_ok(p) for p in parts)
+
+
+def _ports(value: Any, where: str, key: str) -> tuple[str, ...]:
+    items = _str_list(value, where, key)
+    for item in items:
+        if not _port_spec_ok(item):
+            raise _fail(where, key, "ports like '8080:80' or '127.0.0.1:8080:80/tcp'", item)
+    return items
+
+
 _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "image_name": _image_name,
     "registry": _opt_str,
@@ -146,7 +178,7 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "env_file": _str,
     "depends_on": _repo_paths,
     "mounts": _str_list,
-    "ports": _str_list,
+    "ports": _ports,
     "env_passthrough": _str_list,
     "container_env": _str_map,
     "sibling_docker": _bool,

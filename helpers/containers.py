@@ -1,9 +1,9 @@
 """`docker run` for a runnable dir: the argv, built from config and a few choices, pure.
 
 The client repo is bind-mounted at MOUNT; the working dir is the runnable dir's
-place inside it; the container runs as the host uid:gid; `.env` goes in as an
-env file (values never on the command line); every container is named and
-labelled so that it can be found and cleaned.
+place inside it; the container runs as the host uid:gid; `.env` goes in as a
+checked temp env file (helpers.envfile: values never on the command line); every
+container is named and labelled so that it can be found and cleaned.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from helpers import cacerts, engine, images, project
+from helpers import cacerts, engine, envfile, images, project
 from helpers.config import CA_ENV
 from helpers.errors import UserError
 
@@ -25,6 +25,7 @@ LABEL_RUN = "io.helpers.run"
 # container inherits its image's labels): it tells "started by these tools" apart
 # from a container someone started by hand from one of our images.
 LABEL_CONTAINER = "io.helpers.container"
+ENV_FILE_FLAG = "--env-file"
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,9 @@ def run_argv(
     ]
     argv += ["--env", "HOME=/tmp", "--env", "HELPERS_IN_CONTAINER=1"]
     argv += ["--env", f"PYTHONPATH={python_path(target)}"]
-    env_file = target.root / cfg.env_file
-    if env_file.is_file():
-        argv += ["--env-file", str(env_file)]
+    env_file = envfile.docker_file(target.root, cfg)  # checked; values never on argv
+    if env_file is not None:
+        argv += [ENV_FILE_FLAG, str(env_file)]
     for name in cfg.env_passthrough:
         if name in env:
             argv += ["--env", name]  # docker copies the value from its own environment

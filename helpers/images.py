@@ -31,6 +31,18 @@ def check_stage(stage: str) -> str:
     return stage
 
 
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+def check_version(version: str, flag: str = "--version") -> str:
+    """A version as changelogs and image tags spell it: X.Y.Z."""
+    if not _VERSION.match(version):
+        raise UserError(
+            f"{flag} {version!r} is not a version like 1.2.3; omit it to use the changelog's"
+        )
+    return version
+
+
 def user_name(env: Optional[Mapping[str, str]] = None) -> str:
     """The user part of local tags: $USER (or the login name), tag-safe."""
     env = os.environ if env is None else env

@@ -138,9 +138,7 @@ def _on_host(
     return DirRun(target.rel_dir, "host", argv, host_reports, cwd=str(target.path), env=env)
 
 
-def record_if_ran(
-    root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence[str]
-) -> bool:
+def record_if_ran(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence[str]) -> bool:
     """Replace the last-run record only when tests ran (a dir wrote its report).
 
     A run that ran nothing (engine down, image missing, bad .env) keeps the previous

@@ -38,7 +38,9 @@ def _options(target: project.Target, name: str) -> containers.RunOptions:
 
 def _key(target: project.Target, image: engine.ImageInfo) -> str:
     digest = hashlib.sha256(image.id.encode())
-    argv = containers.run_argv(target, image.ref, _options(target, "warm"))
+    argv = list(containers.run_argv(target, image.ref, _options(target, "warm")))
+    if containers.ENV_FILE_FLAG in argv:  # a temp file per process: its content counts below
+        del argv[argv.index(containers.ENV_FILE_FLAG) + 1]
     digest.update("\0".join(argv).encode())
     env_file = target.root / target.cfg.env_file
     if env_file.is_file():

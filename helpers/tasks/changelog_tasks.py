@@ -38,5 +38,6 @@ def bump_version(
         entry = changelog.new_entry_text(log.newest.name, new, message, datetime.date.today())
         print(entry.rstrip())
         return
+    old = target.version  # read before the bump: the file changes under it
     new = changelog.bump(path, part, message)
-    print(f"{path.relative_to(target.root)}: {target.version} -> {new}")
+    print(f"{path.relative_to(target.root)}: {old} -> {new}")

@@ -21,6 +21,11 @@ MAIN_PYTEST = REPO / "dev_scripts" / "main_pytest.py"
 DELAYS = (0.0, 0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.3, 0.45)
 
 
+def _before_first_line(err: str) -> bool:
+    """The signal came while Python read the launcher: raised at its line 0, nothing ran."""
+    return err.count('File "') == 1 and 'invoke_launcher.py", line 0, in <module>' in err
+
+
 def _client(tmp_path: Path) -> Path:
     (tmp_path / ".git").mkdir()
     write(tmp_path / "tasks.py", "from helpers.tasks import ns  # noqa: F401\n")
@@ -52,8 +57,8 @@ def test_invoke_interrupted_at_any_moment_is_130_and_one_line(
         if code == 0:  # finished before the signal came: a full task list, nothing else
             assert err == "", (delay, err)
             continue
-        if code == -sig:  # came before Python set up: killed by it (a shell shows 128+N)
-            assert err == "", (delay, err)
+        if code == -sig:  # came before the launcher's first line: Python's own start-up
+            assert err == "" or _before_first_line(err), (delay, err)
             continue
         assert (code, err) == (130, "interrupted\n"), (delay, err)
     assert 130 in seen

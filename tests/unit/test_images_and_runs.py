@@ -71,7 +71,9 @@ def test_run_argv(tmp_path: Path) -> None:
     assert argv[-4:] == ("img:1", "sh", "-c", "echo hi")
     assert f"--user {os.getuid()}:{os.getgid()}" in text
     assert f"--volume {tmp_path}:/app --workdir /app/infra" in text
-    assert f"--env-file {tmp_path}/.env" in text
+    env_file = Path(argv[argv.index("--env-file") + 1])
+    assert env_file.read_text() == "TOKEN=secret\n"  # checked, rewritten for docker
+    assert env_file.stat().st_mode & 0o777 == 0o600
     assert "secret" not in text
     assert "--env CI " in text and "ABSENT" not in text
     assert f"--volume {tmp_path}/data:/data:ro" in text
