@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from helpers.tasks import ns
+from tests.conftest import REPO, make_runnable, write
 
 CONTRACT_TASKS = {
     "docker_bash",
@@ -39,14 +43,52 @@ def test_every_task_builds_its_parser() -> None:
         assert all(flag.startswith("--") for flag in context.flags)
 
 
-def test_import_does_not_load_heavy_modules() -> None:
+# Installed in the thin env (so their absence is a real finding) and not needed to list tasks.
+HEAVY = ("packaging", "dotenv", "pytest", "tempfile", "xml.etree.ElementTree", "hashlib", "tarfile")
+
+
+def test_invoke_list_imports_only_the_task_modules(tmp_path: Path) -> None:
+    """The import-time weight of `invoke --list` in a client-shaped repo: which modules load."""
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / "tasks.py", "from helpers.tasks import ns  # noqa: F401\n")
+    write(tmp_path / "invoke.yaml", (REPO / "invoke.yaml").read_text())
+    make_runnable(tmp_path, ".")
+    make_runnable(tmp_path, "infra")
+    write(tmp_path / "repo_config.yaml", "image_name: acme\n")  # no yaml parsing to list
     code = (
-        "import sys, helpers.tasks; "
-        "heavy = [m for m in ('docker', 'pytest', 'packaging', 'helpers.config', 'helpers.engine') "
-        "if m in sys.modules]; print(','.join(heavy))"
+        "import json, sys\n"
+        "from invoke.main import program\n"
+        "before = set(sys.modules)  # what invoke itself loads (its own yaml among them)\n"
+        "program.run(['invoke', '--list'], exit=False)\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = set(json.loads(out.stdout.splitlines()[-1]))
+    assert "run_tests" in out.stdout
+    ours = {m for m in loaded if m.split(".")[0] == "helpers"}
+    assert ours == {"helpers", "helpers.tasks", "helpers.tasks._common"} | {
+        f"helpers.tasks.{name}"
+        for name in (
+            "change_tasks",
+            "changelog_tasks",
+            "chore_tasks",
+            "docker_tasks",
+            "pytest_tasks",
+            "setup_tasks",
+        )
+    }
+    heavy = sorted(m for m in HEAVY if m in loaded)
+    assert heavy == [], heavy
+    import importlib.util
+
+    assert all(importlib.util.find_spec(m) for m in ("packaging", "dotenv", "pytest"))
 
 
 def test_every_task_a_message_names_exists() -> None:
