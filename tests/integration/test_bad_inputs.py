@@ -80,7 +80,7 @@ def test_env_file_values_reach_the_container_and_bad_lines_are_exit_2(
     client = client_factory(
         ".",
         files={
-            ".env": '# comment\nexport TOKEN="two words"\nQUOTED=\'a#b\'\n',
+            ".env": "# comment\nexport TOKEN=\"two words\"\nQUOTED='a#b'\n",
             "tests/test_env.py": "import os\n\ndef test_env():\n"
             "    assert os.environ['TOKEN'] == 'two words'\n",
         },
