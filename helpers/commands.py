@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Callable, Optional, Protocol
 
 Argv = tuple[str, ...]
+Process = subprocess.Popen  # what `start` returns, for callers' annotations
 
 # Unit tests set this so that any attempt to reach the container engine fails loudly.
 BLOCK_ENGINE_ENV = "HELPERS_BLOCK_ENGINE"

@@ -249,6 +249,18 @@ def default_image_name(repo_name: str, rel_dir: str, root_image: Optional[str] =
     return f"{base}-{_sanitize(rel_dir.replace('/', '-'))}"
 
 
+def _machine_overrides(
+    values: dict[str, Any], origin: dict[str, str], env: Mapping[str, str]
+) -> None:
+    """Precedence 4: settings from the environment win over both files."""
+    for key, var in ENV_OVERRIDES.items():
+        if var in env:
+            values[key], origin[key] = _opt_str(env[var], f"${var}", key), f"${var}"
+    if env.get(CA_ENV):
+        values["extra_ca_certs"] = tuple(p for p in env[CA_ENV].split(os.pathsep) if p)
+        origin["extra_ca_certs"] = f"${CA_ENV}"
+
+
 def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None) -> Config:
     """Config for the runnable dir `rel_dir` (relative to the repo root `root`)."""
     env = os.environ if env is None else env
@@ -268,12 +280,7 @@ def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None
                 merge = isinstance(value, dict) and isinstance(values.get(key), dict)
                 values[key] = {**values[key], **value} if merge else value
                 origin[key] = display
-    for key, var in ENV_OVERRIDES.items():
-        if var in env:
-            values[key], origin[key] = _opt_str(env[var], f"${var}", key), f"${var}"
-    if env.get(CA_ENV):
-        values["extra_ca_certs"] = tuple(p for p in env[CA_ENV].split(os.pathsep) if p)
-        origin["extra_ca_certs"] = f"${CA_ENV}"
+    _machine_overrides(values, origin, env)
     if values.get("base_image") is None:
         values.pop("base_image", None)
     if "image_name" not in values:

@@ -126,24 +126,17 @@ def _sibling_args(target: project.Target, env: Mapping[str, str]) -> list[str]:
     return argv
 
 
-def run_argv(
-    target: project.Target,
-    image_ref: str,
-    opts: RunOptions,
-    env: Optional[Mapping[str, str]] = None,
-) -> tuple[str, ...]:
-    env = os.environ if env is None else env
-    cfg = target.cfg
-    argv = [engine.DOCKER, "run"]
-    if opts.remove:
-        argv.append("--rm")
-    if opts.detach:
-        argv.append("--detach")
-    if opts.interactive:
-        argv.append("--interactive")
-    if opts.tty:
-        argv.append("--tty")
-    argv += ["--name", opts.name or container_name(target, "run")]
+def _mode_flags(opts: RunOptions) -> list[str]:
+    flags = (
+        (opts.remove, "--rm"),
+        (opts.detach, "--detach"),
+        (opts.interactive, "--interactive"),
+        (opts.tty, "--tty"),
+    )
+    return [flag for on, flag in flags if on]
+
+
+def _label_args(target: project.Target, opts: RunOptions) -> list[str]:
     labels = {
         images.LABEL_MANAGED: "true",
         images.LABEL_DIR: target.rel_dir,
@@ -153,18 +146,12 @@ def run_argv(
     if opts.run_id:
         labels[LABEL_RUN] = opts.run_id
     labels.update(opts.labels)
-    for key, value in labels.items():
-        argv += ["--label", f"{key}={value}"]
-    argv += ["--user", f"{os.getuid()}:{os.getgid()}"]
-    if cfg.network:
-        argv += ["--network", cfg.network]
-    argv += [
-        "--volume",
-        f"{target.root}:{MOUNT}",
-        "--workdir",
-        opts.workdir or workdir(target.rel_dir),
-    ]
-    argv += ["--env", "HOME=/tmp", "--env", "HELPERS_IN_CONTAINER=1"]
+    return [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
+
+
+def _env_args(target: project.Target, opts: RunOptions, env: Mapping[str, str]) -> list[str]:
+    cfg = target.cfg
+    argv = ["--env", "HOME=/tmp", "--env", "HELPERS_IN_CONTAINER=1"]
     argv += ["--env", f"PYTHONPATH={python_path(target)}"]
     env_file = envfile.docker_file(target.root, cfg)  # checked; values never on argv
     if env_file is not None:
@@ -176,6 +163,30 @@ def run_argv(
         argv += ["--env", f"{name}={value}"]
     for name in opts.pass_env:
         argv += ["--env", name]
+    return argv
+
+
+def run_argv(
+    target: project.Target,
+    image_ref: str,
+    opts: RunOptions,
+    env: Optional[Mapping[str, str]] = None,
+) -> tuple[str, ...]:
+    env = os.environ if env is None else env
+    cfg = target.cfg
+    argv = [engine.DOCKER, "run", *_mode_flags(opts)]
+    argv += ["--name", opts.name or container_name(target, "run")]
+    argv += _label_args(target, opts)
+    argv += ["--user", f"{os.getuid()}:{os.getgid()}"]
+    if cfg.network:
+        argv += ["--network", cfg.network]
+    argv += [
+        "--volume",
+        f"{target.root}:{MOUNT}",
+        "--workdir",
+        opts.workdir or workdir(target.rel_dir),
+    ]
+    argv += _env_args(target, opts, env)
     for spec in cfg.mounts:
         argv += _mount(spec, target.root)
     for port in (*cfg.ports, *opts.ports):

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from subprocess import Popen
 from typing import Callable, Optional, Union
 
 from helpers import commands, containers, engine, junit
@@ -63,7 +62,7 @@ class Driver:
         self.on_event = on_event
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._procs: list[Popen[bytes]] = []
+        self._procs: list[commands.Process[bytes]] = []
 
     def _emit(self, event: Event) -> None:
         with self._lock:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Client, ClientFactory, base_image
-from tests.integration.test_chores import ok, one_line_error
+from tests.integration.conftest import Client, ClientFactory, base_image, one_line_error
+from tests.integration.test_chores import ok
 
 pytestmark = pytest.mark.integration
 

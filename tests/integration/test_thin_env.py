@@ -55,13 +55,17 @@ def clean_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_build(env: dict[str, str], *args: str, cwd: Path | None = None, script: Path = BUILD):
+def run_build(
+    env: dict[str, str], *args: str, cwd: Path | None = None, script: Path = BUILD
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(script), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
     )
 
 
-def source(body: str, env: dict[str, str], cwd: Path | None = None, shell: str = "bash"):
+def source(
+    body: str, env: dict[str, str], cwd: Path | None = None, shell: str = "bash"
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
     """Runs `body` (which sources setenv.sh) in a fresh shell, then prints its variables."""
     argv = ["zsh", "-f", "-c"] if shell == "zsh" else ["bash", "--norc", "-c"]
     proc = subprocess.run(
@@ -265,7 +269,9 @@ def test_missing_venv_module_is_refused_for_pip(tmp_path: Path) -> None:
         ([], "conda", ["conda", "uv or pip"]),
     ],
 )
-def test_bad_usage_is_refused(tmp_path: Path, args: list[str], installer: str, words) -> None:
+def test_bad_usage_is_refused(
+    tmp_path: Path, args: list[str], installer: str, words: list[str]
+) -> None:
     env = clean_env(tmp_path, HELPERS_THIN_ENV_INSTALLER=installer)
     assert_clean_error(run_build(env, *args), tmp_path / "envs", *words)
 
@@ -296,7 +302,9 @@ def test_failed_install_keeps_nothing(tmp_path: Path) -> None:
         PIP_FIND_LINKS="",
     )
     line = assert_clean_error(run_build(env), tmp_path / "envs", "pip failed", "nothing was kept")
-    log = Path(re.search(r"log: (\S+)\)", line).group(1))
+    found = re.search(r"log: (\S+)\)", line)
+    assert found, line
+    log = Path(found.group(1))
     assert "invoke" in log.read_text()
 
 

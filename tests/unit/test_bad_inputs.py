@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from helpers import (
     affected,
@@ -80,7 +81,7 @@ def test_a_malformed_line_names_file_and_line(text: str, line: int, says: str) -
 def _target(root: Path, rel: str = ".", **cfg: object) -> project.Target:
     base = config.load(root, rel, env={})
     values = {**base.__dict__, **cfg}
-    return project.Target(root, rel, config.Config(**values))  # type: ignore[arg-type]
+    return project.Target(root, rel, config.Config(**values))
 
 
 def test_run_argv_checks_the_env_file_and_never_puts_values_on_argv(tmp_path: Path) -> None:
@@ -207,7 +208,7 @@ def test_bump_version_says_old_then_new(
     make_runnable(tmp_path, ".", version="1.3.0")
     _bump_task(tmp_path, monkeypatch)
     assert capsys.readouterr().out == "changelog.txt: 1.3.0 -> 1.4.0\n"
-    assert changelog.load(tmp_path / "changelog.txt").version == changelog.Version("1.4.0")
+    assert changelog.load(tmp_path / "changelog.txt").version == Version("1.4.0")
 
 
 def test_bump_version_refuses_a_read_only_changelog(

@@ -46,7 +46,7 @@ def _result(code: int, out: str = "", err: str = "") -> commands.Result:
 
 def _target(root: Path, rel: str = ".", **cfg: object) -> project.Target:
     base = config.load(root, rel, env={})
-    return project.Target(root, rel, config.Config(**{**base.__dict__, **cfg}))  # type: ignore[arg-type]
+    return project.Target(root, rel, config.Config(**{**base.__dict__, **cfg}))
 
 
 def _container(

@@ -63,7 +63,8 @@ def test_an_injected_bug_is_one_line_a_log_and_exit_3(
     """A bug in an operation (here: main_pytest's selection) under the real entry point."""
 
     def buggy(*args: object, **kwargs: object) -> object:
-        return {}["no-such-key"]
+        empty: dict[str, object] = {}
+        return empty["no-such-key"]
 
     monkeypatch.setattr(main_pytest, "select", buggy)
     code = main_pytest.main(["--dir", "."], cwd=REPO)

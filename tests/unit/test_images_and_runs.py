@@ -13,7 +13,7 @@ from tests.conftest import make_runnable, write
 
 def _target(root: Path, rel: str = ".", **cfg: object) -> project.Target:
     base = config.load(root, rel, env={})
-    return project.Target(root, rel, config.Config(**{**base.__dict__, **cfg}))  # type: ignore[arg-type]
+    return project.Target(root, rel, config.Config(**{**base.__dict__, **cfg}))
 
 
 def test_refs_and_tags(tmp_path: Path) -> None:

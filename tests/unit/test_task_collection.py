@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers.tasks import ns
 from tests.conftest import REPO, make_runnable, write
 
@@ -106,12 +108,17 @@ def test_every_task_a_message_names_exists() -> None:
     assert named <= names, named - names
 
 
-def test_list_tasks_pass_their_flags_through(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_list_tasks_pass_their_flags_through(monkeypatch: pytest.MonkeyPatch) -> None:
     from helpers import testops
     from helpers.tasks import pytest_tasks
 
-    seen = []
-    monkeypatch.setattr(testops, "run_tests", lambda req: seen.append(req) or 0)
+    seen: list[testops.RunRequest] = []
+
+    def record(req: testops.RunRequest) -> int:
+        seen.append(req)
+        return 0
+
+    monkeypatch.setattr(testops, "run_tests", record)
     pytest_tasks.run_slow_tests.body(None, dir="infra", fresh=True, pytest_opts="-x")
     pytest_tasks.run_tests.body(None, test_list="fast", no_docker=True)
     assert seen == [
