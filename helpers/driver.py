@@ -61,6 +61,7 @@ class Driver:
         self.jobs = max(1, jobs)
         self.on_event = on_event
         self.stopping = threading.Event()
+        self.fail_fast = False
         self._lock = threading.Lock()
         self._procs: list[commands.Process[bytes]] = []
 
@@ -88,12 +89,15 @@ class Driver:
         counts = junit.read_counts(run.junit)
         note = "" if counts is not None else "no junit report (see output)"
         result = DirResult(run.rel_dir, run.image, code, counts, seconds, text, note)
+        if self.fail_fast and not result.ok:
+            self.stopping.set()  # here, before this worker takes the next dir
         self._emit(Finished(result))
         return result
 
     def run(self, runs: Sequence[DirRun], fail_fast: bool = False) -> list[DirResult]:
         """All results in `runs` order; on KeyboardInterrupt, clean up first, then re-raise."""
         results: dict[str, DirResult] = {}
+        self.fail_fast = fail_fast
         pool = ThreadPoolExecutor(max_workers=self.jobs)
         try:
             pending: set[Future[DirResult]] = {pool.submit(self._one, r) for r in runs}
@@ -102,8 +106,6 @@ class Driver:
                 for future in done:
                     result = future.result()
                     results[result.rel_dir] = result
-                    if fail_fast and not result.ok:
-                        self.stopping.set()
         except KeyboardInterrupt:
             self.interrupt()
             raise

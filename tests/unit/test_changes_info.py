@@ -5,34 +5,28 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from helpers import affected, bookmarks, commands
 from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
+from tests.fakes import FakeRunner, result
 from tests.unit.test_git_changes import commit, package
 
 
-class FakeEngine:
+def FakeEngine(present: Sequence[str] = (), up: bool = True) -> FakeRunner:
     """git runs for real; docker answers from `present` (or not at all when `up` is False)."""
 
-    def __init__(self, present: Sequence[str] = (), up: bool = True) -> None:
-        self.present, self.up = set(present), up
-        self.docker_calls: list[tuple[str, ...]] = []
-
-    def __call__(self, argv: Sequence[str], **kw: Any) -> commands.Result:
-        if argv[0] != "docker":
-            return commands.run(argv, **kw)
-        self.docker_calls.append(tuple(argv))
-        if not self.up:
-            return commands.Result(tuple(argv), 1, "", "Cannot connect to the Docker daemon")
-        refs = [a for a in argv[5:] if a in self.present]
+    def inspect(argv: commands.Argv) -> commands.Result:
+        refs = [a for a in argv[5:] if a in present]
         lines = [json.dumps({"Id": f"sha256:{i}", "RepoTags": [r]}) for i, r in enumerate(refs)]
-        return commands.Result(
-            tuple(argv), 0 if len(refs) == len(argv) - 5 else 1, "\n".join(lines), ""
-        )
+        return result(0 if len(refs) == len(argv) - 5 else 1, "\n".join(lines))
+
+    if not up:
+        down = result(1, err="Cannot connect to the Docker daemon")
+        return FakeRunner({"image inspect": down, "version": down}, passthrough=["git"])
+    return FakeRunner({"image inspect": inspect}, passthrough=["git"])
 
 
 def test_image_column_uses_one_inspect_call() -> None:
@@ -40,9 +34,7 @@ def test_image_column_uses_one_inspect_call() -> None:
     refs = {"svc": "acme-svc:local-u-1.0.0", "web": "acme-web:local-u-2.0.0"}
     column, note = affected.image_column(refs, fake)
     assert (column, note) == ({"svc": "yes", "web": "no"}, None)
-    assert fake.docker_calls == [
-        ("docker", "image", "inspect", "--format", "{{json .}}", *refs.values())
-    ]
+    assert fake.argvs == [("docker", "image", "inspect", "--format", "{{json .}}", *refs.values())]
 
 
 def test_engine_down_is_question_marks_and_one_note() -> None:
@@ -92,7 +84,7 @@ def test_info_marks_changed_and_affected(repo: Path) -> None:
         "web/app    package   -        -            (*)",
     ]
     assert out[6].startswith("* changed, (*) affected, since HEAD (merge base ")
-    assert len(fake.docker_calls) == 1
+    assert len(fake.argvs) == 1
 
 
 def test_info_without_since_or_bookmark_has_no_marks(repo: Path) -> None:

@@ -5,43 +5,22 @@ from __future__ import annotations
 import io
 import json
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
 
 import pytest
 from packaging.version import Version
 
-from helpers import chores, cleanup, commands, config, containers, jupyter, project, registry
+from helpers import chores, cleanup, config, containers, jupyter, project, registry
 from helpers.errors import UserError
 from tests.conftest import make_runnable
+from tests.fakes import FakeRunner, result
 
 ROOT = "/work/client"
 SECRET = "s3cr3t-Pa55"
 
 
-class FakeRunner:
-    """Records argv and stdin; answers from a table keyed by the docker subcommand."""
-
-    def __init__(self, answers: Optional[Mapping[str, commands.Result]] = None) -> None:
-        self.calls: list[tuple[tuple[str, ...], Optional[str]]] = []
-        self.answers = dict(answers or {})
-
-    def __call__(
-        self,
-        argv: Sequence[str],
-        *,
-        cwd: Optional[Path] = None,
-        input: Optional[str] = None,
-        env: Optional[Mapping[str, str]] = None,
-    ) -> commands.Result:
-        self.calls.append((tuple(argv), input))
-        default = commands.Result(tuple(argv), 0, "", "")
-        return self.answers.get(argv[1], default)
-
-
-def _result(code: int, out: str = "", err: str = "") -> commands.Result:
-    return commands.Result((), code, out, err)
+_result = result
 
 
 def _target(root: Path, rel: str = ".", **cfg: object) -> project.Target:

@@ -1,31 +1,25 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
-from helpers import commands, config, engine, hints, project, warm
+from helpers import config, engine, hints, project, warm
 from helpers.errors import UserError
 from tests.conftest import make_runnable
+from tests.fakes import FakeRunner, result
 
 
-class FakeDocker:
-    """Answers `docker container inspect` with a state; records every command."""
-
-    def __init__(self, state: Optional[str], start_ok: bool = True) -> None:
-        self.state, self.start_ok, self.calls = state, start_ok, []  # type: ignore[var-annotated]
-
-    def __call__(self, argv: Sequence[str], **_: object) -> commands.Result:
-        self.calls.append(tuple(argv))
-        if argv[1:3] == ("container", "inspect"):
-            ok = self.state is not None
-            return commands.Result(tuple(argv), 0 if ok else 1, self.state or "", "")
-        if argv[1] == "run":
-            return commands.Result(tuple(argv), 0 if self.start_ok else 125, "id\n", "boom")
-        return commands.Result(tuple(argv), 0, "", "")
+def FakeDocker(state: Optional[str], start_ok: bool = True) -> FakeRunner:
+    """Answers `docker container inspect` with a state (None: no such container)."""
+    return FakeRunner(
+        {
+            "container inspect": result(0 if state is not None else 1, state or ""),
+            "run": result(0 if start_ok else 125, "id\n", "boom"),
+        }
+    )
 
 
 def _setup(tmp_path: Path) -> tuple[project.Target, engine.ImageInfo]:
@@ -51,7 +45,7 @@ def test_a_young_running_container_is_reused(tmp_path: Path) -> None:
     fake = FakeDocker(f"true {_now(60)}")
     name = warm.ensure(target, image, fake)
     assert name.startswith(f"helpers-warm-{target.cfg.image_name}-")
-    assert [c[1] for c in fake.calls] == ["container"]  # no run, no rm
+    assert [c[1] for c in fake.argvs] == ["container"]  # no run, no rm
 
 
 def test_an_old_or_missing_container_is_replaced(tmp_path: Path) -> None:
@@ -59,10 +53,10 @@ def test_an_old_or_missing_container_is_replaced(tmp_path: Path) -> None:
     for state in (f"true {_now(warm.REUSE_FOR + 5)}", None, f"false {_now(5)}"):
         fake = FakeDocker(state)
         name = warm.ensure(target, image, fake)
-        run = next(c for c in fake.calls if c[1] == "run")
+        run = next(c for c in fake.argvs if c[1] == "run")
         assert run[run.index("--name") + 1] == name and "--detach" in run
         assert run[-2:] == ("sleep", str(warm.LIFETIME))
-        assert any(c[1] == "ps" for c in fake.calls)  # the dir's old ones are looked up
+        assert any(c[1] == "ps" for c in fake.argvs)  # the dir's old ones are looked up
 
 
 def test_the_name_follows_image_and_env_file(tmp_path: Path) -> None:
