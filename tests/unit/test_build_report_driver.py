@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from helpers import build, config, driver, images, junit, project, report, testrun
+from helpers import build, config, driver, edge, images, junit, project, report, testrun
 from helpers.commands import Argv, Result
 from tests.conftest import make_runnable, write
 from tests.fakes import FakeRunner, result
@@ -216,8 +217,9 @@ def test_an_interrupt_stops_every_process_and_removes_the_containers(
 
     drv.on_event = interrupt_soon
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), edge.stop_signals_interrupt():  # as in main_pytest
         drv.run(runs)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after
     assert time.monotonic() - started < 20
     assert removed == ["r4", "r4"]  # before and after ending the CLI processes
     assert all(proc.poll() is not None for proc in drv._procs)
