@@ -64,7 +64,20 @@ def runnable_dirs(files: Iterable[str], ignore: Sequence[str] = ()) -> list[str]
 
 
 def is_runnable(path: Path) -> bool:
+    """The one definition, from the work tree: both files are there now."""
     return (path / CHANGELOG).is_file() and (path / DOCKERFILE).is_file()
+
+
+def runnable_in_work_tree(
+    root: Path, files: Iterable[str], ignore: Sequence[str] = ()
+) -> list[str]:
+    """`runnable_dirs` of git's file list, less those whose files are gone from the work tree
+    (a Dockerfile deleted but still tracked no longer makes a runnable dir)."""
+    return [d for d in runnable_dirs(files, ignore) if is_runnable(root / d)]
+
+
+def _half_runnable(path: Path) -> bool:
+    return (path / CHANGELOG).is_file() != (path / DOCKERFILE).is_file()
 
 
 def relative(root: Path, path: Path) -> str:
@@ -83,10 +96,31 @@ def innermost_runnable(root: Path, path: Path) -> Optional[str]:
     return None
 
 
+def _refuse_half_runnable(root: Path, cwd: Path, found: Optional[str]) -> None:
+    """From a dir that lost one of its two files, never fall through to the enclosing one."""
+    stop = root / found if found is not None else root
+    for candidate in (cwd.resolve(), *cwd.resolve().parents):
+        if candidate == stop or root not in (candidate, *candidate.parents):
+            return
+        if _half_runnable(candidate):
+            have, lacks = (
+                (CHANGELOG, DOCKERFILE)
+                if (candidate / CHANGELOG).is_file()
+                else (DOCKERFILE, CHANGELOG)
+            )
+            rel = relative(root, candidate)
+            where = f"pass --dir {found} for the enclosing one" if found else "cd into one"
+            raise UserError(
+                f"{rel} has {have} but no {lacks}, so it is not a runnable dir: restore "
+                f"{lacks} (e.g. `git checkout -- {lacks}`), or {where}"
+            )
+
+
 def resolve_dir(root: Path, cwd: Path, flag: Optional[str]) -> str:
     """The runnable dir a task works on: `--dir` if given, else the one holding cwd."""
     if flag is None:
         found = innermost_runnable(root, cwd)
+        _refuse_half_runnable(root, cwd, found)
         if found is None:
             raise UserError(
                 f"{cwd} is not inside a runnable dir (one with {CHANGELOG} and {DOCKERFILE}): "

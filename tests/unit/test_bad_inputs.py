@@ -285,3 +285,48 @@ def test_a_run_that_ran_nothing_keeps_the_last_record(tmp_path: Path) -> None:
     nothing = testrun.plan_dir(target, None, ["fast"], "run-2")  # never wrote a report
     assert not testrun.record_if_ran(tmp_path, "run-2", [nothing], ["fast"])
     assert [d.report_dir for d in testrun.load_last(tmp_path)] == [str(ran.report_dir)]
+
+
+# ---------------------------------------------------------------- a Dockerfile deleted, still tracked
+
+
+@pytest.fixture
+def lost_dockerfile(tmp_path: Path) -> Path:
+    """A root runnable dir and infra, whose Dockerfile is deleted but still tracked."""
+    root = tmp_path / "client"
+    root.mkdir()
+    run_git(root, "init", "-q")
+    make_runnable(root, ".")
+    make_runnable(root, "infra")
+    write(root / "infra/tests/test_x.py", "def test_x():\n    pass\n")
+    run_git(root, "add", "-A")
+    run_git(root, "commit", "-qm", "init")
+    (root / "infra/devops/Dockerfile").unlink()
+    return root
+
+
+def test_one_definition_of_a_runnable_dir_from_the_work_tree(lost_dockerfile: Path) -> None:
+    from helpers import units, workspace
+
+    root = lost_dockerfile
+    assert "infra/devops/Dockerfile" in workspace.list_files(root)  # git still tracks it
+    assert main_pytest.select(".", root).dirs == (".",)
+    assert units.load(root).runnable() == ["."]
+    with pytest.raises(UserError) as err:
+        workspace.resolve_dir(root, root / "infra", "infra")
+    assert "--dir infra is not a runnable dir" in str(err.value)
+
+
+def test_inside_a_dir_that_lost_its_dockerfile_the_parent_is_not_used(
+    lost_dockerfile: Path,
+) -> None:
+    from helpers import workspace
+
+    with pytest.raises(UserError) as err:
+        workspace.resolve_dir(lost_dockerfile, lost_dockerfile / "infra" / "tests", None)
+    assert str(err.value) == (
+        "infra has changelog.txt but no devops/Dockerfile, so it is not a runnable dir: "
+        "restore devops/Dockerfile (e.g. `git checkout -- devops/Dockerfile`), "
+        "or pass --dir . for the enclosing one"
+    )
+    assert workspace.resolve_dir(lost_dockerfile, lost_dockerfile, None) == "."
