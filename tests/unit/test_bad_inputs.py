@@ -287,7 +287,7 @@ def test_a_run_that_ran_nothing_keeps_the_last_record(tmp_path: Path) -> None:
     assert [d.report_dir for d in testrun.load_last(tmp_path)] == [str(ran.report_dir)]
 
 
-# ---------------------------------------------------------------- a Dockerfile deleted, still tracked
+# ---------------------------------------------------------- a Dockerfile deleted, still tracked
 
 
 @pytest.fixture
