@@ -67,7 +67,7 @@ def choose(
 ) -> Chosen:
     ref = chosen_ref(target, stage, version, user or images.user_name())
     image = engine.inspect_image(ref, runner)
-    fix = fix_command(target, stage, version)
+    fix = fix_command(target, stage, version)  # make the image asked for
     if image is None:
         if stage != "local" and not target.cfg.registry:
             raise UserError(
@@ -76,10 +76,8 @@ def choose(
             )
         raise UserError(f"image {ref} not found locally: run `{fix}`")
     label = image.labels.get(images.LABEL_VERSION, "")
-    if version is None:
-        source = target.changelog.path.relative_to(target.root).as_posix()
-        wanted = target.changelog.version
-    else:  # asked for by name: the image must be that version
-        source, wanted = f"--version {version}", Version(version)
-    warnings = check(label, wanted, ref, source, fix)
+    changelog = target.changelog.path.relative_to(target.root).as_posix()
+    # The code is mounted from the work tree whatever the image: an image too old for it
+    # is fixed by the changelog's version, not by the one asked for.
+    warnings = check(label, target.changelog.version, ref, changelog, fix_command(target, stage))
     return Chosen(ref, image, tuple(warnings))

@@ -165,15 +165,18 @@ def test_version_flag_checked_and_its_fix_builds_that_version(
     client_factory: ClientFactory,
 ) -> None:
     client = client_factory(".")
+    changelog = client.root / "changelog.txt"
+    changelog.write_text("# x-0.1.2\n- a fix\n\n" + changelog.read_text())
     line = one_line_error(client.invoke("docker_cmd", "--cmd", "true", "--version", "notaversion"))
     assert line.startswith("error: --version 'notaversion' is not a version like 1.2.3")
-    missing = one_line_error(client.invoke("docker_cmd", "--cmd", "true", "--version", "0.0.9"))
-    fix = "invoke docker_build_local_image --version 0.0.9"
+    missing = one_line_error(client.invoke("docker_cmd", "--cmd", "true", "--version", "0.1.0"))
+    fix = "invoke docker_build_local_image --version 0.1.0"
     assert f"run `{fix}`" in missing, missing
     built = client.invoke(*fix.split()[1:])
     assert built.returncode == 0, built.stderr
-    ran = client.invoke("docker_cmd", "--cmd", "echo ran", "--version", "0.0.9")
+    ran = client.invoke("docker_cmd", "--cmd", "echo ran", "--version", "0.1.0")
     assert ran.returncode == 0 and ran.stdout.strip() == "ran", ran.stderr
+    assert "is version 0.1.0, changelog.txt says 0.1.2; running anyway" in ran.stderr
 
 
 def test_bump_version_read_only_refused_and_old_new_printed(

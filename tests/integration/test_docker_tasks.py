@@ -98,7 +98,7 @@ def test_dry_run_prints_command_and_builds_nothing(client_factory: ClientFactory
     client = client_factory(".")
     result = client.invoke("docker_build_local_image", "--dry-run", "--build-arg", "A=1")
     assert result.returncode == 0
-    assert "docker build --file devops/Dockerfile" in result.stdout
+    assert "docker build --force-rm --file devops/Dockerfile" in result.stdout
     assert "--build-arg A=1" in result.stdout
     probe = subprocess.run(
         ["docker", "image", "inspect", f"{client.name}:local-tester-0.1.0"], capture_output=True
