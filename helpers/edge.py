@@ -37,6 +37,7 @@ EXIT_UNEXPECTED = 3
 # Each of these ends the run the way Ctrl-C does.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOG_NAME = "errors.log"
+LOG_LIMIT = 1_000_000  # bytes
 
 T = TypeVar("T")
 
@@ -108,6 +109,8 @@ def write_log(
     """Append the details of an unexpected error to the user's error log; its path."""
     path = state_dir(env) / LOG_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and path.stat().st_size > LOG_LIMIT:  # keep one older log, not all
+        os.replace(path, path.with_name(LOG_NAME + ".1"))
     stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     entry = [
@@ -126,7 +129,7 @@ def _unexpected(exc: BaseException, argv: Sequence[str]) -> str:
     what = f"{type(exc).__name__}: {exc}".rstrip(": ").replace("\n", " ")
     try:
         where = f"details in {write_log(exc, argv)}"
-    except OSError as log_err:
+    except Exception as log_err:  # the report of a bug must not become a second traceback
         where = f"no log written: {log_err}"
     return f"unexpected error: {what} ({where}); please report it"
 

@@ -8,8 +8,12 @@ from helpers import commands
 
 
 @pytest.fixture(autouse=True)
-def _block_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+def _block_engine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     monkeypatch.setenv(commands.BLOCK_ENGINE_ENV, "1")
+    # A bug a test provokes is logged here, not in the user's ~/.local/state.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.getbasetemp() / "state"))
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/blocked-by-unit-tests.sock")
     for var in ("HELPERS_BASE_IMAGE", "HELPERS_REGISTRY", "HELPERS_EXTRA_CA_CERTS"):
         monkeypatch.delenv(var, raising=False)

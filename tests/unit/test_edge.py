@@ -209,3 +209,11 @@ def test_a_bug_through_the_real_invoke_program(tmp_path: Path) -> None:
         "please report it\n"
     )
     assert "argv: [" in log.read_text() and "'buggy']" in log.read_text()
+
+
+def test_the_log_is_rotated_not_grown_forever(_state_home: Path) -> None:
+    log = _state_home / "helpers" / edge.LOG_NAME
+    write(log, "x" * (edge.LOG_LIMIT + 1))
+    assert edge.write_log(ValueError("new"), ["t"]) == log
+    assert "ValueError: new" in log.read_text() and len(log.read_text()) < 10_000
+    assert log.with_name(edge.LOG_NAME + ".1").stat().st_size == edge.LOG_LIMIT + 1
