@@ -223,3 +223,19 @@ def test_an_interrupt_stops_every_process_and_removes_the_containers(
     assert time.monotonic() - started < 20
     assert removed == ["r4", "r4"]  # before and after ending the CLI processes
     assert all(proc.poll() is not None for proc in drv._procs)
+
+
+# ---------------------------------------------------------------- atomic writes
+
+
+def test_write_atomic_keeps_the_mode_and_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    from helpers import fsutil
+
+    path = write(tmp_path / "report.json", "old")
+    path.chmod(0o640)
+    fsutil.write_atomic(path, "new")
+    assert path.read_text() == "new" and path.stat().st_mode & 0o777 == 0o640
+    with pytest.raises(TypeError):
+        fsutil.write_atomic(path, None)  # type: ignore[arg-type]
+    assert path.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]  # no temp file left
