@@ -152,6 +152,10 @@ def test_build_installs_the_pins_outside_the_repo(built: tuple[dict[str, str], P
     assert {"invoke", "pyyaml", "python-dotenv", "packaging"} <= set(pins())
     assert "docker" not in pins(), "the CLI beats the SDK here (README: Thin env)"
     assert out["helpers"] is False, "the shared env must not hold the helpers project"
+    launcher = (THIN / "invoke_launcher.py").read_text()
+    for name in ("invoke", "inv"):  # ours: an early Ctrl-C is one line and 130
+        script = (env_dir / "bin" / name).read_text()
+        assert script == f"#!{env_dir}/bin/python -S\n{launcher}"
 
 
 @pytest.mark.slow
