@@ -19,13 +19,10 @@ a signal the caller ignores (nohup, a background job) stays ignored.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
-import platform
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
@@ -89,6 +86,7 @@ def state_dir(env: Optional[Mapping[str, str]] = None) -> Path:
 
 
 def _versions() -> list[str]:
+    import platform  # lazy, as below: only a bug pays for the report
     from importlib import metadata
 
     lines = [f"python {platform.python_version()} ({sys.executable})", platform.platform()]
@@ -107,6 +105,9 @@ def write_log(
     exc: BaseException, argv: Sequence[str], env: Optional[Mapping[str, str]] = None
 ) -> Path:
     """Append the details of an unexpected error to the user's error log; its path."""
+    import datetime
+    import traceback
+
     path = state_dir(env) / LOG_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and path.stat().st_size > LOG_LIMIT:  # keep one older log, not all
