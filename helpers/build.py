@@ -55,7 +55,7 @@ def _own_unit(path: Path) -> bool:
     return (path / ".git").exists() or workspace.is_runnable(path)
 
 
-def _env_file_in(target: project.Target) -> list[str]:
+def env_file_in(target: project.Target) -> list[str]:
     """The configured env file, relative to the context, when it lies inside it."""
     env_file = (target.root / target.cfg.env_file).resolve()
     try:
@@ -84,7 +84,7 @@ def plan(
     base = found[args["BASE_IMAGE"]]
     injected = cacerts.build_files(target.cfg.extra_ca_certs, target.root)
     ctx = buildctx.collect(
-        target.path, DOCKERFILE, injected, skip_dir=_own_unit, secrets=_env_file_in(target)
+        target.path, DOCKERFILE, injected, skip_dir=_own_unit, secrets=env_file_in(target)
     )
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(
@@ -132,8 +132,10 @@ def build_argv(
     *,
     platform: Optional[str],
     no_cache: bool,
+    dockerfile: Optional[str] = DOCKERFILE,
 ) -> tuple[str, ...]:
-    argv = [engine.DOCKER, "build", "--file", DOCKERFILE, "--tag", ref]
+    """`docker build ... -`: the context (or, with no `dockerfile`, a Dockerfile) on stdin."""
+    argv = [engine.DOCKER, "build", *(("--file", dockerfile) if dockerfile else ()), "--tag", ref]
     for name, value in sorted(args.items()):
         argv += ["--build-arg", f"{name}={value}"]
     for name, value in sorted(labels.items()):

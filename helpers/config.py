@@ -38,6 +38,7 @@ class Config:
 
     image_name: str
     registry: Optional[str] = None
+    registries: tuple[str, ...] = ()  # every registry a release pushes to; registry is the first
     base_image: str = DEFAULT_BASE_IMAGE
     build_args: Mapping[str, str] = field(default_factory=dict)
     platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
@@ -140,6 +141,7 @@ def _platforms(value: Any, where: str, key: str) -> tuple[str, ...]:
 _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "image_name": _image_name,
     "registry": _opt_str,
+    "registries": _str_list,
     "base_image": _str,
     "build_args": _str_map,
     "platforms": _platforms,
@@ -217,6 +219,28 @@ def default_image_name(repo_name: str, rel_dir: str, root_image: Optional[str] =
     return f"{base}-{_sanitize(rel_dir.replace('/', '-'))}"
 
 
+def _resolve_registries(values: dict[str, Any], origin: dict[str, str]) -> None:
+    """`registries` is the list form of `registry`: the first one is the registry tasks use.
+
+    $HELPERS_REGISTRY (a machine override) replaces both.
+    """
+    many = values.get("registries") or ()
+    if origin.get("registry", "").startswith("$"):
+        values["registries"] = (values["registry"],) if values.get("registry") else ()
+        return
+    if many and values.get("registry") and values["registry"] not in many:
+        where = origin.get("registries", FILENAME)
+        raise UserError(
+            f"{where}: 'registry' {values['registry']!r} is not in 'registries' "
+            f"{list(many)}; set one of them (registries: the first is the main registry)"
+        )
+    if many:
+        values["registries"] = tuple(r.rstrip("/") for r in many)
+        values["registry"] = values.get("registry") or many[0]
+    elif values.get("registry"):
+        values["registries"] = (values["registry"],)
+
+
 def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None) -> Config:
     """Config for the runnable dir `rel_dir` (relative to the repo root `root`)."""
     env = os.environ if env is None else env
@@ -239,6 +263,7 @@ def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None
     for key, var in ENV_OVERRIDES.items():
         if var in env:
             values[key], origin[key] = _opt_str(env[var], f"${var}", key), f"${var}"
+    _resolve_registries(values, origin)
     if env.get(CA_ENV):
         values["extra_ca_certs"] = tuple(p for p in env[CA_ENV].split(os.pathsep) if p)
         origin["extra_ca_certs"] = f"${CA_ENV}"

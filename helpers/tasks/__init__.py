@@ -15,12 +15,14 @@ from helpers.tasks import (
     chore_tasks,
     docker_tasks,
     pytest_tasks,
+    release_tasks,
     setup_tasks,
 )
 
 ns = Collection(auto_dash_names=False)
 for _module in (
     docker_tasks,
+    release_tasks,
     pytest_tasks,
     changelog_tasks,
     setup_tasks,
