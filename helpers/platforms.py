@@ -66,6 +66,33 @@ def native(runner: commands.Runner = commands.run) -> str:
     return value
 
 
+_MACHINE_ARCH = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "arm",
+    "i686": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+
+
+def emulation_note(ref: str, image_arch: str) -> Optional[str]:
+    """One warning line when an image of another architecture is about to run here."""
+    import platform as host
+
+    if not image_arch or engine.socket_path() is None:
+        return None  # a remote engine's architecture is not this host's
+    mine = _MACHINE_ARCH.get(host.machine(), host.machine())
+    if is_foreign(f"linux/{image_arch}", f"linux/{mine}"):
+        return (
+            f"warning: {ref} is linux/{image_arch} and this machine linux/{mine}: "
+            "it runs under emulation, slowly"
+        )
+    return None
+
+
 def is_foreign(platform: str, native_platform: str) -> bool:
     mine = native_platform.split("/")[1]
     theirs = platform.split("/")[1]
@@ -77,11 +104,12 @@ def emulator_missing(
 ) -> Optional[str]:
     """One line naming what to install when a foreign platform has no emulator, else None.
 
-    Only a local engine can be checked (binfmt_misc of this kernel); with a remote
-    DOCKER_HOST the engine's own kernel decides, and the build says so if it cannot.
+    Only a local engine can be checked (binfmt_misc of this kernel, when mounted); with
+    a remote DOCKER_HOST, or inside a container that does not see binfmt_misc, the
+    engine's kernel decides and the build says so if it cannot.
     """
-    if engine.socket_path() is None:
-        return None
+    if engine.socket_path() is None or not (binfmt / "status").exists():
+        return None  # not this kernel, or binfmt_misc not visible here (inside a container)
     for platform in platforms:
         if not is_foreign(platform, native_platform):
             continue
