@@ -1,11 +1,11 @@
 """CPU platforms: which ones a release builds, which this engine runs natively, how.
 
 Two ways to put several platforms behind one tag, chosen by probing the CLI:
-  buildx   one `docker buildx build --platform a,b --push`; `buildx imagetools
-           create` moves tags
+  buildx   one `docker buildx build --platform a,b --push`
   classic  one `docker build --platform p` per platform (foreign ones run under
            qemu through binfmt_misc), each pushed as `<tag>-<arch>`, then one
            manifest list under the tag (`docker manifest create/push`)
+Either way moving tags are moved by copying the manifest over the registry API.
 """
 
 from __future__ import annotations

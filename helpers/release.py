@@ -12,6 +12,7 @@ read from each registry, not guessed from local images.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -55,7 +56,7 @@ class Setting:
     repos: tuple[str, ...]
     plats: tuple[str, ...]
     native: str
-    use_buildx: bool
+    use_buildx: bool = False  # probed only when something is built (see with_builder)
 
 
 def no_registry(target: project.Target) -> UserError:
@@ -71,12 +72,16 @@ def prepare(req: Request, runner: commands.Runner = commands.run) -> Setting:
     if not repos:
         raise no_registry(target)
     plats = platforms.parse_list(req.platforms) if req.platforms else target.cfg.platforms
-    engine.require(runner)
-    native = platforms.native(runner)
+    native = platforms.native(runner)  # also the engine check: one CLI call
     missing = platforms.emulator_missing(plats, native)
     if missing:
         raise UserError(missing)
-    return Setting(target, repos, plats, native, engine.has_buildx(runner))
+    return Setting(target, repos, plats, native)
+
+
+def with_builder(s: Setting, runner: commands.Runner = commands.run) -> Setting:
+    """The setting with the multi-arch path probed (buildx or classic), before building."""
+    return dataclasses.replace(s, use_buildx=engine.has_buildx(runner))
 
 
 # ---------------------------------------------------------------- facts and refusals
@@ -215,7 +220,7 @@ def moves(
     for repo in s.repos:
         have, now = published.get(repo), moving.get(repo)
         if repo in todo or have is None or now is None or now.digest != have.digest:
-            steps.append(rs.move(repo, tag, stage, s.use_buildx))
+            steps.append(rs.move(repo, tag, stage))
     return steps
 
 

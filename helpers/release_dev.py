@@ -33,6 +33,7 @@ def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int
     todo = rel.to_push(target, published, tag, bp.inputs_hash, s.plats, bp.context.files)
     steps: list[rs.Step] = []
     if todo:
+        s = rel.with_builder(s, runner)
         bases = rel.foreign_bases(s, bp.args["BASE_IMAGE"], runner)
         if not bp.up_to_date:
             built = build.with_revision(bp, revision)
@@ -127,7 +128,6 @@ def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
         repos,
         (f"linux/{image.architecture}",),
         f"linux/{image.architecture}",
-        use_buildx=False,
     )
     published = rel.remote(repos, tag)
     moving = rel.remote(repos, "dev")
@@ -180,7 +180,7 @@ def rollback(req: rel.Request, stage: str, runner: commands.Runner = commands.ru
                 f"{repo}:{tag} does not exist, so {stage} cannot point at it; "
                 f"{stage} versions there: {listed}; pick one with --version"
             )
-    steps = [rs.move(repo, tag, stage, engine.has_buildx(runner)) for repo in repos]
+    steps = [rs.move(repo, tag, stage) for repo in repos]
     if rel.run_or_show(steps, req.dry_run):
         for repo in repos:
             image = published[repo]

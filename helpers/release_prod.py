@@ -35,7 +35,6 @@ def _dev_image(s_target: project.Target, runner: commands.Runner) -> tuple[str, 
 def plan(req: rel.Request, runner: commands.Runner = commands.run) -> tuple[build.BuildPlan, bool]:
     """The prod build of this checkout; also says whether the dir's inputs are dirty."""
     target = project.target(req.dir)
-    engine.require(runner)
     dev_ref, dev_id = _dev_image(target, runner)
     ctx_files = prodimage.context(target, runner).files
     dirty = rel.dirty_check(target, ctx_files, req.allow_dirty)
@@ -70,6 +69,7 @@ def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> in
     todo = rel.to_push(target, published, tag, p.inputs_hash, s.plats, p.context.files)
     steps: list[rs.Step] = []
     if todo:
+        s = rel.with_builder(s, runner)
         bases = _dev_bases(s, p.args["DEV_IMAGE"])
         if not p.up_to_date:
             steps.append(rs.Step(f"build {p.ref}", p.argv, context=p.context))

@@ -156,21 +156,11 @@ def buildx(
     return [Step(f"buildx build {','.join(plats)} and push", tuple(argv), context=spec.context)]
 
 
-def move(repo: str, tag: str, moving: str, use_buildx: bool) -> Step:
-    """Point `moving` at exactly what `tag` holds: by digest, never a rebuild."""
-    source = f"{repo}:{tag}"
-    if use_buildx:
-        argv = (
-            engine.DOCKER,
-            "buildx",
-            "imagetools",
-            "create",
-            "--tag",
-            f"{repo}:{moving}",
-            source,
-        )
-        return Step(f"move {repo}:{moving} -> {tag}", argv)
-    return Step(f"move {repo}:{moving} -> {tag}", copy=(source, moving))
+def move(repo: str, tag: str, moving: str) -> Step:
+    """Point `moving` at exactly what `tag` holds: the same manifest bytes under another
+    tag (registry API), so the digest is the same and nothing is rebuilt. Used with and
+    without buildx: `imagetools create` would write a new list with its own digest."""
+    return Step(f"move {repo}:{moving} -> {tag}", copy=(f"{repo}:{tag}", moving))
 
 
 def local_tags(local: str, refs: Sequence[str]) -> list[Step]:
