@@ -229,6 +229,22 @@ def test_rollback_moves_only_the_moving_tag(rclient: Client) -> None:
     assert forward.returncode == 0 and digest(repo, "dev") == new
 
 
+def test_manual_steps_tag_then_push(rclient: Client) -> None:
+    repo = rclient.name
+    missing = one_line_error(rclient.invoke("docker_tag_local_image_as_dev"))
+    assert "no local image" in missing and "docker_build_local_image" in missing
+    assert rclient.invoke("docker_build_local_image").returncode == 0
+    tagged = rclient.invoke("docker_tag_local_image_as_dev")
+    assert tagged.returncode == 0, tagged.stderr
+    assert tags(repo) == []  # tagging is local
+    pushed = rclient.invoke("docker_push_dev_image")
+    assert pushed.returncode == 0, pushed.stderr
+    assert tags(repo) == ["dev", "dev-0.1.0"]
+    assert labels(repo, "dev-0.1.0")["io.helpers.tests"] == "not-run"
+    again = rclient.invoke("docker_push_dev_image")
+    assert again.returncode == 0 and "nothing to push" in again.stdout
+
+
 # ---------------------------------------------------------------- prod
 
 
@@ -317,7 +333,9 @@ class _RefusingRegistry(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        if self.path == "/v2/":
+        if "/locked/" in self.path:
+            self._answer(401, "UNAUTHORIZED")
+        elif self.path == "/v2/":
             self._answer(200, "OK")
         else:
             self._answer(404, "MANIFEST_UNKNOWN")
@@ -361,7 +379,9 @@ def test_failure_in_the_second_registry_leaves_the_first_moving_tag_alone(
     assert "dev" not in tags(repo)  # ...but its moving tag was never touched
 
 
-def test_bad_release_input_is_one_line_and_pushes_nothing(rclient: Client) -> None:
+def test_bad_release_input_is_one_line_and_pushes_nothing(
+    rclient: Client, refusing_registry: str
+) -> None:
     repo = rclient.name
     unknown = one_line_error(
         rclient.invoke("docker_release_dev_image", "--platforms", "linux/sparc")
@@ -375,6 +395,12 @@ def test_bad_release_input_is_one_line_and_pushes_nothing(rclient: Client) -> No
         rclient.invoke("docker_release_dev_image", env={"HELPERS_REGISTRY": "127.0.0.1:1"})
     )
     assert "registry 127.0.0.1:1 is unreachable" in down
+    login = one_line_error(
+        rclient.invoke(
+            "docker_release_dev_image", env={"HELPERS_REGISTRY": f"{refusing_registry}/locked"}
+        )
+    )
+    assert f"registry {refusing_registry} asks for login" in login and "docker_login" in login
     bad_version = one_line_error(rclient.invoke("docker_rollback_dev_image", "--version", "x.y"))
     assert "--version 'x.y' is not a version" in bad_version
     dry = rclient.invoke("docker_release_dev_image", "--dry-run")
