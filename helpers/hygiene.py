@@ -49,25 +49,21 @@ def scope(
     return cs.affected, f"{len(cs.affected)} units affected since {base.label}"
 
 
-def pins_configured(loaded: Loaded) -> bool:
-    return "library_pins" in loaded.root_cfg.origin
-
-
-def _own_configs(loaded: Loaded) -> set[str]:
+def _own_configs(ws: units.Workspace) -> set[str]:
     """Units (other than the root) with their own repo_config.yaml."""
-    suffix = f"/{config.FILENAME}"
-    dirs = {f[: -len(suffix)] for f in loaded.files if f.endswith(suffix)}
-    return {d for d in dirs if d in loaded.ws.units}
+    return {u for u in ws.units if u != "." and (ws.root / u / config.FILENAME).is_file()}
 
 
-def public_modules(loaded: Loaded) -> Optional[dict[str, tuple[str, ...]]]:
+def public_modules(
+    ws: units.Workspace, root_cfg: config.Config
+) -> Optional[dict[str, tuple[str, ...]]]:
     """Each unit's public modules (its own repo_config.yaml's, else the repo-wide list);
     None when no file sets `boundaries` (the check is off)."""
-    configured = "boundaries" in loaded.root_cfg.origin
-    repo_wide = tuple(loaded.root_cfg.boundaries.get("public_modules", ()))
-    out = dict.fromkeys(loaded.ws.units, repo_wide)
-    for unit in _own_configs(loaded):
-        cfg = config.load(loaded.ws.root, unit)
+    configured = "boundaries" in root_cfg.origin
+    repo_wide = tuple(root_cfg.boundaries.get("public_modules", ()))
+    out = dict.fromkeys(ws.units, repo_wide)
+    for unit in _own_configs(ws):
+        cfg = config.load(ws.root, unit)
         if "boundaries" in cfg.origin and cfg.origin["boundaries"] != config.FILENAME:
             configured = True
             out[unit] = tuple(cfg.boundaries.get("public_modules", ()))
@@ -75,7 +71,7 @@ def public_modules(loaded: Loaded) -> Optional[dict[str, tuple[str, ...]]]:
 
 
 def require_boundaries(loaded: Loaded) -> dict[str, tuple[str, ...]]:
-    public = public_modules(loaded)
+    public = public_modules(loaded.ws, loaded.root_cfg)
     if public is None:
         raise UserError(BOUNDARIES_HINT)
     return public
@@ -89,17 +85,51 @@ def info_counts(
     from helpers import boundaries, libcheck
 
     root_cfg = config.load(root, ".")
+    public = public_modules(ws, root_cfg)
+    pinned = "library_pins" in root_cfg.origin
+    if public is None and not pinned:
+        return {}
     listed = git.tracked(root, runner) + git.untracked(root, runner)
     files = tuple(sorted(f for f in listed if not any(is_under(f, d) for d in ws.ignore_dirs)))
-    loaded = Loaded(ws, files, root_cfg)
     out: dict[str, dict[str, int]] = {}
-    if pins_configured(loaded):
+    if pinned:
         report = libcheck.collect(ws, files, root_cfg.library_pins)
         counts: dict[str, int] = {}
         for d in report.rows():
             counts[d.unit] = counts.get(d.unit, 0) + 1
         out["mismatches"] = counts
-    public = public_modules(loaded)
     if public is not None:
         out["violations"] = boundaries.check(ws, files, public).counts()
     return out
+
+
+def deps_view(
+    root: Path,
+    fmt: str,
+    unit: Optional[str] = None,
+    reverse: bool = False,
+    since: Optional[str] = None,
+    runner: commands.Runner = commands.run,
+) -> str:
+    """`deps`: the graph in `fmt`, marked since `since`, red edges when boundaries are set."""
+    from helpers import affected, boundaries, graphviz
+
+    graphviz.check_format(fmt)
+    loaded = load(root, runner)
+    ws = loaded.ws
+    focus = ws.find(unit) if unit else None
+    marks: dict[str, str] = {}
+    legend = ""
+    if since:
+        base = bookmarks.base(root, since, bookmarks.WHOLE_REPO, runner)
+        cs = changes.compute(ws, base, runner, git.diff_paths(root, base.commit, runner))
+        marks, legend = affected.marks(cs), affected._legend(cs)
+    public = public_modules(loaded.ws, loaded.root_cfg)
+    violations = None
+    if public is not None:
+        violations = boundaries.check(ws, loaded.files, public).edges()
+        legend = "; ".join(filter(None, [legend, "red: boundary violations (check_boundaries)"]))
+    if fmt == "text" and (focus is not None or not (marks or violations)):
+        return graph.deps_text(ws.deps, ws.within, focus, reverse)
+    pic = graphviz.picture(ws, marks, violations, focus, reverse, legend)
+    return graphviz.render(pic, fmt)
