@@ -179,8 +179,9 @@ class _Reader:
         try:
             req = Requirement(req_text)
         except InvalidRequirement as exc:
+            why = (str(exc).splitlines() or ["not PEP 508"])[0]
             self.problems.append(
-                f"{file}:{line}: invalid requirement {req_text.strip()!r} ({exc}); "
+                f"{file}:{line}: invalid requirement {req_text.strip()!r} ({why}); "
                 "fix it (PEP 508, e.g. 'requests>=2.31')"
             )
             return
@@ -222,7 +223,8 @@ class _Reader:
                 to_specifier(spec, POETRY)
             except (ValueError, InvalidSpecifier) as exc:
                 self.problems.append(
-                    f"{file}:{line}: {key} = {spec!r} is not a version constraint ({exc}); "
+                    f"{file}:{line}: {key} = {spec!r} is not a version constraint "
+                    f"({str(exc).splitlines()[0] if str(exc) else 'invalid'}); "
                     "fix it (e.g. '^2.31' or '>=2.31,<3')"
                 )
                 continue
