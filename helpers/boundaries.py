@@ -19,6 +19,7 @@ A file that does not parse is a problem line (file:line) and the pass goes on.
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -142,15 +143,28 @@ def _tops(mods: set[str]) -> set[str]:
     return out
 
 
-def _imports(tree: ast.AST, modules: frozenset[str]) -> Iterable[tuple[int, str]]:
-    for node in ast.walk(tree):
+def _statements(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
+    """Every statement, nested ones too (imports are statements: expressions are skipped)."""
+    todo = list(body)
+    while todo:
+        node = todo.pop()
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, name, None)
+            if isinstance(inner, list):
+                todo.extend(inner)
+
+
+def _imports(tree: ast.Module, modules: frozenset[str]) -> Iterable[tuple[int, str]]:
+    found = []
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
+            found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for alias in node.names:
                 sub = f"{node.module}.{alias.name}"
-                yield node.lineno, sub if sub in modules else node.module
+                found.append((node.lineno, sub if sub in modules else node.module))
+    return sorted(found)
 
 
 def _is_public(module: str, package: str, public: Sequence[str]) -> bool:
@@ -171,6 +185,7 @@ def check(
     findings: list[Finding] = []
     problems: list[str] = []
     read = 0
+    root = str(ws.root)
     for file in files:
         if not file.endswith(".py"):
             continue
@@ -179,7 +194,7 @@ def check(
             continue
         read += 1
         try:
-            with open(ws.root / file, "rb") as handle:
+            with open(os.path.join(root, file), "rb") as handle:
                 source = handle.read()
         except FileNotFoundError:
             continue  # deleted in the work tree

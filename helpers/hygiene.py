@@ -8,9 +8,9 @@ nothing here reads the repo a second way.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from helpers import bookmarks, changes, commands, config, git, graph, units
 from helpers.errors import UserError
@@ -27,13 +27,14 @@ class Loaded:
     ws: units.Workspace
     files: tuple[str, ...]  # tracked and untracked-not-ignored, not under ignore_dirs
     root_cfg: config.Config
+    pyprojects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by unit
 
 
 def load(root: Path, runner: commands.Runner = commands.run) -> Loaded:
     inp = units.read_inputs(root, runner)
     ws = units.build(inp)
     graph.check_acyclic(ws.deps)
-    return Loaded(ws, tuple(sorted(inp.files)), config.load(root, "."))
+    return Loaded(ws, tuple(sorted(inp.files)), config.load(root, "."), inp.pyprojects)
 
 
 def scope(

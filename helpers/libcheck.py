@@ -18,6 +18,7 @@ made and re-read; a mismatch without a pin is refused with the choices.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -167,6 +168,12 @@ def _poetry_entries(data: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
     return [(h, k, v) for h, deps in tables for k, v in deps.items() if k != "python"]
 
 
+@functools.cache
+def _requirement(text: str) -> Requirement:
+    """Parsed once per distinct string (packaging's parser is the slow part of a read)."""
+    return Requirement(text)
+
+
 class _Reader:
     """Declarations and problems of one repo, file by file."""
 
@@ -177,7 +184,7 @@ class _Reader:
 
     def _add(self, req_text: str, unit: str, file: str, line: int, style: str) -> None:
         try:
-            req = Requirement(req_text)
+            req = _requirement(req_text)
         except InvalidRequirement as exc:
             why = (str(exc).splitlines() or ["not PEP 508"])[0]
             self.problems.append(
@@ -193,12 +200,16 @@ class _Reader:
             spec = spec[1:-1].strip()
         self.decls.append(Decl(name, unit, spec, file, line, style, req_text))
 
-    def pyproject(self, unit: str, file: str, text: str) -> None:
-        try:
-            data = pyprojects.parse(text, file)
-        except UserError as err:
-            self.problems.append(err.message)
-            return
+    def pyproject(
+        self, unit: str, file: str, text: str, data: Optional[Mapping[str, Any]] = None
+    ) -> None:
+        """`data`: the parsed text, when already parsed (the units read every pyproject)."""
+        if data is None:
+            try:
+                data = pyprojects.parse(text, file)
+            except UserError as err:
+                self.problems.append(err.message)
+                return
         start = max(text.find("[project]"), 0)
         claimed: set[int] = set()
         for req in _pep508_strings(data):
@@ -259,8 +270,10 @@ def collect(
     files: Iterable[str],
     pins: Mapping[str, str],
     scope: Optional[Iterable[str]] = None,
+    parsed: Optional[Mapping[str, Mapping[str, Any]]] = None,
 ) -> Report:
-    """Every unit's declarations; `scope`: only libraries declared by these units count."""
+    """Every unit's declarations; `scope`: only libraries declared by these units count;
+    `parsed`: pyproject data by unit, as `units.read_inputs` read it."""
     reader = _Reader(u.project for u in ws.units.values() if u.project)
     for file in files:
         is_pyproject = file.rpartition("/")[2] == units.PYPROJECT
@@ -273,7 +286,7 @@ def collect(
         if text is None:
             continue
         if is_pyproject:
-            reader.pyproject(unit, file, text)
+            reader.pyproject(unit, file, text, (parsed or {}).get(unit))
         else:
             reader.requirements(unit, file, text)
     decls = tuple(sorted(reader.decls, key=lambda d: (d.library, d.unit, d.file, d.line)))
@@ -289,20 +302,25 @@ def workspace_dir(file: str) -> str:
     return file.rpartition("/")[0] or "."
 
 
-def _meaning(d: Decl) -> Optional[SpecifierSet]:
+@functools.cache
+def _spec_meaning(spec: str, style: str) -> Optional[SpecifierSet]:
     try:
-        return to_specifier(d.spec, d.style)
+        return to_specifier(spec, style)
     except (ValueError, InvalidSpecifier):
         return None
 
 
+def _meaning(d: Decl) -> Optional[SpecifierSet]:
+    return _spec_meaning(d.spec, d.style)
+
+
 def _mismatched(decls: Sequence[Decl], pins: Mapping[str, str]) -> list[str]:
-    by_lib: dict[str, set[Any]] = {}
-    for d in decls:
-        meaning = _meaning(d)
-        by_lib.setdefault(d.library, set()).add(meaning if meaning is not None else d.spec)
+    written: dict[str, set[tuple[str, str]]] = {}
+    for d in decls:  # distinct spellings first: comparing specifier sets is the slow part
+        written.setdefault(d.library, set()).add((d.spec, d.style))
     out = []
-    for lib, meanings in sorted(by_lib.items()):
+    for lib, spellings in sorted(written.items()):
+        meanings = {_spec_meaning(*w) or w[0] for w in spellings}
         pin = pins.get(lib)
         if len(meanings) > 1 or (pin is not None and meanings != {SpecifierSet(pin)}):
             out.append(lib)

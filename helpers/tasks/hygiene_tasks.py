@@ -39,7 +39,9 @@ def check_libs(ctx: Context, fix: bool = False, changed_since: Optional[str] = N
 
     loaded = hygiene.load(_root())
     in_scope, label = hygiene.scope(loaded, changed_since)
-    report = libcheck.collect(loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope)
+    report = libcheck.collect(
+        loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope, loaded.pyprojects
+    )
     if fix and report.problems:
         _problems(report.problems)
         raise UserError("--fix changed nothing: fix the bad input above first")

@@ -186,7 +186,10 @@ def boundary_repo(root: Path) -> tuple[units.Workspace, tuple[str, ...]]:
                 '[project]\nname = "acme-core"\ndependencies = ["acme-b"]\n'
             ),
             "libs/core/src/acme/core/__init__.py": "",
-            "libs/core/src/acme/core/api.py": "from acme.b import api\nfrom acme.b import db\n",
+            "libs/core/src/acme/core/api.py": (
+                "from acme.b import api\nfrom acme.b import db\n\n\ndef g():\n    try:\n"
+                "        import acme.b.db as d\n    except ImportError:\n        d = None\n"
+            ),
             "libs/core/src/acme/core/impl.py": "from . import api\n",
             "libs/b/pyproject.toml": '[project]\nname = "acme-b"\n',
             "libs/b/src/acme/b/__init__.py": "",
@@ -206,6 +209,7 @@ def test_boundaries_internal_and_undeclared_with_file_and_line(tmp_path: Path) -
     lines = boundaries.render(report).splitlines()
     assert lines == [
         "libs/core/src/acme/core/api.py:2: unit libs/core imports acme.b.db (allowed: acme.b.api)",
+        "libs/core/src/acme/core/api.py:7: unit libs/core imports acme.b.db (allowed: acme.b.api)",
         "svc/app/main.py:2: unit svc imports acme.core.api of unit libs/core without declaring "
         'it; add "acme-core" to its pyproject dependencies or depends_on: [libs/core] to its '
         "repo_config.yaml",
@@ -219,7 +223,7 @@ def test_boundaries_internal_and_undeclared_with_file_and_line(tmp_path: Path) -
     )
     assert report.exit_code == 2
     assert report.edges() == {
-        ("libs/core", "libs/b"): 1,
+        ("libs/core", "libs/b"): 2,
         ("svc", "libs/core"): 1,
         ("svc", "libs/b"): 2,
     }
