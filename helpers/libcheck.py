@@ -3,12 +3,15 @@
 Each unit's declared third-party dependencies are read from its pyproject.toml
 (`[project] dependencies`, `optional-dependencies`, `[dependency-groups]`,
 poetry's dependency tables) and its `requirements*.txt` files, with `packaging`
-(PEP 508 / PEP 440; names PEP 503-normalized). In-repo packages (a unit's
+(PEP 508 / PEP 440; names PEP 503-normalized); its lock files (uv.lock,
+poetry.lock, pdm.lock), when present, add the versions they lock. In-repo packages (a unit's
 project name) are not third-party and are left to the graph. Poetry's `^` and
 `~` constraints are compared by the PEP 440 range they mean.
 
 A library is a mismatch when its declarations do not all mean the same
-specifier, or, when `library_pins` pins it, when one differs from the pin.
+specifier, or, when `library_pins` pins it, when one differs from the pin; or
+when lock files lock it at different versions, or at one outside the pin (a
+lock is re-locked by its tool, never rewritten here).
 `fix` rewrites the declarations to the pin in place (only the specifier part of
 each string or line: names, extras, markers, comments and layout stay) and
 writes each file through a temp file and a rename, after every new text was
@@ -35,10 +38,13 @@ from helpers.errors import UserError
 PEP508 = "pep508"  # a requirement string in a pyproject array
 POETRY = "poetry"  # a poetry table entry: `name = "^1.2"` or `name = {version = "^1.2"}`
 REQUIREMENTS = "requirements"  # one line of a requirements*.txt
+LOCK = "lock"  # a `[[package]]` of uv.lock / poetry.lock / pdm.lock: spec is the version
+LOCK_FILES = ("uv.lock", "poetry.lock", "pdm.lock")
 REQUIREMENTS_GLOB = "requirements*.txt"
 ANY = "(any)"
 _NAME = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 _HEADER = re.compile(r"^\s*\[([^\[\]]+)\]\s*(?:#.*)?$")
+_LOCK_KEY = re.compile(r'^(name|version)\s*=\s*"([^"]*)"')
 _KEY = re.compile(r"""^\s*(["']?)([A-Za-z0-9_.-]+)\1\s*=""")
 
 
@@ -241,6 +247,28 @@ class _Reader:
                 continue
             self.decls.append(Decl(name, unit, spec.strip(), file, line, POETRY, spec))
 
+    def lock(self, unit: str, file: str, text: str) -> None:
+        """Locked versions: `name`/`version` of each `[[package]]` (in-repo and local ones
+        skipped). A line scan: lock files are machine-written, and it gives line numbers."""
+        entry: dict[str, Any] = {}
+        for number, line in enumerate([*text.splitlines(), "[[end]]"], 1):
+            stripped = line.strip()
+            if stripped.startswith("["):
+                name, version = entry.get("name"), entry.get("version")
+                if name and version and not entry.get("local"):
+                    lib = pyprojects.normalize(name[0])
+                    if lib not in self.in_repo:
+                        self.decls.append(Decl(lib, unit, version[0], file, name[1], LOCK, ""))
+                entry = {}
+                continue
+            found = _LOCK_KEY.match(line)
+            if found and found.group(1) not in entry:
+                entry[found.group(1)] = (found.group(2), number)
+            elif stripped.startswith("source") and re.search(
+                r"\b(editable|virtual|directory|path)\b", stripped
+            ):
+                entry["local"] = True
+
     def requirements(self, unit: str, file: str, text: str) -> None:
         for number, raw in enumerate(text.splitlines(), 1):
             content = re.split(r"(?:^|\s)#", raw, maxsplit=1)[0].strip()
@@ -276,8 +304,9 @@ def collect(
     `parsed`: pyproject data by unit, as `units.read_inputs` read it."""
     reader = _Reader(u.project for u in ws.units.values() if u.project)
     for file in files:
-        is_pyproject = file.rpartition("/")[2] == units.PYPROJECT
-        if not is_pyproject and not _is_requirements(file):
+        base = file.rpartition("/")[2]
+        is_pyproject, is_lock = base == units.PYPROJECT, base in LOCK_FILES
+        if not is_pyproject and not is_lock and not _is_requirements(file):
             continue
         unit = ws.owner(file) if not is_pyproject else workspace_dir(file)
         if unit is None or unit not in ws.units:
@@ -287,6 +316,8 @@ def collect(
             continue
         if is_pyproject:
             reader.pyproject(unit, file, text, (parsed or {}).get(unit))
+        elif is_lock:
+            reader.lock(unit, file, text)
         else:
             reader.requirements(unit, file, text)
     decls = tuple(sorted(reader.decls, key=lambda d: (d.library, d.unit, d.file, d.line)))
@@ -314,17 +345,39 @@ def _meaning(d: Decl) -> Optional[SpecifierSet]:
     return _spec_meaning(d.spec, d.style)
 
 
+def _locked_ok(version: str, pin: Optional[str]) -> bool:
+    try:
+        return pin is None or SpecifierSet(pin).contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
 def _mismatched(decls: Sequence[Decl], pins: Mapping[str, str]) -> list[str]:
+    """Declarations that mean different things (or not the pin); locks that lock different
+    versions (or one outside the pin)."""
     written: dict[str, set[tuple[str, str]]] = {}
+    locked: dict[str, set[str]] = {}
     for d in decls:  # distinct spellings first: comparing specifier sets is the slow part
-        written.setdefault(d.library, set()).add((d.spec, d.style))
-    out = []
-    for lib, spellings in sorted(written.items()):
+        if d.style == LOCK:
+            locked.setdefault(d.library, set()).add(d.spec)
+        else:
+            written.setdefault(d.library, set()).add((d.spec, d.style))
+    out = set()
+    for lib, spellings in written.items():
         meanings = {_spec_meaning(*w) or w[0] for w in spellings}
         pin = pins.get(lib)
         if len(meanings) > 1 or (pin is not None and meanings != {SpecifierSet(pin)}):
-            out.append(lib)
-    return out
+            out.add(lib)
+    for lib, versions in locked.items():
+        if len(versions) > 1 or not all(_locked_ok(v, pins.get(lib)) for v in versions):
+            out.add(lib)
+    return sorted(out)
+
+
+def _differs(d: Decl, pin: str) -> bool:
+    if d.style == LOCK:
+        return not _locked_ok(d.spec, pin)
+    return _meaning(d) != SpecifierSet(pin)
 
 
 # ---------------------------------------------------------------- rendering
@@ -334,10 +387,9 @@ def render_table(report: Report) -> str:
     cells = [("library", "unit", "specifier", "file:line")]
     for d in report.rows():
         pin = report.pins.get(d.library)
-        off = pin is not None and _meaning(d) != SpecifierSet(pin)
-        cells.append(
-            (d.library, d.unit, _shown(d.spec) + (" (pin differs)" if off else ""), d.where)
-        )
+        spec = f"{d.spec} (locked)" if d.style == LOCK else _shown(d.spec)
+        off = pin is not None and _differs(d, pin)
+        cells.append((d.library, d.unit, spec + (" (pin differs)" if off else ""), d.where))
     widths = [max(len(row[i]) for row in cells) for i in range(4)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
 
@@ -358,7 +410,8 @@ def summary(report: Report) -> str:
 def _choices(report: Report, lib: str) -> str:
     seen: dict[str, list[str]] = {}
     for d in report.rows([lib]):
-        seen.setdefault(_shown(d.spec), []).append(d.unit)
+        if d.style != LOCK:
+            seen.setdefault(_shown(d.spec), []).append(d.unit)
     return "; ".join(f"{spec} ({', '.join(sorted(set(us)))})" for spec, us in seen.items())
 
 
@@ -375,9 +428,22 @@ def plan(report: Report) -> list[Change]:
     changes = []
     for d in report.rows():
         pin = report.pins[d.library]
-        if _meaning(d) != SpecifierSet(pin):
+        if d.style != LOCK and _differs(d, pin):
             changes.append(Change(d, pin))
     return changes
+
+
+def relock_hints(report: Report) -> list[str]:
+    """Lock files that still lock a version the pins (or the other locks) disagree with."""
+    files = sorted(
+        {
+            d.file
+            for d in report.rows()
+            if d.style == LOCK
+            and (d.library not in report.pins or _differs(d, report.pins[d.library]))
+        }
+    )
+    return [f"{f}: locked versions differ; re-lock it (uv lock / poetry lock)" for f in files]
 
 
 def _respec(written: str, new: str) -> str:

@@ -49,6 +49,8 @@ def check_libs(ctx: Context, fix: bool = False, changed_since: Optional[str] = N
         for line in libcheck.apply(loaded.ws.root, libcheck.plan(report)):
             print(line)
         report = libcheck.collect(loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope)
+        for line in libcheck.relock_hints(report):
+            say(line)
     if report.mismatched:
         print(libcheck.render_table(report))
     _problems(report.problems)

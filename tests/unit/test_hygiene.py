@@ -128,6 +128,45 @@ def test_fix_rewrites_to_the_pin_keeping_comments(tmp_path: Path) -> None:
     assert libcheck.collect(ws, files, pins).exit_code == 0
 
 
+UV_LOCK = """version = 1
+
+[[package]]
+name = "acme-a"
+version = "1.0.0"
+source = { editable = "." }
+
+[[package]]
+name = "Requests"
+version = "2.31.0"
+source = { registry = "https://pypi.org/simple" }
+"""
+
+
+def test_lock_files_add_locked_versions_that_fix_leaves_to_the_lock_tool(tmp_path: Path) -> None:
+    ws, files = workspace(
+        tmp_path,
+        {
+            **SVC,
+            "libs/a/pyproject.toml": PYPROJECT_A.replace("Requests>=2.28", "requests>=2.31,<3"),
+            "libs/a/uv.lock": UV_LOCK,
+            "svc/poetry.lock": '[[package]]\nname = "requests"\nversion = "2.28.2"\n',
+        },
+    )
+    report = libcheck.collect(ws, files, {"requests": ">=2.31,<3"})
+    assert report.mismatched == ("requests",)
+    rows = [(d.unit, d.spec, d.where, d.style) for d in report.rows()]
+    assert rows == [
+        ("libs/a", ">=2.31,<3", "libs/a/pyproject.toml:5", libcheck.PEP508),
+        ("libs/a", "2.31.0", "libs/a/uv.lock:9", libcheck.LOCK),
+        ("svc", "2.28.2", "svc/poetry.lock:2", libcheck.LOCK),
+    ]
+    assert "2.28.2 (locked) (pin differs)" in libcheck.render_table(report)
+    assert libcheck.plan(report) == []
+    assert libcheck.relock_hints(report) == [
+        "svc/poetry.lock: locked versions differ; re-lock it (uv lock / poetry lock)"
+    ]
+
+
 def test_fix_without_a_pin_refuses_and_names_the_choices(tmp_path: Path) -> None:
     ws, files = workspace(
         tmp_path,
