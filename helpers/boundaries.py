@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -202,7 +203,9 @@ def check(
             problems.append(f"{file}: cannot read it ({exc}); check the file")
             continue
         try:
-            tree = ast.parse(source, filename=file)
+            with warnings.catch_warnings():  # `"\d"` in a string: not ours to warn about
+                warnings.simplefilter("ignore")
+                tree = ast.parse(source, filename=file)
         except (SyntaxError, ValueError) as exc:
             line = getattr(exc, "lineno", None) or 1
             msg = getattr(exc, "msg", None) or str(exc)

@@ -96,7 +96,7 @@ def info_counts(
     if pinned:
         report = libcheck.collect(ws, files, root_cfg.library_pins)
         counts: dict[str, int] = {}
-        for d in report.rows():
+        for d in libcheck.differing(report):
             counts[d.unit] = counts.get(d.unit, 0) + 1
         out["mismatches"] = counts
     if public is not None:

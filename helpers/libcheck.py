@@ -433,16 +433,19 @@ def plan(report: Report) -> list[Change]:
     return changes
 
 
+def differing(report: Report) -> list[Decl]:
+    """The declarations that make a library a mismatch: those off its pin, or (unpinned)
+    every declaration of it."""
+    return [
+        d
+        for d in report.rows()
+        if d.library not in report.pins or _differs(d, report.pins[d.library])
+    ]
+
+
 def relock_hints(report: Report) -> list[str]:
     """Lock files that still lock a version the pins (or the other locks) disagree with."""
-    files = sorted(
-        {
-            d.file
-            for d in report.rows()
-            if d.style == LOCK
-            and (d.library not in report.pins or _differs(d, report.pins[d.library]))
-        }
-    )
+    files = sorted({d.file for d in differing(report) if d.style == LOCK})
     return [f"{f}: locked versions differ; re-lock it (uv lock / poetry lock)" for f in files]
 
 

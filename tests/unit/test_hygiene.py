@@ -100,6 +100,9 @@ def test_mismatches_are_found_with_file_and_line_and_in_repo_names_skipped(
     assert table[0].split() == ["library", "unit", "specifier", "file:line"]
     assert table[1].split() == ["requests", "libs/a", ">=2.28", "libs/a/pyproject.toml:5"]
     assert report.exit_code == 1
+    assert libcheck.collect(ws, files, {}, scope=["svc"]).mismatched == ("requests",)
+    unrelated = libcheck.collect(ws, files, {}, scope=["libs/nothing"])
+    assert unrelated.mismatched == () and unrelated.exit_code == 0
 
 
 def test_fix_rewrites_to_the_pin_keeping_comments(tmp_path: Path) -> None:
@@ -162,6 +165,7 @@ def test_lock_files_add_locked_versions_that_fix_leaves_to_the_lock_tool(tmp_pat
     ]
     assert "2.28.2 (locked) (pin differs)" in libcheck.render_table(report)
     assert libcheck.plan(report) == []
+    assert [d.where for d in libcheck.differing(report)] == ["svc/poetry.lock:2"]
     assert libcheck.relock_hints(report) == [
         "svc/poetry.lock: locked versions differ; re-lock it (uv lock / poetry lock)"
     ]
