@@ -274,8 +274,8 @@ class _Reader:
             content = re.split(r"(?:^|\s)#", raw, maxsplit=1)[0].strip()
             if not content or content.startswith(("-", ".", "/")) or "://" in content:
                 continue  # options (-r, -c, -e, --index-url), paths and URLs
-            if content.endswith("\\"):
-                content = content[:-1].strip()
+            content = content.removesuffix("\\").strip()
+            content = re.split(r"\s--?[a-z]", content, maxsplit=1)[0]  # per-line --hash=...
             self._add(content, unit, file, number, REQUIREMENTS)
 
 

@@ -113,6 +113,9 @@ def test_fix_rewrites_to_the_pin_keeping_comments(tmp_path: Path) -> None:
             "libs/a/pyproject.toml": PYPROJECT_A,
             "libs/b/pyproject.toml": PYPROJECT_B,
             "svc/requirements.txt": "requests==2.31.0  # pinned\n",
+            "svc/devops/requirements-lock.txt": (
+                "pyyaml==6.0.1 \\\n    --hash=sha256:abc \\\n    --hash=sha256:def\n"
+            ),
         },
     )
     pins = {"requests": ">=2.31,<3", "pyyaml": "==6.0.1"}
@@ -128,6 +131,10 @@ def test_fix_rewrites_to_the_pin_keeping_comments(tmp_path: Path) -> None:
     assert 'pyyaml = { version = "==6.0.1", extras = ["x"] }' in b
     assert 'requests = "^2.31"  # keep' in b
     assert (tmp_path / "svc/requirements.txt").read_text() == "requests>=2.31,<3  # pinned\n"
+    assert (tmp_path / "svc/devops/requirements-lock.txt").read_text().splitlines()[:2] == [
+        "pyyaml==6.0.1 \\",
+        "    --hash=sha256:abc \\",
+    ]
     assert libcheck.collect(ws, files, pins).exit_code == 0
 
 
