@@ -57,6 +57,8 @@ class Config:
     )
     global_inputs: tuple[str, ...] = ()
     ignore_dirs: tuple[str, ...] = ()
+    library_pins: Mapping[str, str] = field(default_factory=dict)  # check_libs (repo-wide)
+    boundaries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # check_boundaries
     origin: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -138,6 +140,42 @@ def _platforms(value: Any, where: str, key: str) -> tuple[str, ...]:
     return items
 
 
+def _library_pins(value: Any, where: str, key: str) -> dict[str, str]:
+    """`{library: PEP 440 specifier}`, names PEP 503-normalized (check_libs)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    example = "a mapping of library: specifier like {requests: '>=2.31,<3'}"
+    if not isinstance(value, dict):
+        raise _fail(where, key, example, value)
+    out = {}
+    for name, spec in value.items():
+        if not isinstance(name, str) or not re.match(
+            r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$", name
+        ):
+            raise _fail(where, key, f"{example} (a library name as key)", name)
+        text = "" if spec is None else str(spec).strip()
+        try:
+            SpecifierSet(text)
+        except InvalidSpecifier:
+            raise UserError(
+                f"{where}: '{key}.{name}' = {spec!r} is not a PEP 440 specifier; "
+                "write one like '>=2.31,<3' or '==2.31.0' (quoted)"
+            ) from None
+        out[re.sub(r"[-_.]+", "-", name).lower()] = text
+    return out
+
+
+def _boundaries(value: Any, where: str, key: str) -> dict[str, tuple[str, ...]]:
+    """`{public_modules: [api]}` (check_boundaries); a unit's own file may override it."""
+    if not isinstance(value, dict) or set(value) - {"public_modules"}:
+        raise _fail(where, key, "a mapping like {public_modules: [api]}", value)
+    mods = _str_list(value.get("public_modules", []), where, f"{key}.public_modules")
+    for mod in mods:
+        if not all(part.isidentifier() for part in mod.split(".")):
+            raise _fail(where, f"{key}.public_modules", "module names like api or api.v1", mod)
+    return {"public_modules": mods}
+
+
 _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "image_name": _image_name,
     "registry": _opt_str,
@@ -158,6 +196,8 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "test_timeouts": _timeouts,
     "global_inputs": _str_list,
     "ignore_dirs": _repo_paths,
+    "library_pins": _library_pins,
+    "boundaries": _boundaries,
 }
 VALID_KEYS = tuple(_KEYS)
 

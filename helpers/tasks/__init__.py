@@ -14,6 +14,7 @@ from helpers.tasks import (
     changelog_tasks,
     chore_tasks,
     docker_tasks,
+    hygiene_tasks,
     pytest_tasks,
     release_tasks,
     setup_tasks,
@@ -28,6 +29,7 @@ for _module in (
     setup_tasks,
     change_tasks,
     chore_tasks,
+    hygiene_tasks,
 ):
     for _task in vars(_module).values():
         if isinstance(_task, Task):
