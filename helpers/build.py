@@ -36,7 +36,14 @@ class BuildPlan:
 def with_revision(p: BuildPlan, revision: str) -> BuildPlan:
     """The plan with the git revision label filled in (asked of git only when building)."""
     labels = {**p.labels, images.LABEL_REVISION: revision}
-    argv = build_argv(p.ref, p.args, labels, platform=p.platform, no_cache=p.no_cache)
+    argv = build_argv(
+        p.ref,
+        p.args,
+        labels,
+        platform=p.platform,
+        no_cache=p.no_cache,
+        dockerfile=p.context.dockerfile,
+    )
     return dataclasses.replace(p, labels=labels, argv=argv)
 
 

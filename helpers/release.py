@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from packaging.version import InvalidVersion, Version
 
 from helpers import (
+    build,
     commands,
     engine,
     git,
@@ -260,3 +261,80 @@ def tests_label(skip: bool) -> str:
 
 def test_lists(text: str) -> list[str]:
     return testlists.parse_lists(text)
+
+
+# ---------------------------------------------------------------- one release, dev or prod
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One image about to be released: its build plan, its tags, how it is tested."""
+
+    stage: str  # dev | prod
+    tag: str  # dev-X.Y.Z | prod-X.Y.Z | prod-<short commit>
+    moving: Optional[str]  # dev | prod; None for a candidate (nothing moves)
+    plan: build.BuildPlan
+    revision: str
+    baked: bool  # tests run against the code inside the image, nothing mounted
+    bases: Callable[[Setting], dict[str, str]]  # BASE_IMAGE per foreign platform
+
+
+def _test_step(target: project.Target, ref: str, lists: Sequence[str], baked: bool) -> rs.Step:
+    from helpers import testops
+
+    where = "the code inside, no mount" if baked else "the repo mounted, a fresh container"
+    return rs.Step(
+        f"test the {'prod' if baked else 'local'} image",
+        shown=f"pytest --test-list {','.join(lists)} in {ref} ({where})",
+        call=lambda: testops.run_in_image(target, ref, lists, baked=baked),
+    )
+
+
+def release(s: Setting, c: Candidate, req: Request, runner: commands.Runner = commands.run) -> int:
+    """Refuse what must not be pushed, then build -> test -> push -> move, every step shown."""
+    target, p = s.target, c.plan
+    lists = test_lists(req.test_list)
+    published = remote(s.repos, c.tag)
+    moving = remote(s.repos, c.moving) if c.moving else {}
+    if c.moving:
+        not_older(moving, c.moving, p.version, target.rel_dir)
+    todo = to_push(target, published, c.tag, p.inputs_hash, s.plats, p.context.files)
+    steps: list[rs.Step] = []
+    if todo:
+        s = with_builder(s, runner)
+        bases = c.bases(s)
+        if not p.up_to_date:
+            built = build.with_revision(p, c.revision)
+            steps.append(rs.Step(f"build {p.ref}", built.argv, context=built.context))
+        tests = tests_label(req.skip_tests)
+        if not req.skip_tests:
+            steps.append(_test_step(target, p.ref, lists, c.baked))
+        labels = labels_for(p.labels, c.revision, c.stage, tests)
+        steps += publish(s, todo, c.tag, p.ref, labels, rs.BuildSpec(p.context, p.args), bases)
+    if c.moving:
+        steps += moves(s, todo, published, moving, c.tag, c.moving)
+    if todo and not s.use_buildx:
+        here = [f"{s.repos[0]}:{t}" for t in (c.tag, c.moving) if t]
+        steps += rs.local_tags(native_ref(s, c.tag), here)
+    if not steps:
+        also = f" and {c.moving} points at it" if c.moving else ""
+        print(
+            f"nothing to release: {c.tag} is published with the same inputs "
+            f"({p.inputs_hash[:12]}){also} in {', '.join(s.repos)}"
+        )
+        return 0
+    if not c.moving:
+        say(f"candidate {c.tag}: pushed for a trial; no moving tag moves")
+    if run_or_show(steps, req.dry_run):
+        report(s.repos, c.tag, c.moving)
+    return 0
+
+
+def report(repos: Sequence[str], tag: str, moving: Optional[str]) -> None:
+    """What the registries hold now (data: stdout)."""
+    for repo in repos:
+        image = registry_api.inspect(f"{repo}:{tag}")
+        digest = image.digest if image else "?"
+        plats = ", ".join(image.platforms) if image else "?"
+        also = f" and {repo}:{moving}" if moving else ""
+        print(f"released {repo}:{tag}{also} ({digest}; {plats})")

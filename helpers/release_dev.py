@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from packaging.version import InvalidVersion, Version
 
-from helpers import build, commands, engine, images, registry_api, testops
+from helpers import build, commands, engine, images, registry_api
 from helpers import release as rel
 from helpers import release_steps as rs
 from helpers.errors import UserError
@@ -21,68 +21,20 @@ def _check_version(text: str) -> str:
 def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
     """Build local (no-op when unchanged) -> test in it -> push dev-X.Y.Z -> move dev."""
     s = rel.prepare(req, runner)
-    target = s.target
-    lists = rel.test_lists(req.test_list)
-    bp = build.plan(target, runner=runner)
-    dirty = rel.dirty_check(target, bp.context.files, req.allow_dirty)
-    revision = build.git_revision(target, runner) + ("-dirty" if dirty else "")
-    tag = f"dev-{bp.version}"
-    published = rel.remote(s.repos, tag)
-    moving = rel.remote(s.repos, "dev")
-    rel.not_older(moving, "dev", bp.version, target.rel_dir)
-    todo = rel.to_push(target, published, tag, bp.inputs_hash, s.plats, bp.context.files)
-    steps: list[rs.Step] = []
-    if todo:
-        s = rel.with_builder(s, runner)
-        bases = rel.foreign_bases(s, bp.args["BASE_IMAGE"], runner)
-        if not bp.up_to_date:
-            built = build.with_revision(bp, revision)
-            steps.append(
-                rs.Step(
-                    "build the local image",
-                    call=lambda: _build(built),
-                    shown=f"{commands.display(built.argv)} < context.tar",
-                )
-            )
-        tests = rel.tests_label(req.skip_tests)
-        if not req.skip_tests:
-            shown = f"run_tests --test-list {','.join(lists)} in {bp.ref} (a fresh container)"
-            steps.append(
-                rs.Step(
-                    "test the local image",
-                    shown=shown,
-                    call=lambda: testops.run_in_image(target, bp.ref, lists),
-                )
-            )
-        labels = rel.labels_for(bp.labels, revision, "dev", tests)
-        spec = rs.BuildSpec(bp.context, bp.args)
-        steps += rel.publish(s, todo, tag, bp.ref, labels, spec, bases)
-    steps += rel.moves(s, todo, published, moving, tag, "dev")
-    if todo and not s.use_buildx:
-        steps += rs.local_tags(rel.native_ref(s, tag), [f"{s.repos[0]}:{tag}", f"{s.repos[0]}:dev"])
-    if not steps:
-        print(
-            f"nothing to release: {tag} is published with the same inputs "
-            f"({bp.inputs_hash[:12]}) and dev points at it in {', '.join(s.repos)}"
-        )
-        return 0
-    if rel.run_or_show(steps, req.dry_run):
-        _report(s.repos, tag, "dev")
-    return 0
-
-
-def _build(p: build.BuildPlan) -> int:
-    build.execute(p)
-    return 0
-
-
-def _report(repos: tuple[str, ...], tag: str, moving: str | None) -> None:
-    for repo in repos:
-        image = registry_api.inspect(f"{repo}:{tag}")
-        digest = image.digest if image else "?"
-        plats = ", ".join(image.platforms) if image else "?"
-        also = f" and {repo}:{moving}" if moving else ""
-        print(f"released {repo}:{tag}{also} ({digest}; {plats})")
+    bp = build.plan(s.target, runner=runner)
+    dirty = rel.dirty_check(s.target, bp.context.files, req.allow_dirty)
+    revision = build.git_revision(s.target, runner) + ("-dirty" if dirty else "")
+    base = bp.args["BASE_IMAGE"]
+    candidate = rel.Candidate(
+        stage="dev",
+        tag=f"dev-{bp.version}",
+        moving="dev",
+        plan=bp,
+        revision=revision,
+        baked=False,
+        bases=lambda setting: rel.foreign_bases(setting, base, runner),
+    )
+    return rel.release(s, candidate, req, runner)
 
 
 def tag_local_as_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
@@ -144,7 +96,7 @@ def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
         print(f"nothing to push: {tag} is published with the same inputs and dev points at it")
         return 0
     if rel.run_or_show(steps, req.dry_run):
-        _report(repos, tag, "dev")
+        rel.report(repos, tag, "dev")
     return 0
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from helpers import build, commands, engine, images, prodimage, project, registry_api, testops
+from helpers import build, commands, engine, images, prodimage, project, registry_api
 from helpers import release as rel
 from helpers import release_steps as rs
-from helpers.errors import UserError, say
+from helpers.errors import UserError
 
 
 def _tag(target_version: str, candidate: bool, revision: str) -> str:
@@ -58,52 +58,17 @@ def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> int:
 def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> int:
     """Build prod -> test it (code inside, no mount) -> push prod-X.Y.Z -> move prod."""
     s = rel.prepare(req, runner)
-    target = s.target
-    lists = rel.test_lists(req.test_list)
     p, _ = plan(req, runner)
-    tag = p.ref.rsplit(":", 1)[1]
-    published = rel.remote(s.repos, tag)
-    moving = {} if req.candidate else rel.remote(s.repos, "prod")
-    if not req.candidate:
-        rel.not_older(moving, "prod", target.version, target.rel_dir)
-    todo = rel.to_push(target, published, tag, p.inputs_hash, s.plats, p.context.files)
-    steps: list[rs.Step] = []
-    if todo:
-        s = rel.with_builder(s, runner)
-        bases = _dev_bases(s, p.args["DEV_IMAGE"])
-        if not p.up_to_date:
-            steps.append(rs.Step(f"build {p.ref}", p.argv, context=p.context))
-        tests = rel.tests_label(req.skip_tests)
-        if not req.skip_tests:
-            shown = f"pytest --test-list {','.join(lists)} in {p.ref}: the code inside, no mount"
-            steps.append(
-                rs.Step(
-                    "test the prod image",
-                    shown=shown,
-                    call=lambda: testops.run_in_image(target, p.ref, lists, baked=True),
-                )
-            )
-        labels = rel.labels_for(p.labels, p.labels[images.LABEL_REVISION], "prod", tests)
-        spec = rs.BuildSpec(p.context, p.args)
-        steps += rel.publish(s, todo, tag, p.ref, labels, spec, bases)
-    if not req.candidate:
-        steps += rel.moves(s, todo, published, moving, tag, "prod")
-    if todo and not s.use_buildx:
-        local = [f"{s.repos[0]}:{tag}"] + ([] if req.candidate else [f"{s.repos[0]}:prod"])
-        steps += rs.local_tags(rel.native_ref(s, tag), local)
-    if not steps:
-        print(
-            f"nothing to release: {tag} is published with the same inputs in "
-            f"{', '.join(s.repos)}" + ("" if req.candidate else " and prod points at it")
-        )
-        return 0
-    if req.candidate:
-        say(f"candidate {tag}: pushed for a trial; prod does not move")
-    if rel.run_or_show(steps, req.dry_run):
-        from helpers.release_dev import _report
-
-        _report(s.repos, tag, None if req.candidate else "prod")
-    return 0
+    candidate = rel.Candidate(
+        stage="prod",
+        tag=p.ref.rsplit(":", 1)[1],
+        moving=None if req.candidate else "prod",
+        plan=p,
+        revision=p.labels[images.LABEL_REVISION],
+        baked=True,
+        bases=lambda setting: _dev_bases(setting, p.args["DEV_IMAGE"]),
+    )
+    return rel.release(s, candidate, req, runner)
 
 
 def _dev_bases(s: rel.Setting, dev_ref: str) -> dict[str, str]:
