@@ -12,6 +12,14 @@ PLATFORMS = "comma-separated, e.g. linux/amd64,linux/arm64 (default: config `pla
 SKIP_TESTS = "release without running the tests (said in the output and in an image label)"
 ALLOW_DIRTY = "release from uncommitted image inputs (the revision label ends in -dirty)"
 TEST_LIST = "test lists run before the push (default: fast,slow)"
+RELEASE_HELP = {
+    "dir": DIR_HELP,
+    "platforms": PLATFORMS,
+    "skip_tests": SKIP_TESTS,
+    "allow_dirty": ALLOW_DIRTY,
+    "test_list": TEST_LIST,
+    "dry_run": DRY_RUN_HELP,
+}
 
 
 if TYPE_CHECKING:
@@ -56,16 +64,7 @@ def docker_push_dev_image(
     exit_with(release_dev.push_dev(_request(dir=dir, version=version, dry_run=dry_run)))
 
 
-@task(
-    help={
-        "dir": DIR_HELP,
-        "platforms": PLATFORMS,
-        "skip_tests": SKIP_TESTS,
-        "allow_dirty": ALLOW_DIRTY,
-        "test_list": TEST_LIST,
-        "dry_run": DRY_RUN_HELP,
-    }
-)
+@task(help=RELEASE_HELP)
 def docker_release_dev_image(
     ctx: Context,
     dir: Optional[str] = None,
@@ -78,15 +77,10 @@ def docker_release_dev_image(
     """Build local -> test in it -> push dev-X.Y.Z (every platform, one tag) -> move dev."""
     from helpers import release_dev
 
-    req = _request(
-        dir=dir,
-        platforms=platforms,
-        skip_tests=skip_tests,
-        allow_dirty=allow_dirty,
-        test_list=test_list,
-        dry_run=dry_run,
+    flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
+    exit_with(
+        release_dev.release_dev(_request(dir=dir, test_list=test_list, dry_run=dry_run, **flags))
     )
-    exit_with(release_dev.release_dev(req))
 
 
 @task(
@@ -105,17 +99,7 @@ def docker_build_prod_image(
     exit_with(release_prod.build_prod(_request(dir=dir, candidate=candidate, dry_run=dry_run)))
 
 
-@task(
-    help={
-        "dir": DIR_HELP,
-        "platforms": PLATFORMS,
-        "skip_tests": SKIP_TESTS,
-        "allow_dirty": ALLOW_DIRTY,
-        "test_list": TEST_LIST,
-        "candidate": "push prod-<short commit> for a trial; prod does not move",
-        "dry_run": DRY_RUN_HELP,
-    }
-)
+@task(help={**RELEASE_HELP, "candidate": "push prod-<short commit> for a trial; prod stays"})
 def docker_release_prod_image(
     ctx: Context,
     dir: Optional[str] = None,
@@ -129,15 +113,8 @@ def docker_release_prod_image(
     """Build prod -> test the code inside it (no mount) -> push prod-X.Y.Z -> move prod."""
     from helpers import release_prod
 
-    req = _request(
-        dir=dir,
-        platforms=platforms,
-        skip_tests=skip_tests,
-        allow_dirty=allow_dirty,
-        test_list=test_list,
-        candidate=candidate,
-        dry_run=dry_run,
-    )
+    flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
+    req = _request(dir=dir, test_list=test_list, candidate=candidate, dry_run=dry_run, **flags)
     exit_with(release_prod.release_prod(req))
 
 
