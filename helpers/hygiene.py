@@ -2,7 +2,8 @@
 its file list, the configured checks, and the units a `--changed-since REF` reaches.
 
 The workspace is `units`' own (one `git ls-files` pair, the pyproject files);
-nothing here reads the repo a second way.
+nothing here reads the repo a second way (`info_counts` lists the files again:
+`info`'s workspace does not keep them).
 """
 
 from __future__ import annotations
@@ -37,17 +38,20 @@ def load(root: Path, runner: commands.Runner = commands.run) -> Loaded:
     return Loaded(ws, tuple(sorted(inp.files)), config.load(root, "."), inp.pyprojects)
 
 
+def changeset(ws: units.Workspace, since: str, runner: commands.Runner) -> changes.ChangeSet:
+    """What changed since `since` (a ref or last-success), over the whole repo."""
+    base = bookmarks.base(ws.root, since, bookmarks.WHOLE_REPO, runner)
+    return changes.compute(ws, base, runner, git.diff_paths(ws.root, base.commit, runner))
+
+
 def scope(
     loaded: Loaded, since: Optional[str], runner: commands.Runner = commands.run
 ) -> tuple[Optional[tuple[str, ...]], str]:
     """The affected units since `since` (None: every unit) and a label for progress lines."""
     if not since:
         return None, "every unit"
-    base = bookmarks.base(loaded.ws.root, since, bookmarks.WHOLE_REPO, runner)
-    cs = changes.compute(
-        loaded.ws, base, runner, git.diff_paths(loaded.ws.root, base.commit, runner)
-    )
-    return cs.affected, f"{len(cs.affected)} units affected since {base.label}"
+    cs = changeset(loaded.ws, since, runner)
+    return cs.affected, f"{len(cs.affected)} units affected since {cs.base.label}"
 
 
 def _own_configs(ws: units.Workspace) -> set[str]:
@@ -122,9 +126,9 @@ def deps_view(
     marks: dict[str, str] = {}
     legend = ""
     if since:
-        base = bookmarks.base(root, since, bookmarks.WHOLE_REPO, runner)
-        cs = changes.compute(ws, base, runner, git.diff_paths(root, base.commit, runner))
-        marks, legend = affected.marks(cs), affected._legend(cs)
+        cs = changeset(ws, since, runner)
+        marks = affected.marks(cs)
+        legend = f"{affected.CHANGED} changed, {affected.AFFECTED} affected, since {cs.base.label}"
     public = public_modules(loaded.ws, loaded.root_cfg)
     violations = None
     if public is not None:
