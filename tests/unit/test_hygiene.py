@@ -287,7 +287,7 @@ def test_boundaries_internal_and_undeclared_with_file_and_line(tmp_path: Path) -
 
 
 NODE = re.compile(r'^  (u\d+)(\(\["|\[")(.*)("\]\)|"\])$')
-EDGE = re.compile(r'^  (u\d+) (?:(--|-\.) "([^"]*)" (-->|\.->)|(-->|\.->)) (u\d+)$')
+EDGE = re.compile(r"^  (u\d+) (-->|-\.->)(?:\|([^|]*)\|)? (u\d+)$")
 
 
 def parse_mermaid(text: str) -> dict[str, object]:
@@ -302,8 +302,8 @@ def parse_mermaid(text: str) -> dict[str, object]:
         if m := NODE.match(line):
             nodes[m.group(1)] = (m.group(3), "stadium" if m.group(2) == '(["' else "box")
         elif m := EDGE.match(line):
-            dotted = (m.group(4) or m.group(5)) == ".->"
-            edges.append((m.group(1), m.group(6), dotted, m.group(3) or ""))
+            dotted = m.group(2) == "-.->"
+            edges.append((m.group(1), m.group(4), dotted, m.group(3) or ""))
         elif line.startswith("  class "):
             ids, cls = line.split()[1:]
             classes[cls] = set(ids.split(","))
