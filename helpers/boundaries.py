@@ -13,6 +13,8 @@ is parsed with `ast`; every absolute import of another unit's package is
   - an *undeclared* import when the importing unit does not depend on the
     target unit (pyproject dependency or depends_on) nor holds it: the graph
     that change detection uses would be wrong.
+A package name that several units provide (two services with an `app`) is the
+importer's own when it has one, and is not checked otherwise (ambiguous).
 A file that does not parse is a problem line (file:line) and the pass goes on.
 """
 
@@ -82,18 +84,23 @@ class Report:
 
 @dataclass(frozen=True)
 class Packages:
-    """Import names of the units: `names[pkg] = unit`, and every module file's dotted name."""
+    """Import names of the units (`names[pkg]`: the units providing it), every module's
+    dotted name."""
 
-    names: Mapping[str, str]
+    names: Mapping[str, tuple[str, ...]]
     modules: frozenset[str]
 
-    def owner(self, module: str) -> Optional[tuple[str, str]]:
-        """(package, unit) of the longest package name `module` starts with."""
+    def owner(self, module: str, importer: str) -> Optional[tuple[str, str]]:
+        """(package, unit) of the longest package name `module` starts with; the importer's
+        own package wins (two services may both have an `app`); None if ambiguous."""
         parts = module.split(".")
         for n in range(len(parts), 0, -1):
             head = ".".join(parts[:n])
-            if head in self.names:
-                return head, self.names[head]
+            units_ = self.names.get(head)
+            if units_:
+                if importer in units_:
+                    return head, importer
+                return (head, units_[0]) if len(units_) == 1 else None
         return None
 
 
@@ -120,7 +127,7 @@ def packages(ws: units.Workspace, files: Iterable[str]) -> Packages:
             src_mods.setdefault(unit, set()).add(_module_name(rel[4:]))
         elif "/" in rel and rel.split("/", 1)[0] not in _NOT_PACKAGES:
             flat_mods.setdefault(unit, set()).add(_module_name(rel))
-    names: dict[str, str] = {}
+    names: dict[str, list[str]] = {}
     modules: set[str] = set()
     for unit, mods in {**flat_mods, **src_mods}.items():
         if unit not in src_mods:  # flat layout: only dirs with an __init__.py are packages
@@ -128,8 +135,8 @@ def packages(ws: units.Workspace, files: Iterable[str]) -> Packages:
             mods = {m for m in mods if m.split(".", 1)[0] in tops}
         modules |= mods
         for pkg in _tops(mods):
-            names.setdefault(pkg, unit)
-    return Packages(names, frozenset(modules))
+            names.setdefault(pkg, []).append(unit)
+    return Packages({k: tuple(sorted(v)) for k, v in names.items()}, frozenset(modules))
 
 
 def _tops(mods: set[str]) -> set[str]:
@@ -213,7 +220,7 @@ def check(
             continue
         declared = set(ws.deps.get(unit, ()))
         for line, module in _imports(tree, pkgs.modules):
-            hit = pkgs.owner(module)
+            hit = pkgs.owner(module, unit)
             if hit is None or hit[1] == unit:
                 continue
             package, target = hit

@@ -142,9 +142,8 @@ def render_mermaid(pic: Picture) -> str:
     red = []
     for i, e in enumerate(pic.edges):
         note = _edge_note(e) or (IMPORT if e.kind == IMPORT else HOLDS if e.kind == HOLDS else "")
-        arrow = "-->" if e.kind == DEPENDS else ".->"
-        start = "--" if e.kind == DEPENDS else "-."
-        link = f'{start} "{note}" {arrow}' if note else arrow
+        arrow = "-->" if e.kind == DEPENDS else "-.->"  # dotted: not a declared dependency
+        link = f"{arrow}|{note}|" if note else arrow
         lines.append(f"  {ids[e.source]} {link} {ids[e.target]}")
         if e.violations or e.kind == IMPORT:
             red.append(str(i))

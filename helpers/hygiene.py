@@ -2,7 +2,8 @@
 its file list, the configured checks, and the units a `--changed-since REF` reaches.
 
 The workspace is `units`' own (one `git ls-files` pair, the pyproject files);
-nothing here reads the repo a second way.
+nothing here reads the repo a second way (`info_counts` lists the files again:
+`info`'s workspace does not keep them).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from helpers import bookmarks, changes, commands, config, git, graph, units
+from helpers import commands, config, git, graph, units
 from helpers.errors import UserError
 from helpers.workspace import is_under
+
+if TYPE_CHECKING:
+    from helpers.changes import ChangeSet
 
 BOUNDARIES_HINT = (
     "check_boundaries is not configured; add `boundaries: {public_modules: [api]}` "
@@ -37,17 +41,22 @@ def load(root: Path, runner: commands.Runner = commands.run) -> Loaded:
     return Loaded(ws, tuple(sorted(inp.files)), config.load(root, "."), inp.pyprojects)
 
 
+def changeset(ws: units.Workspace, since: str, runner: commands.Runner) -> ChangeSet:
+    """What changed since `since` (a ref or last-success), over the whole repo."""
+    from helpers import bookmarks, changes
+
+    base = bookmarks.base(ws.root, since, bookmarks.WHOLE_REPO, runner)
+    return changes.compute(ws, base, runner, git.diff_paths(ws.root, base.commit, runner))
+
+
 def scope(
     loaded: Loaded, since: Optional[str], runner: commands.Runner = commands.run
 ) -> tuple[Optional[tuple[str, ...]], str]:
     """The affected units since `since` (None: every unit) and a label for progress lines."""
     if not since:
         return None, "every unit"
-    base = bookmarks.base(loaded.ws.root, since, bookmarks.WHOLE_REPO, runner)
-    cs = changes.compute(
-        loaded.ws, base, runner, git.diff_paths(loaded.ws.root, base.commit, runner)
-    )
-    return cs.affected, f"{len(cs.affected)} units affected since {base.label}"
+    cs = changeset(loaded.ws, since, runner)
+    return cs.affected, f"{len(cs.affected)} units affected since {cs.base.label}"
 
 
 def _own_configs(ws: units.Workspace) -> set[str]:
@@ -113,7 +122,7 @@ def deps_view(
     runner: commands.Runner = commands.run,
 ) -> str:
     """`deps`: the graph in `fmt`, marked since `since`, red edges when boundaries are set."""
-    from helpers import affected, boundaries, graphviz
+    from helpers import graphviz
 
     graphviz.check_format(fmt)
     loaded = load(root, runner)
@@ -122,12 +131,16 @@ def deps_view(
     marks: dict[str, str] = {}
     legend = ""
     if since:
-        base = bookmarks.base(root, since, bookmarks.WHOLE_REPO, runner)
-        cs = changes.compute(ws, base, runner, git.diff_paths(root, base.commit, runner))
-        marks, legend = affected.marks(cs), affected._legend(cs)
+        from helpers import affected
+
+        cs = changeset(ws, since, runner)
+        marks = affected.marks(cs)
+        legend = f"{affected.CHANGED} changed, {affected.AFFECTED} affected, since {cs.base.label}"
     public = public_modules(loaded.ws, loaded.root_cfg)
     violations = None
     if public is not None:
+        from helpers import boundaries
+
         violations = boundaries.check(ws, loaded.files, public).edges()
         legend = "; ".join(filter(None, [legend, "red: boundary violations (check_boundaries)"]))
     if fmt == "text" and (focus is not None or not (marks or violations)):

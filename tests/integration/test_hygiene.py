@@ -142,6 +142,12 @@ def test_check_boundaries_reports_internal_and_undeclared_imports(
         "web app/server/main.py:3: unit web app imports acme_store.db (allowed: acme_store.api)",
     ]
 
+    info = run_ok(c.invoke("info")).splitlines()
+    table = info[: info.index("")]
+    assert table[0].split()[-1] == "violations"  # no library_pins: no mismatches column
+    counts = {row[0]: row[-1] for row in columns(table)}
+    assert counts == {"libs/core": "0", "libs/store": "1", "svc": "1", "web app": "2"}
+
     # only the units affected since HEAD: a change in `web app` reaches nothing else
     write(c.root / "web app/server/extra.py", "from acme_core import _wire\n")
     scoped = run_ok(c.invoke("check_boundaries", "--changed-since", "HEAD"), 1).splitlines()

@@ -246,6 +246,11 @@ def boundary_repo(root: Path) -> tuple[units.Workspace, tuple[str, ...]]:
             "libs/b/src/acme/b/api.py": "from acme.b.db import x\n",
             "libs/b/src/acme/b/db.py": "x = 1\n",
             "libs/b/tests/test_db.py": "def test(:\n",
+            # another service with its own `app` package: its imports are its own
+            "svc2/changelog.txt": "# svc2-1.0.0\n",
+            "svc2/devops/Dockerfile": "FROM x\n",
+            "svc2/app/__init__.py": "from app import main\n",
+            "svc2/app/main.py": "import app.main\n",
         },
     )
 
@@ -253,7 +258,11 @@ def boundary_repo(root: Path) -> tuple[units.Workspace, tuple[str, ...]]:
 def test_boundaries_internal_and_undeclared_with_file_and_line(tmp_path: Path) -> None:
     ws, files = boundary_repo(tmp_path)
     pkgs = boundaries.packages(ws, files)
-    assert pkgs.names == {"acme.core": "libs/core", "acme.b": "libs/b", "app": "svc"}
+    assert pkgs.names == {
+        "acme.core": ("libs/core",),
+        "acme.b": ("libs/b",),
+        "app": ("svc", "svc2"),
+    }
     public = dict.fromkeys(ws.units, ("api",))
     report = boundaries.check(ws, files, public)
     lines = boundaries.render(report).splitlines()
@@ -287,7 +296,7 @@ def test_boundaries_internal_and_undeclared_with_file_and_line(tmp_path: Path) -
 
 
 NODE = re.compile(r'^  (u\d+)(\(\["|\[")(.*)("\]\)|"\])$')
-EDGE = re.compile(r'^  (u\d+) (?:(--|-\.) "([^"]*)" (-->|\.->)|(-->|\.->)) (u\d+)$')
+EDGE = re.compile(r"^  (u\d+) (-->|-\.->)(?:\|([^|]*)\|)? (u\d+)$")
 
 
 def parse_mermaid(text: str) -> dict[str, object]:
@@ -302,8 +311,8 @@ def parse_mermaid(text: str) -> dict[str, object]:
         if m := NODE.match(line):
             nodes[m.group(1)] = (m.group(3), "stadium" if m.group(2) == '(["' else "box")
         elif m := EDGE.match(line):
-            dotted = (m.group(4) or m.group(5)) == ".->"
-            edges.append((m.group(1), m.group(6), dotted, m.group(3) or ""))
+            dotted = m.group(2) == "-.->"
+            edges.append((m.group(1), m.group(4), dotted, m.group(3) or ""))
         elif line.startswith("  class "):
             ids, cls = line.split()[1:]
             classes[cls] = set(ids.split(","))
