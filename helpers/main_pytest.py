@@ -95,7 +95,7 @@ def select(dir_flag: str, cwd: Path) -> Selection:
         raise UserError(f"--dir {dir_flag}: {base} is outside the repo {root}")
     rel = workspace.relative(root, base)
     ignore = config.load(root, ".").ignore_dirs
-    found = workspace.runnable_dirs(workspace.list_files(root), ignore)
+    found = workspace.runnable_dirs(workspace.list_files(root), ignore, root)
     dirs = tuple(d for d in found if workspace.is_under(d, rel))
     if not dirs:
         raise UserError(f"--dir {dir_flag}: no runnable dir under {base} (run `invoke info`)")

@@ -25,6 +25,16 @@ class Target:
         return changelog.load(self.path / changelog.FILENAME)
 
     @property
+    def dockerfile(self) -> str:
+        """Its Dockerfile, relative to the dir: the `dockerfile` key, else devops/Dockerfile."""
+        return self.cfg.dockerfile
+
+    @property
+    def prod_dockerfile(self) -> str:
+        """The prod image's Dockerfile: `prod_dockerfile`, else the same as the dev one."""
+        return self.cfg.prod_dockerfile or self.cfg.dockerfile
+
+    @property
     def version(self) -> str:
         return str(self.changelog.version)
 
