@@ -16,6 +16,7 @@ from helpers.tasks import (
     docker_tasks,
     pytest_tasks,
     setup_tasks,
+    sync_tasks,
 )
 
 ns = Collection(auto_dash_names=False)
@@ -26,6 +27,7 @@ for _module in (
     setup_tasks,
     change_tasks,
     chore_tasks,
+    sync_tasks,
 ):
     for _task in vars(_module).values():
         if isinstance(_task, Task):
