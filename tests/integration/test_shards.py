@@ -104,3 +104,12 @@ def test_four_shards_merge_to_one_unsharded_run(client_factory: ClientFactory) -
     lonely = client.script("dev_scripts/main_pytest.py", "--merge-reports", str(out / "shard3"))
     assert lonely.returncode == 2
     assert "shard 1/4, shard 2/4, shard 4/4" in lonely.stderr
+
+    # --exact (one CI job per dir): svc/b alone, not svc/b/nested.
+    code, data = _run(client, out / "exact", "--exact")
+    assert code == 0 and [d["dir"] for d in data["dirs"]] == ["."]
+    only = client.script(
+        "dev_scripts/main_pytest.py", "--dir", "svc/b", "--exact", "--json", "x.json"
+    )
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert [d["dir"] for d in json.loads((client.root / "x.json").read_text())["dirs"]] == ["svc/b"]

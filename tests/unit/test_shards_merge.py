@@ -186,3 +186,16 @@ def test_bad_shard_flag_is_one_line(tmp_path: Path, capsys: Any) -> None:
     (tmp_path / "foreign.json").write_text("[1, 2]")
     assert main(["--shard", "1/2", "--durations", str(tmp_path / "foreign.json")]) == 2
     assert "not a main_pytest JSON report" in _one_line(capsys)
+
+
+def test_narrow_and_exact_keep_the_selection_shape() -> None:
+    from helpers.main_pytest import Selection
+
+    sel = Selection(Path("/r"), tuple(DIRS), unaffected=(("z", "not affected since x"),))
+    first = shards.narrow(sel, shards.Shard(1, 3))
+    second = shards.narrow(sel, shards.Shard(2, 3))
+    assert first.unaffected == sel.unaffected and second.unaffected == ()  # listed once
+    assert set(first.dirs).isdisjoint(second.dirs)
+    assert shards.exact(sel, "a").dirs == ("a",)
+    with pytest.raises(UserError, match="--exact: nope is not a runnable dir"):
+        shards.exact(sel, "nope")
