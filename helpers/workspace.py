@@ -65,8 +65,9 @@ def runnable_dirs(
     own repo_config.yaml can name another (`dockerfile: Dockerfile`)."""
     present = set(files)
     found = []
+    suffix = "/" + CHANGELOG
     for path in present:
-        if PurePosixPath(path).name != CHANGELOG:
+        if path != CHANGELOG and not path.endswith(suffix):  # cheaper than a PurePosixPath
             continue
         rel = parent(path)
         if any(is_under(rel, i) for i in ignore if i != "."):
