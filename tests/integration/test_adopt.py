@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -138,6 +139,10 @@ def test_drift_found_by_check_and_fixed_by_sync(empty_repo: Callable[[], Path]) 
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "adopt")
     assert in_env(root, "invoke sync_files --check").returncode == 0
+    linter = shutil.which("actionlint")
+    if linter:  # the dev thin env has it; tests/unit/test_syncfiles.py insists on it in CI
+        linted = subprocess.run([linter, SYNCED[3]], cwd=root, capture_output=True, text=True)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
 
     # The client edits the workflow: --check shows the diff; sync leaves it; --force fixes it.
     workflow = root / SYNCED[3]
