@@ -19,18 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn, Optional
 
-from helpers import (
-    config,
-    driver,
-    fsutil,
-    junit,
-    project,
-    report,
-    shards,
-    testlists,
-    testrun,
-    workspace,
-)
+from helpers import config, driver, fsutil, junit, project, report, testlists, testrun, workspace
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, render
 
 
@@ -175,6 +164,8 @@ def _on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
 
 def run(args: argparse.Namespace, cwd: Path) -> int:
     lists = testlists.parse_lists(args.test_list)
+    from helpers import shards
+
     shard = shards.parse(args.shard) if args.shard else None
     durations = shards.load_durations(args.durations) if args.durations else None
     from helpers import images
