@@ -230,7 +230,8 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
     print(f"\n{total.describe()} in {len(results)} dirs; reports: {out_dir}")
     if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
         print("no tests ran: that is a failure (pass --allow-no-tests if expected)")
-    whole = code == EXIT_OK and shard is None  # a shard's success is not the selection's
+    # A shard's or --exact's success is not the whole selection's.
+    whole = code == EXIT_OK and shard is None and not args.exact
     note = affected.record_success(sel.root, key, args.changed_since) if whole else None
     if note:
         print(note)
