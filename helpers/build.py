@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from helpers import buildctx, cacerts, commands, engine, images, project, workspace
+from helpers import buildctx, cacerts, commands, config, engine, images, project, workspace
 from helpers.errors import UserError
-
-DOCKERFILE = "devops/Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -91,11 +89,11 @@ def plan(
     base = found[args["BASE_IMAGE"]]
     injected = cacerts.build_files(target.cfg.extra_ca_certs, target.root)
     ctx = buildctx.collect(
-        target.path, DOCKERFILE, injected, skip_dir=_own_unit, secrets=env_file_in(target)
+        target.path, target.dockerfile, injected, skip_dir=_own_unit, secrets=env_file_in(target)
     )
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(
-        dockerfile=DOCKERFILE,
+        dockerfile=target.dockerfile,
         base_id=base.id if base else args["BASE_IMAGE"],
         platform=platform or "",
         version=version,
@@ -121,7 +119,9 @@ def plan(
         repo_id=repo_id(target),
         stage="local",
     )
-    argv = build_argv(ref, args, labels, platform=platform, no_cache=no_cache)
+    argv = build_argv(
+        ref, args, labels, platform=platform, no_cache=no_cache, dockerfile=target.dockerfile
+    )
     return BuildPlan(
         ref, version, digest, ctx, argv, up_to_date, reason, labels, args, platform, no_cache
     )
@@ -139,7 +139,7 @@ def build_argv(
     *,
     platform: Optional[str],
     no_cache: bool,
-    dockerfile: Optional[str] = DOCKERFILE,
+    dockerfile: Optional[str] = config.DEFAULT_DOCKERFILE,
 ) -> tuple[str, ...]:
     """`docker build ... -`: the context (or, with no `dockerfile`, a Dockerfile) on stdin."""
     argv = [engine.DOCKER, "build", *(("--file", dockerfile) if dockerfile else ()), "--tag", ref]

@@ -139,7 +139,7 @@ def list_images(filters: Sequence[str], runner: commands.Runner = commands.run) 
 def repo_targets(root: Path, runner: commands.Runner = commands.run) -> list[project.Target]:
     """Every runnable dir of the repo with its config."""
     ignore = config.load(root, ".").ignore_dirs
-    rels = workspace.runnable_dirs(workspace.list_files(root, runner), ignore)
+    rels = workspace.runnable_dirs(workspace.list_files(root, runner), ignore, root)
     return [project.Target(root, rel, config.load(root, rel)) for rel in rels]
 
 

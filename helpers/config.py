@@ -28,7 +28,8 @@ TEST_LISTS = ("fast", "slow", "superslow")
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 ENV_OVERRIDES = {"base_image": "HELPERS_BASE_IMAGE", "registry": "HELPERS_REGISTRY"}
 CA_ENV = "HELPERS_EXTRA_CA_CERTS"
-PER_DIR_ONLY = frozenset({"image_name", "depends_on"})
+PER_DIR_ONLY = frozenset({"image_name", "depends_on", "dockerfile", "prod_dockerfile"})
+DEFAULT_DOCKERFILE = "devops/Dockerfile"
 _IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 
@@ -59,6 +60,9 @@ class Config:
     ignore_dirs: tuple[str, ...] = ()
     library_pins: Mapping[str, str] = field(default_factory=dict)  # check_libs (repo-wide)
     boundaries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # check_boundaries
+    dockerfile: str = DEFAULT_DOCKERFILE  # relative to the runnable dir
+    prod_dockerfile: Optional[str] = None  # None: the same as `dockerfile`
+    sync_exclude: tuple[str, ...] = ()  # client files sync_files leaves alone
     origin: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -108,6 +112,14 @@ def _repo_paths(value: Any, where: str, key: str) -> tuple[str, ...]:
             raise _fail(where, key, "paths inside the repo, relative to its root", item)
         out.append(clean)
     return tuple(out)
+
+
+def _dir_path(value: Any, where: str, key: str) -> str:
+    """A file inside the runnable dir, relative to it (`Dockerfile`, `devops/dev.Dockerfile`)."""
+    clean = posixpath.normpath(_str(value, where, key))
+    if clean.startswith(("/", "../")) or clean in ("..", "."):
+        raise _fail(where, key, "a file path inside the dir, relative to it", value)
+    return clean
 
 
 def _timeouts(value: Any, where: str, key: str) -> dict[str, int]:
@@ -198,6 +210,9 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "ignore_dirs": _repo_paths,
     "library_pins": _library_pins,
     "boundaries": _boundaries,
+    "dockerfile": _dir_path,
+    "prod_dockerfile": _dir_path,
+    "sync_exclude": _repo_paths,
 }
 VALID_KEYS = tuple(_KEYS)
 
@@ -315,3 +330,11 @@ def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None
     timeouts = {**Config(image_name="x").test_timeouts, **values.get("test_timeouts", {})}
     values["test_timeouts"] = timeouts
     return Config(**values, origin=origin)
+
+
+def dir_dockerfile(dir_path: Path, display: str) -> str:
+    """The Dockerfile a dir's own repo_config.yaml names, else the default (cheap: one file)."""
+    path = dir_path / FILENAME
+    if not path.is_file():
+        return DEFAULT_DOCKERFILE
+    return str(_validated(path, display).get("dockerfile", DEFAULT_DOCKERFILE))

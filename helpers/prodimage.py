@@ -8,7 +8,8 @@ it usually keeps code out of the dev image on purpose.
 
 Without `devops/prod.Dockerfile` the image is the dev image with the code copied to
 where containers see it at run time (`/app/<dir>`), as working dir and on PYTHONPATH.
-With it, that file is built with BASE_IMAGE (and DEV_IMAGE) set to the dev image.
+With it (or the `prod_dockerfile` key), that file is built with BASE_IMAGE and DEV_IMAGE
+set to the dev image.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from helpers import (
 )
 from helpers.errors import UserError
 
-PROD_DOCKERFILE = "devops/prod.Dockerfile"
 PROD_IGNORE = "devops/prod.dockerignore"
 GENERATED = ".helpers-prod.Dockerfile"  # read by docker, never copied (.dockerignore)
 
@@ -73,12 +73,12 @@ def context(target: project.Target, runner: commands.Runner = commands.run) -> b
             continue  # submodules are listed as one path: a dir, never a file
         if not dockerignore.excluded(patterns, rel):
             files.append(rel)
-    own = (target.path / PROD_DOCKERFILE).is_file()
+    own = target.prod_dockerfile
     ignored = f"{buildctx.INJECTED_DIR}\n{buildctx.IGNORE_FILE}\n{GENERATED}\n"
     injected: dict[str, bytes] = {buildctx.IGNORE_FILE: ignored.encode()}
     if not own:
         injected[GENERATED] = generated_dockerfile(target.rel_dir).encode()
-    dockerfile = PROD_DOCKERFILE if own else GENERATED
+    dockerfile = own or GENERATED
     return buildctx.Context(target.path, tuple(sorted(files)), dockerfile, injected)
 
 
@@ -95,7 +95,7 @@ def plan(
     """The prod build of `dev_image` (identified by `dev_id`: a digest or image id) as `tag`."""
     ctx = context(target, runner)
     ref = f"{images.repository(target.cfg)}:{tag}"
-    own = ctx.dockerfile == PROD_DOCKERFILE
+    own = ctx.dockerfile != GENERATED
     args = {"DEV_IMAGE": dev_image, **({"BASE_IMAGE": dev_image} if own else {})}
     settings = {"dev": dev_id, "dockerfile": ctx.dockerfile, "platform": platform or ""}
     digest = buildctx.inputs_hash(ctx, settings)

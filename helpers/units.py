@@ -299,9 +299,10 @@ def read_inputs(
         new = scanning.result()
     parsed.update(pyprojects.read_all(root, _kept(new, ignore)))
     files = sorted({*tracked, *_kept(new, ignore)})
-    markers = [f for f in files if f.endswith((workspace.CHANGELOG, workspace.DOCKERFILE))]
     runnable = tuple(
-        d for d in workspace.runnable_dirs(markers) if (root / d / workspace.CHANGELOG).is_file()
+        d
+        for d in workspace.runnable_dirs(files, root=root)
+        if (root / d / workspace.CHANGELOG).is_file()
     )
     depends_on = _read_depends_on(root, {*runnable, *parsed}, set(files), root_cfg)
     return Inputs(

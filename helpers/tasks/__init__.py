@@ -18,6 +18,7 @@ from helpers.tasks import (
     pytest_tasks,
     release_tasks,
     setup_tasks,
+    sync_tasks,
 )
 
 ns = Collection(auto_dash_names=False)
@@ -30,6 +31,7 @@ for _module in (
     change_tasks,
     chore_tasks,
     hygiene_tasks,
+    sync_tasks,
 ):
     for _task in vars(_module).values():
         if isinstance(_task, Task):
