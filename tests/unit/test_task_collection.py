@@ -28,6 +28,17 @@ CONTRACT_TASKS = {
     "changes",
     "info",
     "deps",
+    "bump_version",
+    "docker_tag_local_image_as_dev",
+    "docker_push_dev_image",
+    "docker_release_dev_image",
+    "docker_build_prod_image",
+    "docker_release_prod_image",
+    "docker_rollback_dev_image",
+    "docker_rollback_prod_image",
+    "sync_files",
+    "check_libs",
+    "check_boundaries",
 }
 
 
