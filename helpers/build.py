@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from helpers import buildctx, cacerts, commands, engine, images, project, workspace
+from helpers import buildctx, cacerts, commands, config, engine, images, project, workspace
 from helpers.errors import UserError
-
-DOCKERFILE = "devops/Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,14 @@ class BuildPlan:
 def with_revision(p: BuildPlan, revision: str) -> BuildPlan:
     """The plan with the git revision label filled in (asked of git only when building)."""
     labels = {**p.labels, images.LABEL_REVISION: revision}
-    argv = build_argv(p.ref, p.args, labels, platform=p.platform, no_cache=p.no_cache)
+    argv = build_argv(
+        p.ref,
+        p.args,
+        labels,
+        platform=p.platform,
+        no_cache=p.no_cache,
+        dockerfile=p.context.dockerfile,
+    )
     return dataclasses.replace(p, labels=labels, argv=argv)
 
 
@@ -55,7 +60,7 @@ def _own_unit(path: Path) -> bool:
     return (path / ".git").exists() or workspace.is_runnable(path)
 
 
-def _env_file_in(target: project.Target) -> list[str]:
+def env_file_in(target: project.Target) -> list[str]:
     """The configured env file, relative to the context, when it lies inside it."""
     env_file = (target.root / target.cfg.env_file).resolve()
     try:
@@ -84,11 +89,11 @@ def plan(
     base = found[args["BASE_IMAGE"]]
     injected = cacerts.build_files(target.cfg.extra_ca_certs, target.root)
     ctx = buildctx.collect(
-        target.path, DOCKERFILE, injected, skip_dir=_own_unit, secrets=_env_file_in(target)
+        target.path, target.dockerfile, injected, skip_dir=_own_unit, secrets=env_file_in(target)
     )
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(
-        dockerfile=DOCKERFILE,
+        dockerfile=target.dockerfile,
         base_id=base.id if base else args["BASE_IMAGE"],
         platform=platform or "",
         version=version,
@@ -114,7 +119,9 @@ def plan(
         repo_id=repo_id(target),
         stage="local",
     )
-    argv = build_argv(ref, args, labels, platform=platform, no_cache=no_cache)
+    argv = build_argv(
+        ref, args, labels, platform=platform, no_cache=no_cache, dockerfile=target.dockerfile
+    )
     return BuildPlan(
         ref, version, digest, ctx, argv, up_to_date, reason, labels, args, platform, no_cache
     )
@@ -132,10 +139,15 @@ def build_argv(
     *,
     platform: Optional[str],
     no_cache: bool,
+    dockerfile: Optional[str] = config.DEFAULT_DOCKERFILE,
 ) -> tuple[str, ...]:
-    # --force-rm: a failed step's intermediate container is removed too (the classic
-    # builder keeps it otherwise); a failed build leaves nothing behind.
-    argv = [engine.DOCKER, "build", "--force-rm", "--file", DOCKERFILE, "--tag", ref]
+    """`docker build ... -`: the context (or, with no `dockerfile`, a Dockerfile) on stdin.
+
+    --force-rm: a failed step's intermediate container is removed too (the classic
+    builder keeps it otherwise); a failed build leaves nothing behind.
+    """
+    dockerfile_flag = ("--file", dockerfile) if dockerfile else ()
+    argv = [engine.DOCKER, "build", "--force-rm", *dockerfile_flag, "--tag", ref]
     for name, value in sorted(args.items()):
         argv += ["--build-arg", f"{name}={value}"]
     for name, value in sorted(labels.items()):

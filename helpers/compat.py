@@ -80,4 +80,7 @@ def choose(
     # The code is mounted from the work tree whatever the image: an image too old for it
     # is fixed by the changelog's version, not by the one asked for.
     warnings = check(label, target.changelog.version, ref, changelog, fix_command(target, stage))
-    return Chosen(ref, image, tuple(warnings))
+    from helpers import platforms
+
+    emulated = platforms.emulation_note(ref, image.architecture)
+    return Chosen(ref, image, tuple(warnings) + ((emulated,) if emulated else ()))

@@ -28,7 +28,8 @@ TEST_LISTS = ("fast", "slow", "superslow")
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 ENV_OVERRIDES = {"base_image": "HELPERS_BASE_IMAGE", "registry": "HELPERS_REGISTRY"}
 CA_ENV = "HELPERS_EXTRA_CA_CERTS"
-PER_DIR_ONLY = frozenset({"image_name", "depends_on"})
+PER_DIR_ONLY = frozenset({"image_name", "depends_on", "dockerfile", "prod_dockerfile"})
+DEFAULT_DOCKERFILE = "devops/Dockerfile"
 _IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 
@@ -38,6 +39,7 @@ class Config:
 
     image_name: str
     registry: Optional[str] = None
+    registries: tuple[str, ...] = ()  # every registry a release pushes to; registry is the first
     base_image: str = DEFAULT_BASE_IMAGE
     build_args: Mapping[str, str] = field(default_factory=dict)
     platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
@@ -56,6 +58,11 @@ class Config:
     )
     global_inputs: tuple[str, ...] = ()
     ignore_dirs: tuple[str, ...] = ()
+    library_pins: Mapping[str, str] = field(default_factory=dict)  # check_libs (repo-wide)
+    boundaries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # check_boundaries
+    dockerfile: str = DEFAULT_DOCKERFILE  # relative to the runnable dir
+    prod_dockerfile: Optional[str] = None  # None: the same as `dockerfile`
+    sync_exclude: tuple[str, ...] = ()  # client files sync_files leaves alone
     origin: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -105,6 +112,14 @@ def _repo_paths(value: Any, where: str, key: str) -> tuple[str, ...]:
             raise _fail(where, key, "paths inside the repo, relative to its root", item)
         out.append(clean)
     return tuple(out)
+
+
+def _dir_path(value: Any, where: str, key: str) -> str:
+    """A file inside the runnable dir, relative to it (`Dockerfile`, `devops/dev.Dockerfile`)."""
+    clean = posixpath.normpath(_str(value, where, key))
+    if clean.startswith(("/", "../")) or clean in ("..", "."):
+        raise _fail(where, key, "a file path inside the dir, relative to it", value)
+    return clean
 
 
 def _timeouts(value: Any, where: str, key: str) -> dict[str, int]:
@@ -169,9 +184,46 @@ def _ports(value: Any, where: str, key: str) -> tuple[str, ...]:
     return items
 
 
+def _library_pins(value: Any, where: str, key: str) -> dict[str, str]:
+    """`{library: PEP 440 specifier}`, names PEP 503-normalized (check_libs)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    example = "a mapping of library: specifier like {requests: '>=2.31,<3'}"
+    if not isinstance(value, dict):
+        raise _fail(where, key, example, value)
+    out = {}
+    for name, spec in value.items():
+        if not isinstance(name, str) or not re.match(
+            r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$", name
+        ):
+            raise _fail(where, key, f"{example} (a library name as key)", name)
+        text = "" if spec is None else str(spec).strip()
+        try:
+            SpecifierSet(text)
+        except InvalidSpecifier:
+            raise UserError(
+                f"{where}: '{key}.{name}' = {spec!r} is not a PEP 440 specifier; "
+                "write one like '>=2.31,<3' or '==2.31.0' (quoted)"
+            ) from None
+        out[re.sub(r"[-_.]+", "-", name).lower()] = text
+    return out
+
+
+def _boundaries(value: Any, where: str, key: str) -> dict[str, tuple[str, ...]]:
+    """`{public_modules: [api]}` (check_boundaries); a unit's own file may override it."""
+    if not isinstance(value, dict) or set(value) - {"public_modules"}:
+        raise _fail(where, key, "a mapping like {public_modules: [api]}", value)
+    mods = _str_list(value.get("public_modules", []), where, f"{key}.public_modules")
+    for mod in mods:
+        if not all(part.isidentifier() for part in mod.split(".")):
+            raise _fail(where, f"{key}.public_modules", "module names like api or api.v1", mod)
+    return {"public_modules": mods}
+
+
 _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "image_name": _image_name,
     "registry": _opt_str,
+    "registries": _str_list,
     "base_image": _str,
     "build_args": _str_map,
     "platforms": _platforms,
@@ -188,6 +240,11 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "test_timeouts": _timeouts,
     "global_inputs": _str_list,
     "ignore_dirs": _repo_paths,
+    "library_pins": _library_pins,
+    "boundaries": _boundaries,
+    "dockerfile": _dir_path,
+    "prod_dockerfile": _dir_path,
+    "sync_exclude": _repo_paths,
 }
 VALID_KEYS = tuple(_KEYS)
 
@@ -261,6 +318,28 @@ def _machine_overrides(
         origin["extra_ca_certs"] = f"${CA_ENV}"
 
 
+def _resolve_registries(values: dict[str, Any], origin: dict[str, str]) -> None:
+    """`registries` is the list form of `registry`: the first one is the registry tasks use.
+
+    $HELPERS_REGISTRY (a machine override) replaces both.
+    """
+    many = values.get("registries") or ()
+    if origin.get("registry", "").startswith("$"):
+        values["registries"] = (values["registry"],) if values.get("registry") else ()
+        return
+    if many and values.get("registry") and values["registry"] not in many:
+        where = origin.get("registries", FILENAME)
+        raise UserError(
+            f"{where}: 'registry' {values['registry']!r} is not in 'registries' "
+            f"{list(many)}; set one of them (registries: the first is the main registry)"
+        )
+    if many:
+        values["registries"] = tuple(r.rstrip("/") for r in many)
+        values["registry"] = values.get("registry") or many[0]
+    elif values.get("registry"):
+        values["registries"] = (values["registry"],)
+
+
 def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None) -> Config:
     """Config for the runnable dir `rel_dir` (relative to the repo root `root`)."""
     env = os.environ if env is None else env
@@ -281,6 +360,7 @@ def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None
                 values[key] = {**values[key], **value} if merge else value
                 origin[key] = display
     _machine_overrides(values, origin, env)
+    _resolve_registries(values, origin)
     if values.get("base_image") is None:
         values.pop("base_image", None)
     if "image_name" not in values:
@@ -289,3 +369,11 @@ def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None
     timeouts = {**Config(image_name="x").test_timeouts, **values.get("test_timeouts", {})}
     values["test_timeouts"] = timeouts
     return Config(**values, origin=origin)
+
+
+def dir_dockerfile(dir_path: Path, display: str) -> str:
+    """The Dockerfile a dir's own repo_config.yaml names, else the default (cheap: one file)."""
+    path = dir_path / FILENAME
+    if not path.is_file():
+        return DEFAULT_DOCKERFILE
+    return str(_validated(path, display).get("dockerfile", DEFAULT_DOCKERFILE))

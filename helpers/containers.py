@@ -43,6 +43,9 @@ class RunOptions:
     # Names whose values docker copies from its own environment (secrets): never on argv.
     pass_env: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
+    # False: the code comes from the image (prod tests); nothing of the repo is mounted.
+    mount_repo: bool = True
+    volumes: tuple[str, ...] = ()  # more HOST:CONTAINER[:ro] mounts for this run
 
 
 def helpers_inside(root: Path) -> Optional[str]:
@@ -152,7 +155,8 @@ def _label_args(target: project.Target, opts: RunOptions) -> list[str]:
 def _env_args(target: project.Target, opts: RunOptions, env: Mapping[str, str]) -> list[str]:
     cfg = target.cfg
     argv = ["--env", "HOME=/tmp", "--env", "HELPERS_IN_CONTAINER=1"]
-    argv += ["--env", f"PYTHONPATH={python_path(target)}"]
+    if opts.mount_repo:
+        argv += ["--env", f"PYTHONPATH={python_path(target)}"]
     env_file = envfile.docker_file(target.root, cfg)  # checked; values never on argv
     if env_file is not None:
         argv += [ENV_FILE_FLAG, str(env_file)]
@@ -180,12 +184,11 @@ def run_argv(
     argv += ["--user", f"{os.getuid()}:{os.getgid()}"]
     if cfg.network:
         argv += ["--network", cfg.network]
-    argv += [
-        "--volume",
-        f"{target.root}:{MOUNT}",
-        "--workdir",
-        opts.workdir or workdir(target.rel_dir),
-    ]
+    if opts.mount_repo:
+        argv += ["--volume", f"{target.root}:{MOUNT}"]
+    for volume in opts.volumes:
+        argv += ["--volume", volume]
+    argv += ["--workdir", opts.workdir or workdir(target.rel_dir)]
     argv += _env_args(target, opts, env)
     for spec in cfg.mounts:
         argv += _mount(spec, target.root)

@@ -1,6 +1,8 @@
 """main_pytest: the tests of every runnable dir under --dir, each in its own container, at once.
 
     main_pytest.py --dir infra [--test-list fast,slow] [-j N] [--stage S] [--changed-since REF]
+                   [--shard I/N [--durations REPORT]] [--exact]
+    main_pytest.py --merge-reports SHARD_DIR... [--junit-xml F] [--json F]
 
 Exit codes: 0 all passed, 1 tests failed (or none ran), 2 bad usage or
 configuration, 130 interrupted (every container it started is removed first).
@@ -43,6 +45,17 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--allow-no-tests", action="store_true", help="zero tests run is not a failure")
     p.add_argument("--junit-xml", type=Path, help="also write the combined JUnit XML here")
     p.add_argument("--json", type=Path, help="also write the JSON report here")
+    p.add_argument("--shard", default=None, help="run shard I of N of the selected dirs, e.g. 1/4")
+    p.add_argument("--durations", type=Path, help="balance --shard by this earlier report.json")
+    p.add_argument("--exact", action="store_true", help="only --dir itself, not dirs nested in it")
+    p.add_argument(
+        "--merge-reports",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="merge shards' reports; run none",
+    )
+    p.add_argument("--expect-matrix", help="with --merge-reports: a github-matrix JSON of dirs")
     args = p.parse_args(argv)
     if args.jobs < 1:
         p.error(f"-j {args.jobs}: needs at least 1")
@@ -130,11 +143,12 @@ def _write_reports(
     skipped: Sequence[tuple[str, str]],
     runs: Sequence[testrun.DirRun],
     args: argparse.Namespace,
+    extra: Optional[dict[str, object]] = None,
 ) -> Path:
     out_dir = testrun.reports_root(root) / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     combined = junit.combine([(r.rel_dir, r.junit) for r in runs])
-    as_json = report.to_json(run_id, code, results, skipped)
+    as_json = report.to_json(run_id, code, results, skipped, extra)
     for path, text in ((out_dir / "junit.xml", combined), (out_dir / "report.json", as_json)):
         fsutil.write_atomic(path, text)
     if args.junit_xml:
@@ -146,6 +160,10 @@ def _write_reports(
 
 def run(args: argparse.Namespace, cwd: Path) -> int:
     lists = testlists.parse_lists(args.test_list)
+    from helpers import shards
+
+    shard = shards.parse(args.shard) if args.shard else None
+    durations = shards.load_durations(args.durations) if args.durations else None
     from helpers import images
 
     images.check_stage(args.stage)
@@ -154,15 +172,29 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
 
     rel = workspace.relative(sel.root, (cwd / args.dir).resolve())
     key = bookmarks.selection("main_pytest", rel, lists)
+    if args.exact:
+        sel = shards.exact(sel, rel)
     if args.changed_since:
         sel = affected.narrow(sel, args.changed_since, key)
         n_dirs = len(sel.dirs) + len(sel.unaffected)
         print(f"--changed-since {args.changed_since}: {len(sel.dirs)} of {n_dirs} dirs affected")
-        if not sel.dirs:
+        if not sel.dirs and not args.shard:
             print(report.table([], sel.unaffected))
             print(affected.record_success(sel.root, key, args.changed_since) or "nothing to run")
             return EXIT_OK
     run_id = testrun.new_run_id()
+    shard_info: Optional[dict[str, object]] = None
+    if shard:
+        n_dirs = len(sel.dirs)
+        sel = shards.narrow(sel, shard, durations)
+        shard_info = {"shard": shard.as_json(sel.dirs)}
+        print(f"--shard {shard.label}: {len(sel.dirs)} of {n_dirs} dirs", flush=True)
+        if not sel.dirs:
+            out = _write_reports(
+                sel.root, run_id, EXIT_OK, [], sel.unaffected, [], args, shard_info
+            )
+            print(f"nothing to run in this shard; reports: {out}")
+            return EXIT_OK
     prepared = _prepare(sel, args, lists, run_id)
     runs, skipped = prepared.runs, prepared.skipped
     print(f"run {run_id}: {len(runs)} dirs, -j {args.jobs}, lists {','.join(lists)}", flush=True)
@@ -186,14 +218,16 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
         code = EXIT_FAILED
         skipped += prepared.broken
     not_run = [*skipped, *sel.unaffected]
-    out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args)
+    out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args, shard_info)
     testrun.record_if_ran(sel.root, run_id, runs, lists)
     print(report.table(results, not_run))
     total = report.totals(results)
     print(f"\n{total.describe()} in {len(results)} dirs; reports: {out_dir}")
     if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
         print("no tests ran: that is a failure (pass --allow-no-tests if expected)")
-    note = affected.record_success(sel.root, key, args.changed_since) if code == EXIT_OK else None
+    # A shard's or --exact's success is not the whole selection's.
+    whole = code == EXIT_OK and shard is None and not args.exact
+    note = affected.record_success(sel.root, key, args.changed_since) if whole else None
     if note:
         print(note)
     return code
@@ -204,4 +238,15 @@ def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> in
     from helpers import edge
 
     shown = sys.argv if argv is None else ["main_pytest.py", *argv]
-    return edge.main(lambda: run(parse_args(argv), (cwd or Path.cwd()).resolve()), shown)
+    return edge.main(lambda: _main(parse_args(argv), (cwd or Path.cwd()).resolve()), shown)
+
+
+def _main(args: argparse.Namespace, where: Path) -> int:
+    if args.merge_reports:
+        from helpers import merge
+
+        paths = [where / d for d in args.merge_reports]
+        return merge.run(paths, where, args.junit_xml, args.json, args.expect_matrix)
+    if args.durations and not args.shard:
+        raise UserError("--durations needs --shard I/N; add --shard or drop --durations")
+    return run(args, where)

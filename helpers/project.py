@@ -9,6 +9,8 @@ from typing import Optional
 
 from helpers import changelog, config, workspace
 
+PROD_DOCKERFILE = "devops/prod.Dockerfile"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -23,6 +25,19 @@ class Target:
     @functools.cached_property
     def changelog(self) -> changelog.Changelog:
         return changelog.load(self.path / changelog.FILENAME)
+
+    @property
+    def dockerfile(self) -> str:
+        """Its Dockerfile, relative to the dir: the `dockerfile` key, else devops/Dockerfile."""
+        return self.cfg.dockerfile
+
+    @property
+    def prod_dockerfile(self) -> Optional[str]:
+        """The prod image's own Dockerfile: `prod_dockerfile`, else devops/prod.Dockerfile
+        when present; None: prod is the dev image plus the code (a generated recipe)."""
+        if self.cfg.prod_dockerfile:
+            return self.cfg.prod_dockerfile
+        return PROD_DOCKERFILE if (self.path / PROD_DOCKERFILE).is_file() else None
 
     @property
     def version(self) -> str:

@@ -16,6 +16,7 @@ in the client's root conftest.py.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,16 @@ from helpers.testlists import LISTS, test_list_of
 
 
 def _is_runnable(path: Path) -> bool:
-    return (path / "changelog.txt").is_file() and (path / "devops" / "Dockerfile").is_file()
+    """helpers.workspace.is_runnable without yaml (not in every image): a changelog plus
+    devops/Dockerfile or a repo_config.yaml naming a `dockerfile` that exists."""
+    if not (path / "changelog.txt").is_file():
+        return False
+    if (path / "devops" / "Dockerfile").is_file():
+        return True
+    cfg = path / "repo_config.yaml"
+    text = cfg.read_text(encoding="utf-8", errors="replace") if cfg.is_file() else ""
+    named = re.search(r"^dockerfile:\s*['\"]?([^'\"#\n]+?)['\"]?\s*(#.*)?$", text, re.M)
+    return named is not None and (path / named.group(1).strip()).is_file()
 
 
 def pytest_configure(config: pytest.Config) -> None:

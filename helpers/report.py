@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 from helpers.driver import DirResult, Event, Started
 from helpers.junit import Counts
@@ -64,7 +65,11 @@ def to_json(
     exit_code: int,
     results: Sequence[DirResult],
     skipped: Sequence[tuple[str, str]],
+    extra: Optional[Mapping[str, Any]] = None,
 ) -> str:
+    """The JSON report; `extra` adds keys (a shard's identity, a merge's sources)."""
+    from helpers.shards import REPORT_FORMAT
+
     dirs = []
     for r in results:
         c = r.counts or Counts()
@@ -83,9 +88,11 @@ def to_json(
             }
         )
     data = {
+        "format": REPORT_FORMAT,
         "run_id": run_id,
         "exit_code": exit_code,
         "dirs": dirs,
         "not_run": [{"dir": d, "why": why} for d, why in skipped],
+        **(extra or {}),
     }
     return json.dumps(data, indent=2) + "\n"

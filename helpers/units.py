@@ -178,7 +178,8 @@ def _units(inp: Inputs) -> dict[str, Unit]:
     runnable = set(found)
     units = {}
     for path in sorted({*runnable, *inp.pyprojects}, key=lambda p: (p != ".", p)):
-        project = pyprojects.table(inp.pyprojects.get(path, {}), "project")
+        data = inp.pyprojects.get(path, {})
+        project = pyprojects.table(data, "project") or pyprojects.table(data, "tool", "poetry")
         name = project.get("name")
         version = project.get("version")
         units[path] = Unit(
@@ -298,8 +299,7 @@ def read_inputs(
         new = scanning.result()
     parsed.update(pyprojects.read_all(root, _kept(new, ignore)))
     files = sorted({*tracked, *_kept(new, ignore)})
-    markers = [f for f in files if f.endswith((workspace.CHANGELOG, workspace.DOCKERFILE))]
-    runnable = tuple(workspace.runnable_in_work_tree(root, markers))
+    runnable = tuple(workspace.runnable_in_work_tree(root, files))
     depends_on = _read_depends_on(root, {*runnable, *parsed}, set(files), root_cfg)
     return Inputs(
         root,

@@ -1,8 +1,11 @@
 """The client repo: its root, its files and its runnable dirs.
 
-A runnable dir holds `changelog.txt` and `devops/Dockerfile`. Paths are POSIX
-strings relative to the repo root; the root itself is ".". Discovery is pure
-over a file list; `list_files` is the only part that asks git.
+A runnable dir holds `changelog.txt` and its Dockerfile: `devops/Dockerfile`, or
+the file the `dockerfile` key of the dir's own repo_config.yaml names (this module
+is the one definition). Paths are POSIX strings relative to the repo root; the
+root itself is ".". Discovery is pure over a file list (plus the config files of
+dirs without the default Dockerfile, when given the root); `list_files` is the
+only part that asks git.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
-from helpers import commands
+from helpers import commands, config
 from helpers.errors import UserError
 
 CHANGELOG = "changelog.txt"
-DOCKERFILE = "devops/Dockerfile"
+DOCKERFILE = config.DEFAULT_DOCKERFILE
 
 
 def find_repo_root(start: Path) -> Path:
@@ -49,35 +52,59 @@ def is_under(rel: str, ancestor: str) -> bool:
     return ancestor == "." or rel == ancestor or rel.startswith(ancestor.rstrip("/") + "/")
 
 
-def runnable_dirs(files: Iterable[str], ignore: Sequence[str] = ()) -> list[str]:
-    """Dirs holding both a changelog and a devops/Dockerfile: the root first, then by path."""
+def _in(rel: str, name: str) -> str:
+    return name if rel == "." else f"{rel}/{name}"
+
+
+def runnable_dirs(
+    files: Iterable[str], ignore: Sequence[str] = (), root: Optional[Path] = None
+) -> list[str]:
+    """Dirs holding a changelog and their Dockerfile: the root first, then by path.
+
+    Without `root` only the default `devops/Dockerfile` counts; with it, a dir's
+    own repo_config.yaml can name another (`dockerfile: Dockerfile`)."""
     present = set(files)
     found = []
+    suffix = "/" + CHANGELOG
     for path in present:
-        if PurePosixPath(path).name != CHANGELOG:
+        if path != CHANGELOG and not path.endswith(suffix):  # cheaper than a PurePosixPath
             continue
         rel = parent(path)
-        dockerfile = DOCKERFILE if rel == "." else f"{rel}/{DOCKERFILE}"
-        if dockerfile in present and not any(is_under(rel, i) for i in ignore if i != "."):
+        if any(is_under(rel, i) for i in ignore if i != "."):
+            continue
+        if _in(rel, DOCKERFILE) in present:
             found.append(rel)
+        elif root is not None and _in(rel, config.FILENAME) in present:
+            named = config.dir_dockerfile(root / rel, _in(rel, config.FILENAME))
+            if _in(rel, named) in present:
+                found.append(rel)
     return sorted(found, key=lambda d: (d != ".", d))
 
 
+def dockerfile_of(path: Path) -> str:
+    """The dir's Dockerfile, relative to it (the `dockerfile` key, else devops/Dockerfile)."""
+    return config.dir_dockerfile(path, str(path / config.FILENAME))
+
+
 def is_runnable(path: Path) -> bool:
-    """The one definition, from the work tree: both files are there now."""
-    return (path / CHANGELOG).is_file() and (path / DOCKERFILE).is_file()
+    if not (path / CHANGELOG).is_file():
+        return False
+    return (path / DOCKERFILE).is_file() or (path / dockerfile_of(path)).is_file()
 
 
 def runnable_in_work_tree(
     root: Path, files: Iterable[str], ignore: Sequence[str] = ()
 ) -> list[str]:
-    """`runnable_dirs` of git's file list, less those whose files are gone from the work tree
-    (a Dockerfile deleted but still tracked no longer makes a runnable dir)."""
-    return [d for d in runnable_dirs(files, ignore) if is_runnable(root / d)]
+    """The one definition, from the work tree: `runnable_dirs` of git's file list, less
+    those whose files are gone (a Dockerfile deleted but still tracked makes none)."""
+    return [d for d in runnable_dirs(files, ignore, root) if is_runnable(root / d)]
 
 
 def _half_runnable(path: Path) -> bool:
-    return (path / CHANGELOG).is_file() != (path / DOCKERFILE).is_file()
+    """A dir holding one of a runnable dir's two files but not the other."""
+    if (path / CHANGELOG).is_file():
+        return not is_runnable(path)
+    return (path / DOCKERFILE).is_file()
 
 
 def relative(root: Path, path: Path) -> str:
@@ -103,11 +130,9 @@ def _refuse_half_runnable(root: Path, cwd: Path, found: Optional[str]) -> None:
         if candidate == stop or root not in (candidate, *candidate.parents):
             return
         if _half_runnable(candidate):
-            have, lacks = (
-                (CHANGELOG, DOCKERFILE)
-                if (candidate / CHANGELOG).is_file()
-                else (DOCKERFILE, CHANGELOG)
-            )
+            has_changelog = (candidate / CHANGELOG).is_file()
+            dockerfile = dockerfile_of(candidate) if has_changelog else DOCKERFILE
+            have, lacks = (CHANGELOG, dockerfile) if has_changelog else (dockerfile, CHANGELOG)
             rel = relative(root, candidate)
             where = f"pass --dir {found} for the enclosing one" if found else "cd into one"
             raise UserError(
@@ -123,7 +148,8 @@ def resolve_dir(root: Path, cwd: Path, flag: Optional[str]) -> str:
         _refuse_half_runnable(root, cwd, found)
         if found is None:
             raise UserError(
-                f"{cwd} is not inside a runnable dir (one with {CHANGELOG} and {DOCKERFILE}): "
+                f"{cwd} is not inside a runnable dir (one with {CHANGELOG} and {DOCKERFILE}, "
+                "or the Dockerfile its `dockerfile` key names): "
                 "cd into one or pass --dir"
             )
         return found
@@ -132,7 +158,8 @@ def resolve_dir(root: Path, cwd: Path, flag: Optional[str]) -> str:
         raise UserError(f"--dir {flag}: {target} is outside the repo {root}; pick a dir inside it")
     if not is_runnable(target):
         raise UserError(
-            f"--dir {flag} is not a runnable dir (needs {CHANGELOG} and {DOCKERFILE}); "
+            f"--dir {flag} is not a runnable dir (needs {CHANGELOG} and {DOCKERFILE}, or the "
+            "`dockerfile` key in its repo_config.yaml); "
             "run `invoke info` to list them, or add those two files to make it one"
         )
     return relative(root, target)

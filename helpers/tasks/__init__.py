@@ -14,18 +14,24 @@ from helpers.tasks import (
     changelog_tasks,
     chore_tasks,
     docker_tasks,
+    hygiene_tasks,
     pytest_tasks,
+    release_tasks,
     setup_tasks,
+    sync_tasks,
 )
 
 ns = Collection(auto_dash_names=False)
 for _module in (
     docker_tasks,
+    release_tasks,
     pytest_tasks,
     changelog_tasks,
     setup_tasks,
     change_tasks,
     chore_tasks,
+    hygiene_tasks,
+    sync_tasks,
 ):
     for _task in vars(_module).values():
         if isinstance(_task, Task):

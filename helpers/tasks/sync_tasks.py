@@ -1,0 +1,25 @@
+"""Keep the files a client takes from helpers in sync: `sync_files`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke.context import Context
+
+from helpers.tasks._common import exit_with, task
+
+
+@task(
+    help={
+        "check": "change nothing; exit 1 listing drifted files with a diff (for CI)",
+        "force": "also replace files that differ from helpers' (yours are shown first)",
+    }
+)
+def sync_files(ctx: Context, check: bool = False, force: bool = False) -> None:
+    """tasks.py, invoke.yaml, the conftest hook, the CI workflow: as helpers renders them."""
+    from helpers import syncfiles
+
+    outcome = syncfiles.sync(Path.cwd(), check=check, force=force)
+    for line in outcome.lines:
+        print(line)
+    exit_with(outcome.code)
