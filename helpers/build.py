@@ -9,10 +9,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
-from helpers import buildctx, cacerts, commands, engine, images, project, workspace
+from helpers import buildctx, commands, digestcache, engine, images, project, stale, unitctx
 from helpers.errors import UserError
 
 DOCKERFILE = "devops/Dockerfile"
@@ -50,20 +49,6 @@ def parse_build_args(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _own_unit(path: Path) -> bool:
-    """Nested runnable dirs and submodules are separate: never in a parent's context."""
-    return (path / ".git").exists() or workspace.is_runnable(path)
-
-
-def _env_file_in(target: project.Target) -> list[str]:
-    """The configured env file, relative to the context, when it lies inside it."""
-    env_file = (target.root / target.cfg.env_file).resolve()
-    try:
-        return [env_file.relative_to(target.path.resolve()).as_posix()]
-    except ValueError:
-        return []
-
-
 def plan(
     target: project.Target,
     *,
@@ -82,10 +67,8 @@ def plan(
     args.update(parse_build_args(build_args))
     found = engine.inspect_images([ref, args["BASE_IMAGE"]], runner)
     base = found[args["BASE_IMAGE"]]
-    injected = cacerts.build_files(target.cfg.extra_ca_certs, target.root)
-    ctx = buildctx.collect(
-        target.path, DOCKERFILE, injected, skip_dir=_own_unit, secrets=_env_file_in(target)
-    )
+    # The dir's files, `.helpers/` (CA, install helper) and its in-repo dependency units.
+    ctx = unitctx.context(target, DOCKERFILE)
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(
         dockerfile=DOCKERFILE,
@@ -93,7 +76,10 @@ def plan(
         platform=platform or "",
         version=version,
     )
-    digest = buildctx.inputs_hash(ctx, settings)
+    cache = digestcache.for_repo(target.root)  # a stat per unchanged file, not a read
+    digest = buildctx.inputs_hash(ctx, settings, cache)
+    install = stale.install_inputs(ctx, args, settings["base_id"], cache)
+    cache.save()
     existing = found[ref]
     current = existing.labels.get(images.LABEL_INPUTS) if existing else None
     up_to_date = current == digest and not no_cache
@@ -114,6 +100,7 @@ def plan(
         repo_id=repo_id(target),
         stage="local",
     )
+    labels[stale.LABEL] = stale.encode(install)
     argv = build_argv(ref, args, labels, platform=platform, no_cache=no_cache)
     return BuildPlan(
         ref, version, digest, ctx, argv, up_to_date, reason, labels, args, platform, no_cache

@@ -84,8 +84,16 @@ def plan_dir(
         return _on_host(target, lists, pytest_opts, node_ids, host_reports, timeouts)
     inside = f"{containers.MOUNT}/{host_reports.relative_to(target.root).as_posix()}"
     workdir = containers.workdir(target.rel_dir)
+    cache = f"{containers.MOUNT}/{STATE_DIR}/pytest_cache/{slug(target.rel_dir)}"
     pytest = testlists.pytest_argv(
-        "python3", lists, f"{inside}/junit.xml", target.rel_dir, pytest_opts, node_ids, workdir
+        "python3",
+        lists,
+        f"{inside}/junit.xml",
+        target.rel_dir,
+        pytest_opts,
+        node_ids,
+        workdir,
+        cache_dir=cache,
     )
     run_env = {"HELPERS_REPORT_DIR": inside, "HELPERS_TEST_TIMEOUTS": timeouts}
     if warm:

@@ -15,6 +15,7 @@ from helpers.tasks import (
     chore_tasks,
     docker_tasks,
     pytest_tasks,
+    scaffold_tasks,
     setup_tasks,
 )
 
@@ -26,6 +27,7 @@ for _module in (
     setup_tasks,
     change_tasks,
     chore_tasks,
+    scaffold_tasks,
 ):
     for _task in vars(_module).values():
         if isinstance(_task, Task):
