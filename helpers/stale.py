@@ -169,7 +169,24 @@ def check(
     cache = digestcache.for_repo(target.root)
     now = install_inputs(ctx, args, base.id if base else args["BASE_IMAGE"], cache)
     cache.save()
-    return changed(recorded, now)
+    return shown_names(changed(recorded, now), target.rel_dir)
+
+
+def shown_names(names: Sequence[str], rel_dir: str) -> list[str]:
+    """Input names as a user reads them: repo paths, dependency units' files first."""
+    units_dir = unitctx.UNITS_DIR + "/"
+    out: list[tuple[int, str]] = []
+    for name in names:
+        if name == BASE or name.startswith(ARG):
+            out.append((0, name))
+        elif name.startswith(units_dir):
+            rel = name[len(units_dir) :].removeprefix(unitctx.ROOT_COPY + "/")
+            out.append((1, f"{rel} (dependency unit)"))
+        elif name.startswith(buildctx.INJECTED_DIR + "/"):
+            out.append((3, f"{name} (generated)"))
+        else:
+            out.append((2, name if rel_dir == "." else f"{rel_dir}/{name}"))
+    return [text for _, text in sorted(out, key=lambda pair: pair[0])]
 
 
 def describe(changes: Sequence[str]) -> str:

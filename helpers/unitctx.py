@@ -141,7 +141,7 @@ def dependency_units(ws: units.Workspace, rel_dir: str) -> list[str]:
     """Units the dir depends on whose files are not in its own context, dependencies first."""
     seeds = [rel_dir, *(p for p, holder in ws.within.items() if holder == rel_dir)]
     reach = graph.closure(ws.deps, [s for s in seeds if s in ws.units])
-    outside = [u for u in reach if _holder(ws, u) != rel_dir]
+    outside = [u for u in reach if u != rel_dir and _holder(ws, u) != rel_dir]
     return topo_order(ws.deps, outside)
 
 

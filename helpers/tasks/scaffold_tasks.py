@@ -8,12 +8,13 @@ from helpers.tasks._common import task
 
 
 @task(
+    positional=["name"],
     help={
         "name": "the dir: an existing pyproject package, or a new dir to scaffold",
         "force": "overwrite the files it writes when they exist",
-    }
+    },
 )
-def create_runnable_dir(ctx: Context, name: str = "", force: bool = False) -> None:
+def create_runnable_dir(ctx: Context, name: str, force: bool = False) -> None:
     """Make a pyproject package (or a new dir) a runnable dir: changelog, Dockerfile, ignores."""
     from pathlib import Path
 
