@@ -67,17 +67,22 @@ def collect(
     """
     patterns = _patterns(root, secrets)
     files: list[str] = []
+    # Per dir, which patterns match it or an ancestor: a file then costs one match per pattern.
+    hits: dict[str, tuple[bool, ...]] = {"": (False,) * len(patterns)}
     for current, dirs, names in os.walk(root):
         rel_dir = os.path.relpath(current, root)
         prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+        here = hits.pop(prefix.rstrip("/"))
         dirs[:] = sorted(
             d
             for d in dirs
             if not dockerignore.may_prune(patterns, prefix + d) and not skip_dir(Path(current, d))
         )
+        for d in dirs:
+            hits[prefix + d] = dockerignore.dir_hits(patterns, here, prefix + d)
         for name in names:
             rel = prefix + name
-            if not dockerignore.excluded(patterns, rel):
+            if not dockerignore.excluded_in(patterns, here, rel):
                 files.append(rel)
     for always in (dockerfile, IGNORE_FILE):
         if always not in files and (root / always).is_file():
@@ -94,8 +99,9 @@ def inputs_hash(
     """
     file_digest = cache.digest if cache is not None else digestcache.compute
     digest = hashlib.sha256()
+    root = str(ctx.root)
     for rel in ctx.files:
-        digest.update(f"F {rel}\0{file_digest(ctx.root / rel)}\n".encode())
+        digest.update(f"F {rel}\0{file_digest(os.path.join(root, rel))}\n".encode())
     for rel, data in sorted(ctx.injected.items()):
         digest.update(f"I {rel}\0{hashlib.sha256(data).hexdigest()}\n".encode())
     for rel, path in sorted(ctx.extra.items()):

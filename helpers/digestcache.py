@@ -15,7 +15,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from helpers import fsutil
 
@@ -24,12 +24,12 @@ RACY_SECONDS = 2.0
 VERSION = 1
 
 
-def compute(path: Path) -> str:
+def compute(path: Union[str, Path]) -> str:
     """`x`/`-` (executable bit) + sha256 of the content; symlinks hash their target path."""
-    if path.is_symlink():
+    if os.path.islink(path):
         return "link:" + os.readlink(path)
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     executable = "x" if os.access(path, os.X_OK) else "-"
@@ -52,7 +52,7 @@ class DigestCache:
             except (OSError, ValueError):
                 pass
 
-    def digest(self, path: Path) -> str:
+    def digest(self, path: Union[str, Path]) -> str:
         try:
             st = os.lstat(path)
         except OSError:

@@ -29,6 +29,7 @@ import dataclasses
 import fnmatch
 import hashlib
 import json
+import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -123,7 +124,7 @@ def install_inputs(
     counted = _counted_copies(dockerfile, ctx.files)
     for rel in ctx.files:
         if rel == ctx.dockerfile or unitctx.is_manifest(rel) or rel in counted:
-            out[rel] = digest(ctx.root / rel)[:SHORT]
+            out[rel] = digest(os.path.join(ctx.root, rel))[:SHORT]
     for rel, data in ctx.injected.items():
         out[rel] = hashlib.sha256(data).hexdigest()[:SHORT]
     for rel, path in ctx.extra.items():

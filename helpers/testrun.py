@@ -12,7 +12,7 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -128,7 +128,7 @@ def _on_host(
 ) -> DirRun:
     junit_path = str(host_reports / "junit.xml")
     argv = testlists.pytest_argv(
-        sys.executable,
+        host_python(),
         lists,
         junit_path,
         target.rel_dir,
@@ -144,6 +144,17 @@ def _on_host(
         ("PYTHONPATH", path),
     )
     return DirRun(target.rel_dir, "host", argv, host_reports, cwd=str(target.path), env=env)
+
+
+def host_python(env: Optional[Mapping[str, str]] = None) -> str:
+    """`--no-docker`'s python: the active virtualenv's ($VIRTUAL_ENV), else the thin env's."""
+    env = os.environ if env is None else env
+    venv = env.get("VIRTUAL_ENV")
+    if venv:
+        for name in ("bin/python", "Scripts/python.exe"):
+            if (Path(venv) / name).is_file():
+                return str(Path(venv) / name)
+    return sys.executable
 
 
 def record_last(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence[str]) -> None:

@@ -83,9 +83,12 @@ fi
 """
 
 
+_MANIFEST = re.compile("|".join(fnmatch.translate(p) for p in MANIFESTS))
+
+
 def is_manifest(rel: str) -> bool:
-    name = rel.rpartition("/")[2]
-    return any(fnmatch.fnmatchcase(name, p) for p in MANIFESTS)
+    """A dependency manifest or lock (`MANIFESTS`, by base name)."""
+    return _MANIFEST.match(rel.rpartition("/")[2]) is not None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ HELP = {
     "dir": DIR_HELP,
     "stage": STAGE_HELP,
     "version": VERSION_HELP,
-    "no_docker": "run pytest on the host instead of in the container",
+    "no_docker": "run pytest on the host: the active virtualenv's python ($VIRTUAL_ENV), "
+    "else the thin env's",
     "pytest_opts": "extra pytest options, e.g. '-x -k name'",
     "allow_no_tests": "zero tests run is not a failure",
     "test_list": "comma-separated subset of fast,slow,superslow",

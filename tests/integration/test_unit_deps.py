@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,46 @@ def test_a_path_outside_the_repo_is_one_line(client_factory: ClientFactory) -> N
     result = client.invoke("docker_build_local_image", "--dir", "app")
     line = one_line_error(result)
     assert "app/pyproject.toml" in line and "far @ file:///opt/far" in line
+
+
+CONFTEST = """import importlib.util, pathlib, sys
+sys.path.append(str(pathlib.Path(__file__).with_name("helpers_root")))  # the submodule
+if importlib.util.find_spec("helpers"):
+    pytest_plugins = ["helpers.pytest_plugin"]
+"""
+
+
+def test_plain_pytest_at_the_root_with_or_without_the_thin_env(
+    client_factory: ClientFactory,
+) -> None:
+    """The README's conftest lines: helpers' plugin when it is there, no hard import."""
+    client = client_factory(
+        ".",
+        "infra",
+        files={
+            "conftest.py": CONFTEST,
+            "tests/test_root.py": "def test_ok():\n    pass\n",
+            "infra/tests/test_infra.py": "def test_nested():\n    assert 0\n",
+        },
+    )
+    bare = {k: v for k, v in client.env().items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    for env in (client.env(), bare):
+        plain = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            cwd=client.root,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        # The plugin loaded: the nested runnable dir's (failing) test is not collected.
+        assert plain.returncode == 0 and "1 passed" in plain.stdout, plain.stdout + plain.stderr
+    (client.root / "helpers_root").rename(client.root / "elsewhere")  # not checked out
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=client.root,
+        env=bare,
+        capture_output=True,
+        text=True,
+    )
+    assert plain.returncode == 0 and "1 passed" in plain.stdout, plain.stdout + plain.stderr
+    (client.root / "elsewhere").rename(client.root / "helpers_root")
