@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -217,15 +218,16 @@ def rebuild(target: project.Target, why: str, quiet: bool) -> None:
         return
     p = build.with_revision(p, build.git_revision(target))
     say(f"build  {target.rel_dir}  {p.ref} ({why})")
-    if not quiet:
-        build.execute(p)
-        return
+    sys.stdout.flush()
+    sys.stderr.flush()
     with tempfile.TemporaryFile() as log, buildctx.write_tar(p.context) as tar:
-        code = commands.run_feeding(p.argv, tar, output=log)
+        # stdout is the task's data: the log goes to stderr, or (quiet) only when it fails.
+        code = commands.run_feeding(p.argv, tar, output=log if quiet else sys.stderr.buffer)
         if code != 0:
             log.seek(0)
             text = log.read().decode(errors="replace")
-            say(text.rstrip())
+            if text.strip():
+                say(text.rstrip())
             raise build.BuildFailedError(
                 f"docker build of {p.ref} failed (exit {code}); its log is above"
             )

@@ -12,6 +12,8 @@ Beside them, `.helpers/` gets:
     tables translated) and of its dependency units, with every in-repo name left
     out: a `file://` direct reference, a uv path source or a poetry path
     dependency naming an in-repo unit is satisfied by that unit's copy;
+  - `constraints.txt`: the dir's lock (uv.lock, poetry.lock, or requirements.txt
+    compiled from requirements.in) as pins, applied to the third-party install;
   - `install-deps.sh`, which a Dockerfile runs after `COPY .helpers/ ...`: it
     copies each unit to its place under the mount point (/app/<repo path>) and
     installs it editable there, dependencies first and without their own
@@ -36,6 +38,7 @@ from helpers.errors import UserError
 UNITS_DIR = ".helpers/units"
 ORDER_FILE = ".helpers/units.txt"
 REQUIREMENTS_FILE = ".helpers/requirements.txt"
+CONSTRAINTS_FILE = ".helpers/constraints.txt"
 SCRIPT_FILE = ".helpers/install-deps.sh"
 ROOT_COPY = ".root"  # the copy name of the repo-root unit (".")
 TEST_EXTRAS = ("test", "tests", "dev")
@@ -77,8 +80,13 @@ if [ -s "$here/units.txt" ]; then
     done < "$here/units.txt"
 fi
 if grep -q '[^[:space:]]' "$here/requirements.txt" 2>/dev/null; then
-    echo "helpers: installing third-party requirements"
-    "$python" -m pip install --quiet -r "$here/requirements.txt"
+    if grep -q '[^[:space:]]' "$here/constraints.txt" 2>/dev/null; then
+        echo "helpers: installing third-party requirements, pinned by the dir's lock"
+        "$python" -m pip install --quiet -r "$here/requirements.txt" -c "$here/constraints.txt"
+    else
+        echo "helpers: installing third-party requirements"
+        "$python" -m pip install --quiet -r "$here/requirements.txt"
+    fi
 fi
 """
 
@@ -96,11 +104,13 @@ class DepUnits:
     order: tuple[str, ...]  # dependency units copied into the context, dependencies first
     files: Mapping[str, Path]  # context path -> host file
     requirements: tuple[str, ...]
+    constraints: tuple[str, ...] = ()  # the dir's lock as pins (see `locks`)
 
     def injected(self) -> dict[str, bytes]:
         return {
             ORDER_FILE: "".join(f"{u}\n" for u in self.order).encode(),
             REQUIREMENTS_FILE: "".join(f"{r}\n" for r in self.requirements).encode(),
+            CONSTRAINTS_FILE: "".join(f"{c}\n" for c in self.constraints).encode(),
             SCRIPT_FILE: INSTALL_SCRIPT.encode(),
         }
 
@@ -319,13 +329,17 @@ def _check_project(data: Mapping[str, Any], unit: str) -> None:
 def dep_units(target: project.Target) -> DepUnits:
     ws = load_workspace(target.root)
     graph.check_acyclic(ws.deps)
+    from helpers import locks
+
+    in_repo = {u.project for u in ws.units.values() if u.project}
+    pins = tuple(locks.constraints(target.path, in_repo))
     if target.rel_dir not in ws.units:  # e.g. not yet known to git: no graph to follow
-        return DepUnits((), {}, ())
+        return DepUnits((), {}, (), pins)
     order = dependency_units(ws, target.rel_dir)
     files: dict[str, Path] = {}
     for unit in order:
         files.update(_unit_files(ws, unit))
-    return DepUnits(tuple(order), files, requirements(ws, target.rel_dir, order))
+    return DepUnits(tuple(order), files, requirements(ws, target.rel_dir, order), pins)
 
 
 def _own_unit(path: Path) -> bool:
