@@ -50,10 +50,10 @@ def _pyproject(path: Path) -> Mapping[str, Any]:
 
 def detect(path: Path, has: Optional[set[str]] = None) -> LockJob:
     """What locks this dir; `has` = executables the image has (for pip-tools' choice)."""
-    data = _pyproject(path)
-    if (path / "uv.lock").is_file() or pyprojects.table(data, "tool", "uv"):
+    tools = pyprojects.table(_pyproject(path), "tool")
+    if (path / "uv.lock").is_file() or "uv" in tools:
         return LockJob("uv", "uv.lock", "uv", "uv lock 1>&2")
-    if (path / "poetry.lock").is_file() or pyprojects.table(data, "tool", "poetry"):
+    if (path / "poetry.lock").is_file() or "poetry" in tools:
         return LockJob("poetry", "poetry.lock", "poetry", "poetry lock 1>&2")
     if (path / "requirements.in").is_file():
         out = "--output-file requirements.txt requirements.in 1>&2"
