@@ -89,13 +89,17 @@ class Prepared:
 
 
 def _prepare(sel: Selection, args: argparse.Namespace, lists: list[str], run_id: str) -> Prepared:
+    """Each dir's image (checked, built if asked) and run plan, `-j` dirs at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from helpers import build, stale, warm
 
     out = Prepared([], list(sel.skipped), [])
     if args.if_missing == "build" and args.stage != "local":
         print(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
     policy = stale.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
-    for rel in sel.dirs:
+
+    def one(rel: str) -> tuple[str, object]:
         target = project.Target(sel.root, rel, config.load(sel.root, rel))
         try:
             chosen = stale.choose(target, args.stage, None, policy)
@@ -103,13 +107,19 @@ def _prepare(sel: Selection, args: argparse.Namespace, lists: list[str], run_id:
                 print(warning, file=sys.stderr)
             hot = target.cfg.warm_containers and not args.fresh
             name = warm.ensure(target, chosen.image) if hot else None
-            out.runs.append(
-                testrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
-            )
+            plan = testrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
+            return "run", plan
         except build.BuildFailedError as err:
-            out.broken.append((rel, err.message))
+            return "broken", (rel, err.message)
         except UserError as err:
-            out.skipped.append((rel, err.message))
+            return "skipped", (rel, err.message)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for kind, payload in pool.map(one, sel.dirs):
+            if isinstance(payload, testrun.DirRun):
+                out.runs.append(payload)
+            elif isinstance(payload, tuple):
+                (out.broken if kind == "broken" else out.skipped).append(payload)
     return out
 
 

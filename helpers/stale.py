@@ -166,12 +166,21 @@ def check(
     if recorded is None:
         return ["its install inputs (built before helpers recorded them)"]
     args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
-    base = engine.inspect_image(args["BASE_IMAGE"], runner)
     ctx = unitctx.context(target)
     cache = digestcache.for_repo(target.root)
-    now = install_inputs(ctx, args, base.id if base else args["BASE_IMAGE"], cache)
+    now = install_inputs(ctx, args, _base_id(args["BASE_IMAGE"], runner), cache)
     cache.save()
     return shown_names(changed(recorded, now), target.rel_dir)
+
+
+_BASE_IDS: dict[str, str] = {}  # per process: main_pytest checks many dirs on one base
+
+
+def _base_id(name: str, runner: commands.Runner) -> str:
+    if name not in _BASE_IDS:
+        base = engine.inspect_image(name, runner)
+        _BASE_IDS[name] = base.id if base else name
+    return _BASE_IDS[name]
 
 
 def shown_names(names: Sequence[str], rel_dir: str) -> list[str]:
