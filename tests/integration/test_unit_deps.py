@@ -202,3 +202,37 @@ def test_plain_pytest_at_the_root_with_or_without_the_thin_env(
     )
     assert plain.returncode == 0 and "1 passed" in plain.stdout, plain.stdout + plain.stderr
     (client.root / "elsewhere").rename(client.root / "helpers_root")
+
+
+def test_a_new_dir_builds_and_passes_and_a_failed_build_shows_its_log(
+    client_factory: ClientFactory,
+) -> None:
+    client = client_factory(
+        "broken",
+        files={
+            "broken/devops/Dockerfile": "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n"
+            "RUN echo no-such && exit 3\n",
+            "broken/tests/test_x.py": "def test_x():\n    pass\n",
+        },
+    )
+    made = client.invoke("create_runnable_dir", "new-app")
+    assert made.returncode == 0, made.stderr
+    assert "new-app/src/new_app/__init__.py" in made.stdout.split()
+    run = client.script("dev_scripts/main_pytest.py", "--if-missing", "build", "-j", "2")
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out  # the broken build fails its dir, not the run
+    assert "ok     new-app  1 passed, 0 failed" in run.stdout
+    assert "no-such" in out and "docker build of" in out  # the failed build's log, shown
+    assert "Step 1/" not in out.split("build  broken")[0]  # the good build stayed quiet
+
+
+def test_a_dependency_cycle_is_one_line(client_factory: ClientFactory) -> None:
+    client = client_factory(
+        "x",
+        files={
+            "x/pyproject.toml": _pyproject("x", "0.1.0", ["y"]),
+            "y/pyproject.toml": _pyproject("y", "0.1.0", ["x"]),
+        },
+    )
+    line = one_line_error(client.invoke("docker_build_local_image", "--dir", "x"))
+    assert "dependency cycle: x → y → x" in line
