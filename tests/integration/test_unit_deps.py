@@ -1,6 +1,6 @@
 """Packages that depend on each other, as runnable dirs, on the real engine.
 
-A temp client repo holds three src-layout pyproject packages: libs/a; libs/c,
+A temp client repo holds three src-layout pyproject packages: libs/a; "libs/c lib",
 which depends on A through a uv path source; and apps/b, which depends on A
 through a PEP 508 `file://` direct reference and on C through a uv path source.
 Their only third-party dependency (pytest, iniconfig) is already in the base
@@ -42,16 +42,16 @@ def _files(root: Path) -> dict[str, str]:
         "libs/a/src/pkg_a/__init__.py": 'def greet() -> str:\n    return "hello"\n',
         "libs/a/tests/test_a.py": "import pkg_a\n\n\ndef test_a():\n"
         '    assert pkg_a.greet() == "hello"\n',
-        "libs/c/pyproject.toml": _pyproject(
+        "libs/c lib/pyproject.toml": _pyproject(
             "pkg-c", "0.1.0", ["pkg-a"], '\n[tool.uv.sources]\npkg-a = { path = "../a" }\n'
         ),
-        "libs/c/src/pkg_c/__init__.py": "import pkg_a\n\n\ndef shout() -> str:\n"
+        "libs/c lib/src/pkg_c/__init__.py": "import pkg_a\n\n\ndef shout() -> str:\n"
         '    return pkg_a.greet() + " from c"\n',
         "apps/b/pyproject.toml": _pyproject(
             "pkg-b",
             "1.4.0",
             [f"pkg-a @ {a_url}", "pkg-c"],
-            '\n[tool.uv.sources]\npkg-c = { path = "../../libs/c" }\n',
+            '\n[tool.uv.sources]\npkg-c = { path = "../../libs/c lib" }\n',
         ),
         "apps/b/src/pkg_b/__init__.py": "import pkg_c\n\n\ndef combined() -> str:\n"
         "    return pkg_c.shout()\n",
