@@ -92,21 +92,22 @@ def _prepare(sel: Selection, args: argparse.Namespace, lists: list[str], run_id:
     """Each dir's image (checked, built if asked) and run plan, `-j` dirs at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from helpers import build, stale, warm
+    from helpers import build, prefetch, stale, warm
 
     out = Prepared([], list(sel.skipped), [])
     if args.if_missing == "build" and args.stage != "local":
         print(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
     policy = stale.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
+    runner = prefetch.for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
 
     def one(rel: str) -> tuple[str, object]:
         target = project.Target(sel.root, rel, config.load(sel.root, rel))
         try:
-            chosen = stale.choose(target, args.stage, None, policy)
+            chosen = stale.choose(target, args.stage, None, policy, runner)
             for warning in chosen.warnings:
                 print(warning, file=sys.stderr)
             hot = target.cfg.warm_containers and not args.fresh
-            name = warm.ensure(target, chosen.image) if hot else None
+            name = warm.ensure(target, chosen.image, runner) if hot else None
             plan = testrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
             return "run", plan
         except build.BuildFailedError as err:

@@ -18,6 +18,7 @@ from helpers import commands, containers, engine, project, testrun
 from helpers.errors import UserError
 
 LABEL_WARM = "io.helpers.warm"
+STATE_FORMAT = "{{.State.Running}} {{.State.StartedAt}}"
 LIFETIME = 1800
 REUSE_FOR = 1200
 
@@ -69,7 +70,7 @@ def ensure(
 ) -> str:
     """The name of a running warm container for this dir and image, started if needed."""
     name = f"helpers-warm-{target.cfg.image_name.replace('/', '-')}-{_key(target, image)}"
-    fmt = "{{.State.Running}} {{.State.StartedAt}}"
+    fmt = STATE_FORMAT
     state = runner((engine.DOCKER, "container", "inspect", "--format", fmt, name))
     if state.ok:
         running, _, started = state.out.strip().partition(" ")
