@@ -82,7 +82,9 @@ def plan(
     cache.save()
     existing = found[ref]
     current = existing.labels.get(images.LABEL_INPUTS) if existing else None
-    up_to_date = current == digest and not no_cache
+    # An image from before install inputs were recorded is rebuilt once, to record them.
+    recorded = existing is not None and stale.LABEL in existing.labels
+    up_to_date = current == digest and recorded and not no_cache
     reason = (
         "inputs unchanged"
         if up_to_date

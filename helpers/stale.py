@@ -164,7 +164,7 @@ def check(
     """The install inputs of the dir that changed since `image` was built (empty: fresh)."""
     recorded = decode(image.labels.get(LABEL))
     if recorded is None:
-        return ["its install inputs (built before helpers recorded them)"]
+        return ["its install inputs (not recorded: built by an older helpers)"]
     args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
     ctx = unitctx.context(target)
     cache = digestcache.for_repo(target.root)
