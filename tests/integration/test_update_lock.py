@@ -1,5 +1,6 @@
-"""docker_update_lock on the real engine: uv inside the image, the lock written back, the
-next build installing from it. Needs PyPI from inside containers, through the host's CA
+"""docker_update_lock on the real engine: uv inside the image (the dir also depends on an
+in-repo package by a uv path source), the lock written back, the next build installing
+from it. Needs PyPI from inside containers, through the host's CA
 bundle (`extra_ca_certs`), as ENGINE.md describes."""
 
 from __future__ import annotations
@@ -22,13 +23,24 @@ SVC = """[project]
 name = "svc"
 version = "0.3.0"
 requires-python = ">=3.11"
-dependencies = ["iniconfig>=2"]
+dependencies = ["iniconfig>=2", "x-lib"]
 
 [project.optional-dependencies]
 test = ["pytest"]
 
 [tool.uv]
 package = false
+
+[tool.uv.sources]
+x-lib = { path = "../libs/x lib" }
+"""
+X_LIB = """[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "x-lib"
+version = "0.1.0"
 """
 TEST = """import importlib.metadata
 import pathlib
@@ -36,6 +48,9 @@ import re
 
 
 def test_installed_from_the_lock():
+    import x_lib
+
+    assert x_lib.VALUE == 42
     lock = (pathlib.Path(__file__).parents[1] / "uv.lock").read_text()
     pinned = re.search(r'name = "iniconfig"\\nversion = "([^"]+)"', lock).group(1)
     assert importlib.metadata.version("iniconfig") == pinned
@@ -53,6 +68,8 @@ def test_uv_lock_written_then_installed_from(client_factory: ClientFactory) -> N
             "svc/devops/Dockerfile": UV_DOCKERFILE,
             "svc/pyproject.toml": SVC,
             "svc/tests/test_svc.py": TEST,
+            "libs/x lib/pyproject.toml": X_LIB,
+            "libs/x lib/src/x_lib/__init__.py": "VALUE = 42\n",
             "po/devops/Dockerfile": scaffold.DOCKERFILE,
             "po/pyproject.toml": POETRY,
         },
@@ -72,6 +89,7 @@ def test_uv_lock_written_then_installed_from(client_factory: ClientFactory) -> N
     lock = (client.root / "svc/uv.lock").read_text()
     pinned = re.search(r'name = "iniconfig"\nversion = "([^"]+)"', lock)
     assert pinned and not pinned.group(1).startswith("1.")  # the base image has 1.1.1
+    assert 'source = { directory = "../libs/x lib" }' in lock  # the path source, resolved
     # The image no longer matches the lock: refused, then rebuilt from it.
     stale = one_line_error(client.invoke("run_tests", "--dir", "svc"))
     assert "svc/uv.lock" in stale
