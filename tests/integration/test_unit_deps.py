@@ -137,6 +137,12 @@ def test_dependent_packages_build_run_and_go_stale(client_factory: ClientFactory
     line = one_line_error(stale)
     assert "is stale: libs/a/pyproject.toml (dependency unit)" in line, line
     assert "--if-missing build" in line
+    cmd = one_line_error(client.invoke("docker_cmd", "--dir", "apps/b", "--cmd", "true"))
+    assert "is stale" in cmd
+    many = client.script("dev_scripts/main_pytest.py", "--dir", "apps")
+    assert many.returncode == 2, many.stdout + many.stderr  # the dir counts as not run
+    assert "libs/a/pyproject.toml (dependency unit)" in many.stdout
+    assert "invoke docker_build_local_image --dir apps/b" in many.stdout
     anyway = client.invoke("run_tests", "--dir", "apps/b", "--allow-stale")
     assert anyway.returncode == 0 and "is stale" in anyway.stderr, anyway.stderr
     rebuilt = client.invoke("run_tests", "--dir", "apps/b", "--if-missing", "build")
