@@ -9,9 +9,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
-from helpers import buildctx, commands, digestcache, engine, images, project, stale, unitctx
+from helpers import (
+    buildctx,
+    commands,
+    digestcache,
+    engine,
+    images,
+    project,
+    stale,
+    unitctx,
+    workspace,
+)
 from helpers.errors import UserError
 
 DOCKERFILE = "devops/Dockerfile"
@@ -49,6 +60,20 @@ def parse_build_args(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _own_unit(path: Path) -> bool:
+    """Nested runnable dirs and submodules are separate: never in a parent's context."""
+    return (path / ".git").exists() or workspace.is_runnable(path)
+
+
+def _env_file_in(target: project.Target) -> list[str]:
+    """The configured env file, relative to the context, when it lies inside it."""
+    env_file = (target.root / target.cfg.env_file).resolve()
+    try:
+        return [env_file.relative_to(target.path.resolve()).as_posix()]
+    except ValueError:
+        return []
+
+
 def plan(
     target: project.Target,
     *,
@@ -68,7 +93,7 @@ def plan(
     found = engine.inspect_images([ref, args["BASE_IMAGE"]], runner)
     base = found[args["BASE_IMAGE"]]
     # The dir's files, `.helpers/` (CA, install helper) and its in-repo dependency units.
-    ctx = unitctx.context(target, DOCKERFILE)
+    ctx = unitctx.context(target, DOCKERFILE, skip_dir=_own_unit, secrets=_env_file_in(target))
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(
         dockerfile=DOCKERFILE,

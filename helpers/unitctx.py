@@ -27,7 +27,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -356,11 +356,22 @@ def _env_file_in(target: project.Target) -> list[str]:
         return []
 
 
-def context(target: project.Target, dockerfile: str = workspace.DOCKERFILE) -> buildctx.Context:
-    """The dir's build context: its files, the injected `.helpers/` files, its dependency units."""
+def context(
+    target: project.Target,
+    dockerfile: str = workspace.DOCKERFILE,
+    skip_dir: Optional[Callable[[Path], bool]] = None,
+    secrets: Optional[Sequence[str]] = None,
+) -> buildctx.Context:
+    """The dir's build context: its files, the injected `.helpers/` files, its dependency units.
+
+    `skip_dir` and `secrets` default to nested units / submodules and the env file."""
     deps = dep_units(target)
     injected = {**cacerts.build_files(target.cfg.extra_ca_certs, target.root), **deps.injected()}
     ctx = buildctx.collect(
-        target.path, dockerfile, injected, skip_dir=_own_unit, secrets=_env_file_in(target)
+        target.path,
+        dockerfile,
+        injected,
+        skip_dir=skip_dir or _own_unit,
+        secrets=_env_file_in(target) if secrets is None else secrets,
     )
     return buildctx.Context(ctx.root, ctx.files, ctx.dockerfile, ctx.injected, deps.files)
