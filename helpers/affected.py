@@ -56,6 +56,7 @@ class Row:
     version: str
     image: str  # yes / no / ? / - (packages have no image)
     mark: str = ""
+    checks: tuple[str, ...] = ()  # check_libs mismatches / check_boundaries violations
 
 
 def marks(cs: Optional[changes.ChangeSet]) -> dict[str, str]:
@@ -123,10 +124,13 @@ def rows(
     ]
 
 
-def render_table(table: Sequence[Row], notes: Sequence[str] = ()) -> str:
-    cells = [("unit", "kind", "version", "local image", "")]
-    cells += [(r.unit, r.kind, r.version, r.image, r.mark) for r in table]
-    widths = [max(len(row[i]) for row in cells) for i in range(5)]
+def render_table(
+    table: Sequence[Row], notes: Sequence[str] = (), checks: Sequence[str] = ()
+) -> str:
+    """`checks`: titles of the extra count columns (each row's `checks`, in order)."""
+    cells = [("unit", "kind", "version", "local image", *checks, "")]
+    cells += [(r.unit, r.kind, r.version, r.image, *r.checks, r.mark) for r in table]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join([*lines, *notes])
 
@@ -168,7 +172,26 @@ def info(root: Path, since: Optional[str], runner: commands.Runner = commands.ru
         cs = changes.compute(ws, base, runner, diff) if base else None
         image, engine_note = engine_answer.result()
     notes = [_legend(cs), *notes, *([engine_note] if engine_note else [])]
-    return render_table(rows(ws, version, image, marks(cs)), ["", *notes])
+    table = rows(ws, version, image, marks(cs))
+    counts, note = _check_counts(root, ws, runner)
+    if counts:
+        table = [
+            dataclasses.replace(r, checks=tuple(str(c.get(r.unit, 0)) for c in counts.values()))
+            for r in table
+        ]
+    return render_table(table, ["", *notes, *([note] if note else [])], tuple(counts))
+
+
+def _check_counts(
+    root: Path, ws: units.Workspace, runner: commands.Runner
+) -> tuple[Mapping[str, Mapping[str, int]], Optional[str]]:
+    """Per-unit counts of the configured hygiene checks (none configured: no columns)."""
+    from helpers import hygiene
+
+    try:
+        return hygiene.info_counts(root, ws, runner), None
+    except UserError as err:
+        return {}, f"checks: not counted, {err.message}"
 
 
 # ---------------------------------------------------------------- recording success

@@ -46,7 +46,14 @@ class BuildPlan:
 def with_revision(p: BuildPlan, revision: str) -> BuildPlan:
     """The plan with the git revision label filled in (asked of git only when building)."""
     labels = {**p.labels, images.LABEL_REVISION: revision}
-    argv = build_argv(p.ref, p.args, labels, platform=p.platform, no_cache=p.no_cache)
+    argv = build_argv(
+        p.ref,
+        p.args,
+        labels,
+        platform=p.platform,
+        no_cache=p.no_cache,
+        dockerfile=p.context.dockerfile,
+    )
     return dataclasses.replace(p, labels=labels, argv=argv)
 
 
@@ -65,7 +72,7 @@ def _own_unit(path: Path) -> bool:
     return (path / ".git").exists() or workspace.is_runnable(path)
 
 
-def _env_file_in(target: project.Target) -> list[str]:
+def env_file_in(target: project.Target) -> list[str]:
     """The configured env file, relative to the context, when it lies inside it."""
     env_file = (target.root / target.cfg.env_file).resolve()
     try:
@@ -93,7 +100,7 @@ def plan(
     found = engine.inspect_images([ref, args["BASE_IMAGE"]], runner)
     base = found[args["BASE_IMAGE"]]
     # The dir's files, `.helpers/` (CA, install helper) and its in-repo dependency units.
-    ctx = unitctx.context(target, DOCKERFILE, skip_dir=_own_unit, secrets=_env_file_in(target))
+    ctx = unitctx.context(target, DOCKERFILE, skip_dir=_own_unit, secrets=env_file_in(target))
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(
         dockerfile=DOCKERFILE,
@@ -146,8 +153,10 @@ def build_argv(
     *,
     platform: Optional[str],
     no_cache: bool,
+    dockerfile: Optional[str] = DOCKERFILE,
 ) -> tuple[str, ...]:
-    argv = [engine.DOCKER, "build", "--file", DOCKERFILE, "--tag", ref]
+    """`docker build ... -`: the context (or, with no `dockerfile`, a Dockerfile) on stdin."""
+    argv = [engine.DOCKER, "build", *(("--file", dockerfile) if dockerfile else ()), "--tag", ref]
     for name, value in sorted(args.items()):
         argv += ["--build-arg", f"{name}={value}"]
     for name, value in sorted(labels.items()):

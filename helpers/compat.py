@@ -74,4 +74,7 @@ def choose(
     label = image.labels.get(images.LABEL_VERSION, "")
     changelog = target.changelog.path.relative_to(target.root).as_posix()
     warnings = check(label, target.changelog.version, ref, changelog, fix)
-    return Chosen(ref, image, tuple(warnings))
+    from helpers import platforms
+
+    emulated = platforms.emulation_note(ref, image.architecture)
+    return Chosen(ref, image, tuple(warnings) + ((emulated,) if emulated else ()))

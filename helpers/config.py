@@ -38,6 +38,7 @@ class Config:
 
     image_name: str
     registry: Optional[str] = None
+    registries: tuple[str, ...] = ()  # every registry a release pushes to; registry is the first
     base_image: str = DEFAULT_BASE_IMAGE
     build_args: Mapping[str, str] = field(default_factory=dict)
     platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
@@ -56,6 +57,8 @@ class Config:
     )
     global_inputs: tuple[str, ...] = ()
     ignore_dirs: tuple[str, ...] = ()
+    library_pins: Mapping[str, str] = field(default_factory=dict)  # check_libs (repo-wide)
+    boundaries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # check_boundaries
     origin: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -137,9 +140,46 @@ def _platforms(value: Any, where: str, key: str) -> tuple[str, ...]:
     return items
 
 
+def _library_pins(value: Any, where: str, key: str) -> dict[str, str]:
+    """`{library: PEP 440 specifier}`, names PEP 503-normalized (check_libs)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    example = "a mapping of library: specifier like {requests: '>=2.31,<3'}"
+    if not isinstance(value, dict):
+        raise _fail(where, key, example, value)
+    out = {}
+    for name, spec in value.items():
+        if not isinstance(name, str) or not re.match(
+            r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$", name
+        ):
+            raise _fail(where, key, f"{example} (a library name as key)", name)
+        text = "" if spec is None else str(spec).strip()
+        try:
+            SpecifierSet(text)
+        except InvalidSpecifier:
+            raise UserError(
+                f"{where}: '{key}.{name}' = {spec!r} is not a PEP 440 specifier; "
+                "write one like '>=2.31,<3' or '==2.31.0' (quoted)"
+            ) from None
+        out[re.sub(r"[-_.]+", "-", name).lower()] = text
+    return out
+
+
+def _boundaries(value: Any, where: str, key: str) -> dict[str, tuple[str, ...]]:
+    """`{public_modules: [api]}` (check_boundaries); a unit's own file may override it."""
+    if not isinstance(value, dict) or set(value) - {"public_modules"}:
+        raise _fail(where, key, "a mapping like {public_modules: [api]}", value)
+    mods = _str_list(value.get("public_modules", []), where, f"{key}.public_modules")
+    for mod in mods:
+        if not all(part.isidentifier() for part in mod.split(".")):
+            raise _fail(where, f"{key}.public_modules", "module names like api or api.v1", mod)
+    return {"public_modules": mods}
+
+
 _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "image_name": _image_name,
     "registry": _opt_str,
+    "registries": _str_list,
     "base_image": _str,
     "build_args": _str_map,
     "platforms": _platforms,
@@ -156,6 +196,8 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "test_timeouts": _timeouts,
     "global_inputs": _str_list,
     "ignore_dirs": _repo_paths,
+    "library_pins": _library_pins,
+    "boundaries": _boundaries,
 }
 VALID_KEYS = tuple(_KEYS)
 
@@ -217,6 +259,28 @@ def default_image_name(repo_name: str, rel_dir: str, root_image: Optional[str] =
     return f"{base}-{_sanitize(rel_dir.replace('/', '-'))}"
 
 
+def _resolve_registries(values: dict[str, Any], origin: dict[str, str]) -> None:
+    """`registries` is the list form of `registry`: the first one is the registry tasks use.
+
+    $HELPERS_REGISTRY (a machine override) replaces both.
+    """
+    many = values.get("registries") or ()
+    if origin.get("registry", "").startswith("$"):
+        values["registries"] = (values["registry"],) if values.get("registry") else ()
+        return
+    if many and values.get("registry") and values["registry"] not in many:
+        where = origin.get("registries", FILENAME)
+        raise UserError(
+            f"{where}: 'registry' {values['registry']!r} is not in 'registries' "
+            f"{list(many)}; set one of them (registries: the first is the main registry)"
+        )
+    if many:
+        values["registries"] = tuple(r.rstrip("/") for r in many)
+        values["registry"] = values.get("registry") or many[0]
+    elif values.get("registry"):
+        values["registries"] = (values["registry"],)
+
+
 def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None) -> Config:
     """Config for the runnable dir `rel_dir` (relative to the repo root `root`)."""
     env = os.environ if env is None else env
@@ -239,6 +303,7 @@ def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None
     for key, var in ENV_OVERRIDES.items():
         if var in env:
             values[key], origin[key] = _opt_str(env[var], f"${var}", key), f"${var}"
+    _resolve_registries(values, origin)
     if env.get(CA_ENV):
         values["extra_ca_certs"] = tuple(p for p in env[CA_ENV].split(os.pathsep) if p)
         origin["extra_ca_certs"] = f"${CA_ENV}"

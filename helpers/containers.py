@@ -42,6 +42,9 @@ class RunOptions:
     # Names whose values docker copies from its own environment (secrets): never on argv.
     pass_env: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
+    # False: the code comes from the image (prod tests); nothing of the repo is mounted.
+    mount_repo: bool = True
+    volumes: tuple[str, ...] = ()  # more HOST:CONTAINER[:ro] mounts for this run
 
 
 def helpers_inside(root: Path) -> Optional[str]:
@@ -160,14 +163,14 @@ def run_argv(
     argv += ["--user", f"{os.getuid()}:{os.getgid()}"]
     if cfg.network:
         argv += ["--network", cfg.network]
-    argv += [
-        "--volume",
-        f"{target.root}:{MOUNT}",
-        "--workdir",
-        opts.workdir or workdir(target.rel_dir),
-    ]
+    if opts.mount_repo:
+        argv += ["--volume", f"{target.root}:{MOUNT}"]
+    for volume in opts.volumes:
+        argv += ["--volume", volume]
+    argv += ["--workdir", opts.workdir or workdir(target.rel_dir)]
     argv += ["--env", "HOME=/tmp", "--env", "HELPERS_IN_CONTAINER=1"]
-    argv += ["--env", f"PYTHONPATH={python_path(target)}"]
+    if opts.mount_repo:
+        argv += ["--env", f"PYTHONPATH={python_path(target)}"]
     env_file = target.root / cfg.env_file
     if env_file.is_file():
         argv += ["--env-file", str(env_file)]

@@ -145,3 +145,17 @@ def show_files(
         result = runner(_git(root, "show", f"{commit}:{path}"))
         texts[path] = result.out if result.ok else None
     return texts
+
+
+def uncommitted(
+    root: Path, rel_dir: str = ".", runner: commands.Runner = commands.run
+) -> list[str]:
+    """Paths under `rel_dir` with changes not in HEAD (staged, unstaged, untracked): one call."""
+    out = _checked(root, runner, "status", "--porcelain", "-z", "--untracked-files=all", "--",
+                   rel_dir)  # fmt: skip
+    paths, fields, i = [], _split_z(out), 0
+    while i < len(fields):
+        entry = fields[i]
+        paths.append(entry[3:])
+        i += 2 if entry[0] in "RC" else 1  # a rename's source follows as its own field
+    return [p for p in paths if not _is_bytecode(p)]

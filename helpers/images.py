@@ -23,6 +23,7 @@ LABEL_MANAGED = "io.helpers.managed"
 LABEL_DIR = "io.helpers.dir"
 LABEL_REPO = "io.helpers.repo"
 LABEL_STAGE = "io.helpers.stage"
+LABEL_TESTS = "io.helpers.tests"  # passed | skipped (--skip-tests) | not-run
 
 
 def check_stage(stage: str) -> str:
@@ -45,8 +46,16 @@ def _login_name() -> str:
         return f"uid{os.getuid()}"
 
 
-def repository(cfg: Config) -> str:
-    return f"{cfg.registry.rstrip('/')}/{cfg.image_name}" if cfg.registry else cfg.image_name
+def repository(cfg: Config, registry: Optional[str] = None) -> str:
+    """`<registry>/<image_name>`; `registry` picks one of the configured `registries`."""
+    where = registry or cfg.registry
+    return f"{where.rstrip('/')}/{cfg.image_name}" if where else cfg.image_name
+
+
+def repositories(cfg: Config) -> tuple[str, ...]:
+    """One repository per configured registry, the main one first."""
+    ordered = dict.fromkeys([cfg.registry, *cfg.registries] if cfg.registry else [])
+    return tuple(repository(cfg, r) for r in ordered if r)
 
 
 def tag(stage: str, version: str, user: str) -> str:

@@ -25,6 +25,24 @@ def _config_lines(target: project.Target) -> list[str]:
     return lines
 
 
+def _multiarch_lines(target: project.Target, reachable: bool, runner: commands.Runner) -> list[str]:
+    from helpers import platforms
+
+    if not reachable:
+        return ["  multi-arch     unknown (no engine)"]
+    path = platforms.multiarch_path(runner)
+    native = platforms.native(runner)
+    missing = platforms.emulator_missing(target.cfg.platforms, native)
+    lines = [
+        f"  multi-arch     {path.name}: {path.why}",
+        f"  platforms      {', '.join(target.cfg.platforms)} (native {native})",
+    ]
+    if missing:
+        lines.append(f"  emulation      missing: {missing}")
+    registries = ", ".join(target.cfg.registries) or "none (releases need one)"
+    return [*lines, f"  registries     {registries}"]
+
+
 def render(dir_flag: Optional[str] = None, runner: commands.Runner = commands.run) -> str:
     target = project.target(dir_flag)
     user = images.user_name()
@@ -42,6 +60,7 @@ def render(dir_flag: Optional[str] = None, runner: commands.Runner = commands.ru
         f"  reachable      {'yes, server ' + st.server_version if st.reachable else 'no'}"
         f" ({st.where})",
         f"  buildx         {'yes' if st.reachable and engine.has_buildx(runner) else 'no'}",
+        *_multiarch_lines(target, st.reachable, runner),
         f"  socket mount   {'yes' if engine.socket_mountable() else 'no'}",
         "versions:",
         f"  helpers        {__version__}",

@@ -91,6 +91,21 @@ def _verdict(run: testrun.DirRun, code: int, allow_no_tests: bool) -> int:
     return EXIT_OK if code == 0 else EXIT_FAILED
 
 
+def run_in_image(
+    target: project.Target, image_ref: str, lists: Sequence[str], *, baked: bool = False
+) -> int:
+    """The dir's tests in exactly `image_ref` (a fresh container), as run_tests runs them;
+    `baked`: against the code inside the image, nothing of the repo mounted (prod)."""
+    run_id = testrun.new_run_id()
+    if baked:
+        run = testrun.plan_baked(target, image_ref, lists, run_id)
+    else:
+        run = _plan(target, lists, run_id, "local", None, False, "", image=image_ref, fresh=True)
+    code = _execute(run, run_id)
+    testrun.record_last(target.root, run_id, [run], lists)
+    return _verdict(run, code, allow_no_tests=False)
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """The run_tests family's flags."""

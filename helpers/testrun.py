@@ -107,6 +107,40 @@ def plan_dir(
     return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name)
 
 
+BAKED_HELPERS = "/opt/helpers"
+BAKED_REPORTS = "/helpers-report"
+
+
+def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run_id: str) -> DirRun:
+    """Tests against the code inside the image (prod): no repo mount. Only the report dir
+    and helpers' pytest plugin (read-only) are mounted; nothing is written to the image."""
+    host_reports = reports_root(target.root) / run_id / slug(target.rel_dir)
+    host_reports.mkdir(parents=True, exist_ok=True)
+    where = containers.workdir(target.rel_dir)
+    pytest = testlists.pytest_argv(
+        "python3", lists, f"{BAKED_REPORTS}/junit.xml", target.rel_dir, "", (), where
+    )
+    here = Path(helpers.__file__).resolve().parents[1]
+    path = ":".join(dict.fromkeys((where, containers.MOUNT, BAKED_HELPERS)))
+    env = {
+        "HELPERS_REPORT_DIR": BAKED_REPORTS,
+        "HELPERS_TEST_TIMEOUTS": testlists.timeouts_env(lists, target.cfg.test_timeouts),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": path,
+    }
+    name = containers.container_name(target, "test")
+    opts = containers.RunOptions(
+        command=(*pytest, "-p", "no:cacheprovider"),
+        env=env,
+        run_id=run_id,
+        name=name,
+        mount_repo=False,
+        volumes=(f"{here}:{BAKED_HELPERS}:ro", f"{host_reports}:{BAKED_REPORTS}"),
+    )
+    argv = containers.run_argv(target, image_ref, opts)
+    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name)
+
+
 def container_env(target: project.Target) -> dict[str, str]:
     """What every test container of the dir needs: its code and helpers' plugin importable."""
     if containers.helpers_inside(target.root) is None:

@@ -178,7 +178,8 @@ def _units(inp: Inputs) -> dict[str, Unit]:
     runnable = set(found)
     units = {}
     for path in sorted({*runnable, *inp.pyprojects}, key=lambda p: (p != ".", p)):
-        project = pyprojects.table(inp.pyprojects.get(path, {}), "project")
+        data = inp.pyprojects.get(path, {})
+        project = pyprojects.table(data, "project") or pyprojects.table(data, "tool", "poetry")
         name = project.get("name")
         version = project.get("version")
         units[path] = Unit(

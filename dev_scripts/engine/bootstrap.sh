@@ -9,7 +9,8 @@
 #   --base      a local python base image for `ARG BASE_IMAGE` Dockerfiles,
 #               recorded as HELPERS_BASE_IMAGE in ~/.config/helpers/machine.env
 #   --registry  an open registry on 127.0.0.1:${HELPERS_REGISTRY_PORT:-5000}
-#   --qemu      arm64 emulation through binfmt_misc (qemu-user-static)
+#   --qemu      arm64 emulation through binfmt_misc (qemu-user-static) and a tiny
+#               arm64 base image (helpers-busybox:arm64) for multi-arch trials
 #   --all       all of the above
 #   --ca-certs FILE  record FILE (PEM) as HELPERS_EXTRA_CA_CERTS in machine.env:
 #               trusted in image builds and runs (TLS-intercepting proxies)
@@ -169,7 +170,10 @@ main() {
     ensure_engine
     if ((base)); then bash "$HERE/make_base_image.sh"; fi
     if ((registry)); then bash "$HERE/start_registry.sh"; fi
-    if ((qemu)); then bash "$HERE/enable_qemu.sh"; fi
+    if ((qemu)); then
+        bash "$HERE/enable_qemu.sh"
+        bash "$HERE/make_arm64_base.sh"
+    fi
 }
 
 main "$@"

@@ -14,7 +14,9 @@ from helpers.tasks import (
     changelog_tasks,
     chore_tasks,
     docker_tasks,
+    hygiene_tasks,
     pytest_tasks,
+    release_tasks,
     scaffold_tasks,
     setup_tasks,
 )
@@ -22,11 +24,13 @@ from helpers.tasks import (
 ns = Collection(auto_dash_names=False)
 for _module in (
     docker_tasks,
+    release_tasks,
     pytest_tasks,
     changelog_tasks,
     setup_tasks,
     change_tasks,
     chore_tasks,
+    hygiene_tasks,
     scaffold_tasks,
 ):
     for _task in vars(_module).values():

@@ -43,11 +43,18 @@ def info(ctx: Context, since: Optional[str] = None) -> None:
     help={
         "unit": "a unit path or project name (default: every edge)",
         "reverse": "show what depends on the unit instead",
+        "format": "text, json, mermaid (GitHub markdown) or dot (Graphviz)",
+        "since": "mark changed (*) and affected ((*)) units since this git ref",
     }
 )
-def deps(ctx: Context, unit: Optional[str] = None, reverse: bool = False) -> None:
+def deps(
+    ctx: Context,
+    unit: Optional[str] = None,
+    reverse: bool = False,
+    format: str = "text",
+    since: Optional[str] = None,
+) -> None:
     """The dependency graph between units; a cycle is an error printed as its path."""
-    from helpers import graph, units
+    from helpers import hygiene
 
-    ws = units.load(_root())
-    print(graph.deps_text(ws.deps, ws.within, ws.find(unit) if unit else None, reverse))
+    print(hygiene.deps_view(_root(), format, unit, reverse, since))

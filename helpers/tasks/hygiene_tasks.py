@@ -1,0 +1,75 @@
+"""Workspace hygiene: one specifier per library (`check_libs`), imports only through public
+modules (`check_boundaries`). Both exit 0 clean, 1 findings, 2 bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from invoke.context import Context
+
+from helpers.tasks._common import exit_with, task
+
+CHANGED_SINCE = "check only the units affected since this git ref (merge base with HEAD)"
+
+
+def _root() -> Path:
+    from helpers import workspace
+
+    return workspace.find_repo_root(Path.cwd())
+
+
+def _problems(lines: tuple[str, ...]) -> None:
+    from helpers.errors import say
+
+    for line in lines:
+        say(f"error: {line}")
+
+
+@task(
+    help={
+        "fix": "rewrite every declaration of a pinned library to its library_pins specifier",
+        "changed_since": CHANGED_SINCE,
+    }
+)
+def check_libs(ctx: Context, fix: bool = False, changed_since: Optional[str] = None) -> None:
+    """Third-party libraries declared with different specifiers across units (table)."""
+    from helpers import hygiene, libcheck
+    from helpers.errors import UserError, say
+
+    loaded = hygiene.load(_root())
+    in_scope, label = hygiene.scope(loaded, changed_since)
+    report = libcheck.collect(
+        loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope, loaded.pyprojects
+    )
+    if fix and report.problems:
+        _problems(report.problems)
+        raise UserError("--fix changed nothing: fix the bad input above first")
+    if fix and report.mismatched:
+        for line in libcheck.apply(loaded.ws.root, libcheck.plan(report)):
+            print(line)
+        report = libcheck.collect(loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope)
+        for line in libcheck.relock_hints(report):
+            say(line)
+    if report.mismatched:
+        print(libcheck.render_table(report))
+    _problems(report.problems)
+    say(f"{libcheck.summary(report)} ({label})")
+    exit_with(report.exit_code)
+
+
+@task(help={"changed_since": CHANGED_SINCE})
+def check_boundaries(ctx: Context, changed_since: Optional[str] = None) -> None:
+    """Imports of another unit's internal modules, and in-repo imports a unit does not declare."""
+    from helpers import boundaries, hygiene
+    from helpers.errors import say
+
+    loaded = hygiene.load(_root())
+    public = hygiene.require_boundaries(loaded)
+    in_scope, label = hygiene.scope(loaded, changed_since)
+    report = boundaries.check(loaded.ws, loaded.files, public, in_scope)
+    if report.findings:
+        print(boundaries.render(report))
+    _problems(report.problems)
+    say(f"{boundaries.summary(report)} ({label})")
+    exit_with(report.exit_code)

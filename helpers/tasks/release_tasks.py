@@ -1,0 +1,150 @@
+"""Promotion: local -> dev -> prod, multi-arch behind one tag, immutable versions, rollback."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from invoke.context import Context
+
+from helpers.tasks._common import DIR_HELP, DRY_RUN_HELP, exit_with, task
+
+PLATFORMS = "comma-separated, e.g. linux/amd64,linux/arm64 (default: config `platforms`)"
+SKIP_TESTS = "release without running the tests (said in the output and in an image label)"
+ALLOW_DIRTY = "release from uncommitted image inputs (the revision label ends in -dirty)"
+TEST_LIST = "test lists run before the push (default: fast,slow)"
+RELEASE_HELP = {
+    "dir": DIR_HELP,
+    "platforms": PLATFORMS,
+    "skip_tests": SKIP_TESTS,
+    "allow_dirty": ALLOW_DIRTY,
+    "test_list": TEST_LIST,
+    "dry_run": DRY_RUN_HELP,
+}
+
+
+if TYPE_CHECKING:
+    from helpers.release import Request
+
+
+def _request(**kwargs: Any) -> Request:
+    from helpers.release import Request
+
+    return Request(**kwargs)
+
+
+@task(
+    help={
+        "dir": DIR_HELP,
+        "version": "version to tag (default: the changelog's)",
+        "dry_run": DRY_RUN_HELP,
+    }
+)
+def docker_tag_local_image_as_dev(
+    ctx: Context, dir: Optional[str] = None, version: Optional[str] = None, dry_run: bool = False
+) -> None:
+    """Tag local-<user>-X.Y.Z as dev-X.Y.Z and dev, here only."""
+    from helpers import release_dev
+
+    exit_with(release_dev.tag_local_as_dev(_request(dir=dir, version=version, dry_run=dry_run)))
+
+
+@task(
+    help={
+        "dir": DIR_HELP,
+        "version": "version to push (default: the changelog's)",
+        "dry_run": DRY_RUN_HELP,
+    }
+)
+def docker_push_dev_image(
+    ctx: Context, dir: Optional[str] = None, version: Optional[str] = None, dry_run: bool = False
+) -> None:
+    """Push dev-X.Y.Z to every configured registry, then move dev (never replaces a version)."""
+    from helpers import release_dev
+
+    exit_with(release_dev.push_dev(_request(dir=dir, version=version, dry_run=dry_run)))
+
+
+@task(help=RELEASE_HELP)
+def docker_release_dev_image(
+    ctx: Context,
+    dir: Optional[str] = None,
+    platforms: Optional[str] = None,
+    skip_tests: bool = False,
+    allow_dirty: bool = False,
+    test_list: str = "fast,slow",
+    dry_run: bool = False,
+) -> None:
+    """Build local -> test in it -> push dev-X.Y.Z (every platform, one tag) -> move dev."""
+    from helpers import release_dev
+
+    flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
+    exit_with(
+        release_dev.release_dev(_request(dir=dir, test_list=test_list, dry_run=dry_run, **flags))
+    )
+
+
+@task(
+    help={
+        "dir": DIR_HELP,
+        "candidate": "tag prod-<short commit>; needs no version bump",
+        "dry_run": DRY_RUN_HELP,
+    }
+)
+def docker_build_prod_image(
+    ctx: Context, dir: Optional[str] = None, candidate: bool = False, dry_run: bool = False
+) -> None:
+    """Build prod-X.Y.Z here: the dev image plus this dir's code (or devops/prod.Dockerfile)."""
+    from helpers import release_prod
+
+    exit_with(release_prod.build_prod(_request(dir=dir, candidate=candidate, dry_run=dry_run)))
+
+
+@task(help={**RELEASE_HELP, "candidate": "push prod-<short commit> for a trial; prod stays"})
+def docker_release_prod_image(
+    ctx: Context,
+    dir: Optional[str] = None,
+    platforms: Optional[str] = None,
+    skip_tests: bool = False,
+    allow_dirty: bool = False,
+    test_list: str = "fast,slow",
+    candidate: bool = False,
+    dry_run: bool = False,
+) -> None:
+    """Build prod -> test the code inside it (no mount) -> push prod-X.Y.Z -> move prod."""
+    from helpers import release_prod
+
+    flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
+    req = _request(dir=dir, test_list=test_list, candidate=candidate, dry_run=dry_run, **flags)
+    exit_with(release_prod.release_prod(req))
+
+
+@task(
+    help={
+        "dir": DIR_HELP,
+        "version": "the dev version to point dev at (required)",
+        "dry_run": DRY_RUN_HELP,
+    }
+)
+def docker_rollback_dev_image(
+    ctx: Context, dir: Optional[str] = None, version: str = "", dry_run: bool = False
+) -> None:
+    """Point dev back at dev-X.Y.Z (by digest, in every registry; nothing is rebuilt)."""
+    from helpers import release_dev
+
+    exit_with(release_dev.rollback(_request(dir=dir, version=version, dry_run=dry_run), "dev"))
+
+
+@task(
+    help={
+        "dir": DIR_HELP,
+        "version": "the prod version to point prod at (required)",
+        "dry_run": DRY_RUN_HELP,
+    }
+)
+def docker_rollback_prod_image(
+    ctx: Context, dir: Optional[str] = None, version: str = "", dry_run: bool = False
+) -> None:
+    """Point prod back at prod-X.Y.Z (by digest, in every registry; nothing is rebuilt)."""
+    from helpers import release_dev
+
+    exit_with(release_dev.rollback(_request(dir=dir, version=version, dry_run=dry_run), "prod"))
