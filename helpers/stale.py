@@ -12,9 +12,10 @@ of each input that decides what it installs (its *install inputs*):
     constraints*.txt, uv.lock, poetry.lock, pdm.lock, Pipfile[.lock]), at any
     depth, the dir's own and its dependency units' copies alike;
   - every other context file that a COPY/ADD of the Dockerfile names as a file
-    or a glob (`COPY devops/entrypoint.sh /usr/local/bin/`). A source that is
-    `.` or a dir does not make its files count: code reaches the container
-    through the mount at /app, which shadows what was copied.
+    or a glob (`COPY devops/entrypoint.sh /usr/local/bin/`), unless it is copied
+    under the mount point (/app, WORKDIR followed), where the mount hides it. A
+    source that is `.` or a dir does not make its files count: code reaches the
+    container through the mount at /app.
 
 Everything else (code, tests, docs, a dependency unit's code) is not an install
 input: editing it never makes the image stale, though `docker_build_local_image`
@@ -30,6 +31,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import posixpath
 import re
 import sys
 import tempfile
@@ -37,7 +39,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from helpers import buildctx, commands, compat, digestcache, engine, images, project, unitctx
+from helpers import (
+    buildctx,
+    commands,
+    compat,
+    containers,
+    digestcache,
+    engine,
+    images,
+    project,
+    unitctx,
+)
 from helpers.errors import UserError, say
 
 LABEL = "io.helpers.install-inputs"
@@ -66,11 +78,22 @@ def _instructions(text: str) -> list[str]:
     return out
 
 
+def _shadowed(dest: str, workdir: str) -> bool:
+    """Whether a COPY destination lies under the mount point, hidden at run time."""
+    where = posixpath.normpath(posixpath.join(workdir, dest))
+    return where == containers.MOUNT or where.startswith(containers.MOUNT + "/")
+
+
 def copied_sources(dockerfile: str) -> list[str]:
-    """The context sources of COPY/ADD (not `--from` ones, not URLs, not with variables)."""
+    """The context sources of COPY/ADD that stay visible at run time: not `--from` ones,
+    URLs or ones with variables, and not those copied under the mount point (/app)."""
     found = []
+    workdir = "/"
     for line in _instructions(dockerfile):
         word, _, rest = line.partition(" ")
+        if word.upper() == "WORKDIR" and "$" not in rest:
+            workdir = posixpath.join(workdir, rest.strip())
+            continue
         if word.upper() not in ("COPY", "ADD"):
             continue
         rest = rest.strip()
@@ -85,6 +108,8 @@ def copied_sources(dockerfile: str) -> list[str]:
                 args = [a for a in parsed if isinstance(a, str)]
             except ValueError:
                 continue
+        if len(args) < 2 or _shadowed(args[-1], workdir):
+            continue
         for src in args[:-1]:
             if "$" in src or "://" in src:
                 continue

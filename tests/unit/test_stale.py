@@ -19,10 +19,13 @@ COPY --chown=1:1 devops/entrypoint.sh \\
      setup/*.sh /usr/local/bin/
 COPY --from=builder /out/app /app
 COPY ["conf/app.ini", "/etc/app.ini"]
-COPY . /app
-COPY src/ /app/src/
+COPY . /work
+COPY src/ /work/src/
 ADD https://example.com/x.tar.gz /tmp/
 COPY $VAR /x
+COPY app.py /app/app.py
+WORKDIR /app
+COPY README.md ./docs/
 """
 
 
