@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from helpers import buildctx, cacerts, commands, config, engine, images, project, workspace
+from helpers import (
+    buildctx,
+    commands,
+    config,
+    digestcache,
+    engine,
+    images,
+    project,
+    stale,
+    unitctx,
+    workspace,
+)
 from helpers.errors import UserError
 
 
@@ -87,9 +98,9 @@ def plan(
     args.update(parse_build_args(build_args))
     found = engine.inspect_images([ref, args["BASE_IMAGE"]], runner)
     base = found[args["BASE_IMAGE"]]
-    injected = cacerts.build_files(target.cfg.extra_ca_certs, target.root)
-    ctx = buildctx.collect(
-        target.path, target.dockerfile, injected, skip_dir=_own_unit, secrets=env_file_in(target)
+    # The dir's files, `.helpers/` (CA, install helper) and its in-repo dependency units.
+    ctx = unitctx.context(
+        target, target.dockerfile, skip_dir=_own_unit, secrets=env_file_in(target)
     )
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(
@@ -98,10 +109,15 @@ def plan(
         platform=platform or "",
         version=version,
     )
-    digest = buildctx.inputs_hash(ctx, settings)
+    cache = digestcache.for_repo(target.root)  # a stat per unchanged file, not a read
+    digest = buildctx.inputs_hash(ctx, settings, cache)
+    install = stale.install_inputs(ctx, args, settings["base_id"], cache)
+    cache.save()
     existing = found[ref]
     current = existing.labels.get(images.LABEL_INPUTS) if existing else None
-    up_to_date = current == digest and not no_cache
+    # An image from before install inputs were recorded is rebuilt once, to record them.
+    recorded = existing is not None and stale.LABEL in existing.labels
+    up_to_date = current == digest and recorded and not no_cache
     reason = (
         "inputs unchanged"
         if up_to_date
@@ -119,6 +135,7 @@ def plan(
         repo_id=repo_id(target),
         stage="local",
     )
+    labels[stale.LABEL] = stale.encode(install)
     argv = build_argv(
         ref, args, labels, platform=platform, no_cache=no_cache, dockerfile=target.dockerfile
     )

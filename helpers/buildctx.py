@@ -6,7 +6,8 @@ env files (`.env`, `.env.*`, `.envrc` and the configured `env_file`), the
 `.helpers/` state dir, the test and bytecode caches runs write through the
 mount, and the dirs the caller skips (nested runnable dirs and submodules: they
 have images of their own). Files the tools inject (extra CA
-certificates) live under `.helpers/` in the context.
+certificates, the install helper) live under `.helpers/` in the context, and so
+do the files of the in-repo units the dir depends on (`extra`, see `unitctx`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Callable, Optional
 
-from helpers import dockerignore
+from helpers import digestcache, dockerignore
 from helpers.errors import UserError
 
 IGNORE_FILE = ".dockerignore"
@@ -39,6 +40,7 @@ class Context:
     files: tuple[str, ...]
     dockerfile: str
     injected: Mapping[str, bytes] = field(default_factory=dict)
+    extra: Mapping[str, Path] = field(default_factory=dict)  # context path -> host file
 
 
 def _patterns(root: Path, secrets: Sequence[str]) -> tuple[dockerignore.Pattern, ...]:
@@ -65,17 +67,22 @@ def collect(
     """
     patterns = _patterns(root, secrets)
     files: list[str] = []
+    # Per dir, which patterns match it or an ancestor: a file then costs one match per pattern.
+    hits: dict[str, tuple[bool, ...]] = {"": (False,) * len(patterns)}
     for current, dirs, names in os.walk(root):
         rel_dir = os.path.relpath(current, root)
         prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+        here = hits.pop(prefix.rstrip("/"))
         dirs[:] = sorted(
             d
             for d in dirs
             if not dockerignore.may_prune(patterns, prefix + d) and not skip_dir(Path(current, d))
         )
+        for d in dirs:
+            hits[prefix + d] = dockerignore.dir_hits(patterns, here, prefix + d)
         for name in names:
             rel = prefix + name
-            if not dockerignore.excluded(patterns, rel):
+            if not dockerignore.excluded_in(patterns, here, rel):
                 files.append(rel)
     for always in (dockerfile, IGNORE_FILE):
         if always not in files and (root / always).is_file():
@@ -83,24 +90,22 @@ def collect(
     return Context(root, tuple(sorted(files)), dockerfile, dict(injected or {}))
 
 
-def _file_digest(path: Path) -> str:
-    if path.is_symlink():
-        return "link:" + os.readlink(path)
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    executable = "x" if os.access(path, os.X_OK) else "-"
-    return executable + digest.hexdigest()
+def inputs_hash(
+    ctx: Context, settings: Mapping[str, str], cache: Optional[digestcache.DigestCache] = None
+) -> str:
+    """sha256 over the context's files, injected files and build settings (args, base id...).
 
-
-def inputs_hash(ctx: Context, settings: Mapping[str, str]) -> str:
-    """sha256 over the context's files, injected files and build settings (args, base id...)."""
+    File digests come from `cache` when given (a stat per unchanged file, no read).
+    """
+    file_digest = cache.digest if cache is not None else digestcache.compute
     digest = hashlib.sha256()
+    root = str(ctx.root)
     for rel in ctx.files:
-        digest.update(f"F {rel}\0{_file_digest(ctx.root / rel)}\n".encode())
+        digest.update(f"F {rel}\0{file_digest(os.path.join(root, rel))}\n".encode())
     for rel, data in sorted(ctx.injected.items()):
         digest.update(f"I {rel}\0{hashlib.sha256(data).hexdigest()}\n".encode())
+    for rel, path in sorted(ctx.extra.items()):
+        digest.update(f"E {rel}\0{file_digest(path)}\n".encode())
     for key, value in sorted(settings.items()):
         digest.update(f"S {key}\0{value}\n".encode())
     return digest.hexdigest()
@@ -122,12 +127,13 @@ def write_tar(ctx: Context) -> IO[bytes]:
     with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for rel, data in sorted(ctx.injected.items()):
             _add_bytes(tar, rel, data)
-        for rel in ctx.files:
-            info = tar.gettarinfo(str(ctx.root / rel), arcname=rel)
+        members = [(rel, ctx.root / rel) for rel in ctx.files]
+        for rel, path in [*members, *sorted(ctx.extra.items())]:
+            info = tar.gettarinfo(str(path), arcname=rel)
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             if info.isreg():
-                with (ctx.root / rel).open("rb") as handle:
+                with path.open("rb") as handle:
                     tar.addfile(info, handle)
             else:
                 tar.addfile(info)

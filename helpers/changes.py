@@ -199,6 +199,13 @@ def compute(
     )
 
 
+def with_stale_images(cs: ChangeSet, stale: Sequence[str]) -> ChangeSet:
+    """Add the dirs whose local image was built from other inputs to the rebuilds."""
+    import dataclasses
+
+    return dataclasses.replace(cs, rebuild=_order({*cs.rebuild, *stale}))
+
+
 def since(
     root: Path,
     ref: Optional[str],

@@ -94,11 +94,21 @@ def run(
     return Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
 
-def run_feeding(argv: Sequence[str], stdin: IO[bytes], *, cwd: Optional[Path] = None) -> int:
-    """Run with `stdin` as the child's input (e.g. a build context tar); output passes through."""
+def run_feeding(
+    argv: Sequence[str],
+    stdin: IO[bytes],
+    *,
+    cwd: Optional[Path] = None,
+    output: Optional[IO[bytes]] = None,
+) -> int:
+    """Run with `stdin` as the child's input (e.g. a build context tar); output passes
+    through, or goes to `output` (stdout and stderr both) when given."""
     _check_allowed(argv)
+    err = subprocess.STDOUT if output is not None else None
     try:
-        return subprocess.run(list(argv), cwd=cwd, stdin=stdin, check=False).returncode
+        return subprocess.run(
+            list(argv), cwd=cwd, stdin=stdin, stdout=output, stderr=err, check=False
+        ).returncode
     except FileNotFoundError:
         return 127
 

@@ -61,8 +61,11 @@ def helpers_inside(root: Path) -> Optional[str]:
 
 
 def python_path(target: project.Target) -> str:
-    """The dir's code, the repo, and helpers (for the pytest plugin a conftest names)."""
-    parts = [workdir(target.rel_dir), MOUNT, helpers_inside(target.root)]
+    """The dir's code (its `src/` too, for src layouts), the repo, and helpers (for the
+    pytest plugin a conftest names). In-repo dependencies are installed editable in the
+    image, pointing at their place under the mount (see `unitctx`)."""
+    src = [f"{workdir(target.rel_dir)}/src"] if (target.path / "src").is_dir() else []
+    parts = [*src, workdir(target.rel_dir), MOUNT, helpers_inside(target.root)]
     return ":".join(dict.fromkeys(p for p in parts if p))
 
 

@@ -86,6 +86,23 @@ def excluded(patterns: tuple[Pattern, ...], path: str) -> bool:
     return result
 
 
+def dir_hits(
+    patterns: tuple[Pattern, ...], parent: tuple[bool, ...], dir_path: str
+) -> tuple[bool, ...]:
+    """Per pattern: does it match `dir_path` or one of its ancestors (`parent`, the same
+    answer for the parent dir). Walks compute it once per dir instead of once per file."""
+    return tuple(hit or bool(p.regex.match(dir_path)) for p, hit in zip(patterns, parent))
+
+
+def excluded_in(patterns: tuple[Pattern, ...], hits: tuple[bool, ...], path: str) -> bool:
+    """`excluded(patterns, path)` for a file whose dir's `dir_hits` are `hits`."""
+    result = False
+    for pattern, hit in zip(patterns, hits):
+        if hit or pattern.regex.match(path):
+            result = not pattern.negate
+    return result
+
+
 def _literal_prefix(pattern: str) -> str:
     for i, char in enumerate(pattern):
         if char in "*?[\\":

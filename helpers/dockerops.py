@@ -7,7 +7,7 @@ import secrets
 import sys
 from typing import Optional
 
-from helpers import commands, compat, containers, project
+from helpers import commands, containers, project, stale
 from helpers.errors import UserError, say
 
 
@@ -38,10 +38,14 @@ def build_local(
 
 
 def _run(
-    dir_flag: Optional[str], stage: str, version: Optional[str], opts: containers.RunOptions
+    dir_flag: Optional[str],
+    stage: str,
+    version: Optional[str],
+    opts: containers.RunOptions,
+    policy: Optional[stale.Policy] = None,
 ) -> int:
     target = project.target(dir_flag)
-    chosen = compat.choose(target, stage, version)
+    chosen = stale.choose(target, stage, version, policy or stale.Policy())
     for warning in chosen.warnings:
         say(warning)
     containers.prepare_host(target)
@@ -60,14 +64,25 @@ def _tty() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def bash(dir_flag: Optional[str], stage: str, version: Optional[str]) -> int:
+def bash(
+    dir_flag: Optional[str],
+    stage: str,
+    version: Optional[str],
+    policy: Optional[stale.Policy] = None,
+) -> int:
     opts = containers.RunOptions(command=("bash",), interactive=True, tty=_tty())
-    return _run(dir_flag, stage, version, opts)
+    return _run(dir_flag, stage, version, opts, policy)
 
 
-def cmd(command: str, dir_flag: Optional[str], stage: str, version: Optional[str]) -> int:
+def cmd(
+    command: str,
+    dir_flag: Optional[str],
+    stage: str,
+    version: Optional[str],
+    policy: Optional[stale.Policy] = None,
+) -> int:
     if not command.strip():
         raise UserError('docker_cmd needs --cmd "the command to run"')
     line = containers.run_command_line(command)
     opts = containers.RunOptions(command=line, interactive=True, tty=_tty())
-    return _run(dir_flag, stage, version, opts)
+    return _run(dir_flag, stage, version, opts, policy)

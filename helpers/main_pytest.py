@@ -41,6 +41,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         default="fail",
         help="a dir whose local image is missing or stale: fail it, or build it first",
     )
+    p.add_argument("--allow-stale", action="store_true", help="run stale local images anyway")
+    p.add_argument("--fresh", action="store_true", help="new containers, not the warm ones")
+    p.add_argument("-v", "--verbose", action="store_true", help="show the log of every build")
     p.add_argument("--pytest-opts", default="", help="extra pytest options, e.g. '-x -k name'")
     p.add_argument("--allow-no-tests", action="store_true", help="zero tests run is not a failure")
     p.add_argument("--junit-xml", type=Path, help="also write the combined JUnit XML here")
@@ -97,29 +100,40 @@ class Prepared:
 
 
 def _prepare(sel: Selection, args: argparse.Namespace, lists: list[str], run_id: str) -> Prepared:
-    from helpers import build, compat, engine
+    """Each dir's image (checked, built if asked) and run plan, `-j` dirs at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from helpers import build, engine, prefetch, stale, warm
 
     out = Prepared([], list(sel.skipped), [])
     if args.if_missing == "build" and args.stage != "local":
         print(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
-    for rel in sel.dirs:
+    policy = stale.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
+    runner = prefetch.for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
+
+    def one(rel: str) -> tuple[str, object]:
         target = project.Target(sel.root, rel, config.load(sel.root, rel))
         try:
-            if args.if_missing == "build" and args.stage == "local":
-                p = build.plan(target)
-                if not p.up_to_date:
-                    print(f"build  {rel}  {p.ref} ({p.reason})", flush=True)
-                    build.execute(build.with_revision(p, build.git_revision(target)))
-            chosen = compat.choose(target, args.stage, None)
+            chosen = stale.choose(target, args.stage, None, policy, runner)
             for warning in chosen.warnings:
                 print(warning, file=sys.stderr)
-            out.runs.append(testrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts))
+            hot = target.cfg.warm_containers and not args.fresh
+            name = warm.ensure(target, chosen.image, runner) if hot else None
+            plan = testrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
+            return "run", plan
         except build.BuildFailedError as err:
-            out.broken.append((rel, err.message))
+            return "broken", (rel, err.message)
         except engine.EngineDownError:
             raise  # the same for every dir: said once, on stderr, by the edge
         except UserError as err:
-            out.skipped.append((rel, err.message))
+            return "skipped", (rel, err.message)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for kind, payload in pool.map(one, sel.dirs):
+            if isinstance(payload, testrun.DirRun):
+                out.runs.append(payload)
+            elif isinstance(payload, tuple):
+                (out.broken if kind == "broken" else out.skipped).append(payload)
     return out
 
 
@@ -156,6 +170,15 @@ def _write_reports(
     if args.json:
         fsutil.write_atomic(args.json.resolve(), as_json)
     return out_dir
+
+
+def _stop_warm(runs: Sequence[testrun.DirRun]) -> None:
+    """A `docker exec` run outlives its CLI: remove the warm containers that ran it."""
+    from helpers import warm
+
+    for run in runs:
+        if run.argv[1:2] == ("exec",):
+            warm.remove(run.container)
 
 
 def run(args: argparse.Namespace, cwd: Path) -> int:
@@ -208,6 +231,7 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
     try:
         results = drv.run(runs, fail_fast=args.fail_fast)
     except KeyboardInterrupt:
+        _stop_warm(runs)
         print(f"interrupted: removed the containers of run {run_id}", file=sys.stderr)
         return EXIT_INTERRUPTED
     started = [r for r in results if r.note != driver.NOT_STARTED]

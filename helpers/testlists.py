@@ -51,6 +51,7 @@ def pytest_argv(
     pytest_opts: str = "",
     node_ids: Sequence[str] = (),
     rootdir: str = "",
+    cache_dir: str = "",
 ) -> tuple[str, ...]:
     """`python -m pytest` for the given lists; node ids (reruns) replace the list filter.
 
@@ -65,6 +66,8 @@ def pytest_argv(
     argv += ["-o", f"junit_suite_name={suite_name}", "-o", "junit_family=xunit2"]
     if rootdir:
         argv.append(f"--rootdir={rootdir}")
+    if cache_dir:  # not .pytest_cache in the user's dir
+        argv += ["-o", f"cache_dir={cache_dir}"]
     if not node_ids and set(lists) != set(LISTS):  # all lists: no filter to evaluate
         argv += ["-m", marker_expression(list(lists))]
     return (*argv, *extra, *node_ids)

@@ -10,12 +10,12 @@ from typing import Optional
 
 from helpers import (
     commands,
-    compat,
     config,
     driver,
     hints,
     junit,
     project,
+    stale,
     testlists,
     testrun,
 )
@@ -35,11 +35,12 @@ def _plan(
     node_ids: Sequence[str] = (),
     image: Optional[str] = None,
     fresh: bool = False,
+    policy: Optional[stale.Policy] = None,
 ) -> testrun.DirRun:
     if no_docker:
         return testrun.plan_dir(target, None, lists, run_id, pytest_opts, node_ids)
     if image is None:
-        chosen = compat.choose(target, stage, version)
+        chosen = stale.choose(target, stage, version, policy or stale.Policy())
         for warning in chosen.warnings:
             say(warning)
         if target.cfg.warm_containers and not fresh:
@@ -118,6 +119,8 @@ class RunRequest:
     allow_no_tests: bool = False
     changed_since: Optional[str] = None
     fresh: bool = False
+    if_missing: str = "fail"
+    allow_stale: bool = False
 
 
 def run_tests(req: RunRequest) -> int:
@@ -141,6 +144,7 @@ def run_tests(req: RunRequest) -> int:
         req.no_docker,
         req.pytest_opts,
         fresh=req.fresh,
+        policy=stale.Policy(req.if_missing, req.allow_stale),
     )
     code = _execute(run, run_id)
     testrun.record_if_ran(target.root, run_id, [run], lists)

@@ -12,7 +12,7 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -84,8 +84,16 @@ def plan_dir(
         return _on_host(target, lists, pytest_opts, node_ids, host_reports, timeouts)
     inside = f"{containers.MOUNT}/{host_reports.relative_to(target.root).as_posix()}"
     workdir = containers.workdir(target.rel_dir)
+    cache = f"{containers.MOUNT}/{STATE_DIR}/pytest_cache/{slug(target.rel_dir)}"
     pytest = testlists.pytest_argv(
-        "python3", lists, f"{inside}/junit.xml", target.rel_dir, pytest_opts, node_ids, workdir
+        "python3",
+        lists,
+        f"{inside}/junit.xml",
+        target.rel_dir,
+        pytest_opts,
+        node_ids,
+        workdir,
+        cache_dir=cache,
     )
     run_env = {"HELPERS_REPORT_DIR": inside, "HELPERS_TEST_TIMEOUTS": timeouts}
     if warm:
@@ -154,7 +162,7 @@ def _on_host(
 ) -> DirRun:
     junit_path = str(host_reports / "junit.xml")
     argv = testlists.pytest_argv(
-        sys.executable,
+        host_python(),
         lists,
         junit_path,
         target.rel_dir,
@@ -182,6 +190,17 @@ def record_if_ran(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequen
     if ran:
         record_last(root, run_id, ran, lists)
     return bool(ran)
+
+
+def host_python(env: Optional[Mapping[str, str]] = None) -> str:
+    """`--no-docker`'s python: the active virtualenv's ($VIRTUAL_ENV), else the thin env's."""
+    env = os.environ if env is None else env
+    venv = env.get("VIRTUAL_ENV")
+    if venv:
+        for name in ("bin/python", "Scripts/python.exe"):
+            if (Path(venv) / name).is_file():
+                return str(Path(venv) / name)
+    return sys.executable
 
 
 def record_last(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence[str]) -> None:

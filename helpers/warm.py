@@ -18,6 +18,7 @@ from helpers import commands, containers, engine, project, testrun
 from helpers.errors import UserError
 
 LABEL_WARM = "io.helpers.warm"
+STATE_FORMAT = "{{.State.Running}} {{.State.StartedAt}}"
 LIFETIME = 1800
 REUSE_FOR = 1200
 
@@ -54,14 +55,16 @@ def _age_seconds(started_at: str) -> float:
     return (now - started).total_seconds()
 
 
-def remove_for_dir(target: project.Target, runner: commands.Runner = commands.run) -> None:
-    """Remove this dir's warm containers (stale ones, or before starting a new one)."""
-    listed = runner(
-        (engine.DOCKER, "ps", "--all", "--quiet", "--filter", f"label={LABEL_WARM}={_slot(target)}")
-    )
-    ids = listed.out.split()
-    if ids:
-        runner((engine.DOCKER, "rm", "--force", *ids))
+def remove_for_dir(
+    target: project.Target, runner: commands.Runner = commands.run, keep: str = ""
+) -> None:
+    """Remove this dir's warm containers (stale ones, or before starting a new one);
+    `keep` is spared: another run may have just started it (main_pytest runs at once)."""
+    label = f"label={LABEL_WARM}={_slot(target)}"
+    listed = runner((engine.DOCKER, "ps", "--all", "--filter", label, "--format", "{{.Names}}"))
+    names = [n for n in listed.out.split() if n != keep]
+    if names:
+        runner((engine.DOCKER, "rm", "--force", *names))
 
 
 def ensure(
@@ -69,16 +72,20 @@ def ensure(
 ) -> str:
     """The name of a running warm container for this dir and image, started if needed."""
     name = f"helpers-warm-{target.cfg.image_name.replace('/', '-')}-{_key(target, image)}"
-    fmt = "{{.State.Running}} {{.State.StartedAt}}"
+    fmt = STATE_FORMAT
     state = runner((engine.DOCKER, "container", "inspect", "--format", fmt, name))
     if state.ok:
         running, _, started = state.out.strip().partition(" ")
         if running == "true" and _age_seconds(started) < REUSE_FOR:
             return name
-    remove_for_dir(target, runner)
+        runner((engine.DOCKER, "rm", "--force", name))  # expired or stopped
+    remove_for_dir(target, runner, keep=name)
     containers.prepare_host(target)
     started_run = runner(containers.run_argv(target, image.ref, _options(target, name)))
     if not started_run.ok:
+        again = runner((engine.DOCKER, "container", "inspect", "--format", fmt, name))
+        if again.ok and again.out.startswith("true"):
+            return name  # a concurrent run started the same container first
         reason = (started_run.err.strip().splitlines() or ["no reason given"])[-1]
         raise UserError(
             f"could not start a warm container from {image.ref} ({reason}); "

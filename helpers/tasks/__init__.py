@@ -17,6 +17,7 @@ from helpers.tasks import (
     hygiene_tasks,
     pytest_tasks,
     release_tasks,
+    scaffold_tasks,
     setup_tasks,
     sync_tasks,
 )
@@ -32,6 +33,7 @@ for _module in (
     chore_tasks,
     hygiene_tasks,
     sync_tasks,
+    scaffold_tasks,
 ):
     for _task in vars(_module).values():
         if isinstance(_task, Task):

@@ -18,6 +18,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 DIR_HELP = "runnable dir (default: the one holding the current dir)"
 STAGE_HELP = "image stage: local, dev or prod"
 VERSION_HELP = "image version (default: the changelog's; dev/prod: the moving tag)"
+IF_MISSING_HELP = "a missing or stale local image: fail (default) or build it first"
+ALLOW_STALE_HELP = "run a stale local image anyway, with a warning"
 DRY_RUN_HELP = "print the exact commands; change nothing"
 
 

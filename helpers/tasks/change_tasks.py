@@ -25,9 +25,12 @@ def _root() -> Path:
 def changes(ctx: Context, since: Optional[str] = None, format: str = "text") -> None:
     """Changed and affected units, images to rebuild, versions to bump before release."""
     from helpers import changes as ch
+    from helpers import rebuilds
 
     ch.check_format(format)
-    _, found = ch.load_and_compute(_root(), since)
+    ws, found = ch.load_and_compute(_root(), since)
+    if format == "text" or format == "json":  # a CI matrix stays what changed
+        found = ch.with_stale_images(found, rebuilds.stale_local(ws.root, ws.runnable()))
     print(ch.render(found, format))
 
 

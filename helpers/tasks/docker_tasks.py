@@ -6,9 +6,18 @@ from typing import Optional
 
 from invoke.context import Context
 
-from helpers.tasks._common import DIR_HELP, STAGE_HELP, VERSION_HELP, exit_with, task
+from helpers.tasks._common import (
+    ALLOW_STALE_HELP,
+    DIR_HELP,
+    IF_MISSING_HELP,
+    STAGE_HELP,
+    VERSION_HELP,
+    exit_with,
+    task,
+)
 
 DIR, STAGE, VERSION = DIR_HELP, STAGE_HELP, VERSION_HELP
+STALE = {"if_missing": IF_MISSING_HELP, "allow_stale": ALLOW_STALE_HELP}
 
 
 @task(
@@ -37,17 +46,19 @@ def docker_build_local_image(
     dockerops.build_local(dir, version, no_cache, build_arg or [], platform, dry_run)
 
 
-@task(help={"dir": DIR, "stage": STAGE, "version": VERSION})
+@task(help={"dir": DIR, "stage": STAGE, "version": VERSION, **STALE})
 def docker_bash(
     ctx: Context,
     dir: Optional[str] = None,
     stage: str = "local",
     version: Optional[str] = None,
+    if_missing: str = "fail",
+    allow_stale: bool = False,
 ) -> None:
     """Start an interactive shell in the runnable dir's container."""
-    from helpers import dockerops
+    from helpers import dockerops, stale
 
-    exit_with(dockerops.bash(dir, stage, version))
+    exit_with(dockerops.bash(dir, stage, version, stale.Policy(if_missing, allow_stale)))
 
 
 @task(
@@ -56,6 +67,7 @@ def docker_bash(
         "dir": DIR,
         "stage": STAGE,
         "version": VERSION,
+        **STALE,
     }
 )
 def docker_cmd(
@@ -64,8 +76,11 @@ def docker_cmd(
     dir: Optional[str] = None,
     stage: str = "local",
     version: Optional[str] = None,
+    if_missing: str = "fail",
+    allow_stale: bool = False,
 ) -> None:
     """Run one command in the runnable dir's container; its exit code is passed through."""
-    from helpers import dockerops
+    from helpers import dockerops, stale
 
-    exit_with(dockerops.cmd(cmd, dir, stage, version))
+    policy = stale.Policy(if_missing, allow_stale)
+    exit_with(dockerops.cmd(cmd, dir, stage, version, policy))

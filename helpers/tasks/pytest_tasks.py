@@ -7,21 +7,42 @@ from typing import Any, Optional
 from invoke.context import Context
 from invoke.tasks import Task
 
-from helpers.tasks._common import DIR_HELP, STAGE_HELP, VERSION_HELP, exit_with, task
+from helpers.tasks._common import (
+    ALLOW_STALE_HELP,
+    DIR_HELP,
+    IF_MISSING_HELP,
+    STAGE_HELP,
+    VERSION_HELP,
+    exit_with,
+    task,
+)
 
 HELP = {
     "dir": DIR_HELP,
     "stage": STAGE_HELP,
     "version": VERSION_HELP,
-    "no_docker": "run pytest on the host instead of in the container",
+    "no_docker": "run pytest on the host: the active virtualenv's python ($VIRTUAL_ENV), "
+    "else the thin env's",
     "pytest_opts": "extra pytest options, e.g. '-x -k name'",
     "allow_no_tests": "zero tests run is not a failure",
     "test_list": "comma-separated subset of fast,slow,superslow",
     "changed_since": "run only if the dir is affected since this git ref (or last-success)",
     "fresh": "run in a new container instead of reusing this dir's warm one",
+    "if_missing": IF_MISSING_HELP,
+    "allow_stale": ALLOW_STALE_HELP,
 }
 
-RUN_FLAGS = ("dir", "stage", "version", "no_docker", "pytest_opts", "allow_no_tests", "fresh")
+RUN_FLAGS = (
+    "dir",
+    "stage",
+    "version",
+    "no_docker",
+    "pytest_opts",
+    "allow_no_tests",
+    "fresh",
+    "if_missing",
+    "allow_stale",
+)
 
 
 def _help(*names: str) -> dict[str, str]:
@@ -46,6 +67,8 @@ def run_tests(
     allow_no_tests: bool = False,
     changed_since: Optional[str] = None,
     fresh: bool = False,
+    if_missing: str = "fail",
+    allow_stale: bool = False,
 ) -> None:
     """Run the dir's tests (all lists unless --test-list) inside its container."""
     flags = dict(locals())
@@ -65,6 +88,8 @@ def _one_list(name: str, doc: str) -> Task[Any]:
         pytest_opts: str = "",
         allow_no_tests: bool = False,
         fresh: bool = False,
+        if_missing: str = "fail",
+        allow_stale: bool = False,
     ) -> None:
         _run(
             test_list=name,
@@ -75,6 +100,8 @@ def _one_list(name: str, doc: str) -> Task[Any]:
             pytest_opts=pytest_opts,
             allow_no_tests=allow_no_tests,
             fresh=fresh,
+            if_missing=if_missing,
+            allow_stale=allow_stale,
         )
 
     body.__name__ = body.__qualname__ = f"run_{name}_tests"

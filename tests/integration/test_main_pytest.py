@@ -58,14 +58,19 @@ def by_dir(data: dict) -> dict[str, dict]:  # type: ignore[type-arg]
     return {d["dir"]: d for d in data["dirs"]}
 
 
-def containers_of(client: Client) -> list[str]:
+def containers_of(client: Client, warm: bool = True) -> list[str]:
+    """The repo's containers; `warm=False`: leave out the warm ones kept for reuse."""
     out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=io.helpers.repo={client.root}"],
+        [
+            *("docker", "ps", "-a", "--filter", f"label=io.helpers.repo={client.root}"),
+            *("--format", '{{.ID}} {{.Label "io.helpers.warm"}}'),
+        ],
         capture_output=True,
         text=True,
         check=True,
     )
-    return out.stdout.split()
+    rows = [line.split(" ", 1) for line in out.stdout.splitlines() if line.strip()]
+    return [row[0] for row in rows if warm or len(row) < 2 or not row[1].strip()]
 
 
 def start_and_wait_for_containers(
@@ -105,7 +110,7 @@ def test_every_dir_in_its_own_container_nested_never_collected(
     assert "dir        image" in result.stdout  # the summary table
     combined = ET.parse(result.stdout.rsplit("reports: ", 1)[1].split()[0] + "/junit.xml")
     assert combined.getroot().get("tests") == "6"
-    assert containers_of(client) == []
+    assert containers_of(client, warm=False) == []  # warm ones stay, for the next run
     # --dir infra: infra and infra/etl only
     sub = client.script("dev_scripts/main_pytest.py", "--dir", "infra")
     assert set(by_dir(report(client, sub.stdout))) == {"infra", "infra/etl"}
@@ -176,7 +181,7 @@ def test_missing_image_fail_or_build(client_factory: ClientFactory) -> None:
     assert "not run (image " in failed.stdout
     assert "run `invoke docker_build_local_image`" in failed.stdout
     built = client.script("dev_scripts/main_pytest.py", "--if-missing", "build")
-    assert built.returncode == 0 and "build  ." in built.stdout
+    assert built.returncode == 0 and "build  ." in built.stderr  # progress, not data
 
 
 def test_interrupt_leaves_no_container(client_factory: ClientFactory) -> None:
@@ -191,7 +196,8 @@ def test_interrupt_leaves_no_container(client_factory: ClientFactory) -> None:
     for d in (".", "infra"):
         assert client.invoke("docker_build_local_image", "--dir", d).returncode == 0
     script = str(client.root / "helpers_root/dev_scripts/main_pytest.py")
-    proc = start_and_wait_for_containers(client, [sys.executable, script, "-j", "2"], count=2)
+    argv = [sys.executable, script, "-j", "2", "--fresh"]
+    proc = start_and_wait_for_containers(client, argv, count=2)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130, out
@@ -205,7 +211,7 @@ def test_sigterm_also_cleans_up(client_factory: ClientFactory) -> None:
     )
     assert client.invoke("docker_build_local_image").returncode == 0
     script = str(client.root / "helpers_root/dev_scripts/main_pytest.py")
-    proc = start_and_wait_for_containers(client, [sys.executable, script])
+    proc = start_and_wait_for_containers(client, [sys.executable, script, "--fresh"])
     proc.terminate()
     proc.communicate(timeout=30)
     assert proc.returncode == 130

@@ -406,3 +406,19 @@ def test_bad_release_input_is_one_line_and_pushes_nothing(
     dry = rclient.invoke("docker_release_dev_image", "--dry-run")
     assert dry.returncode == 0 and "docker push" in dry.stdout
     assert tags(repo) == []
+
+
+def test_changes_lists_an_image_built_from_a_reverted_edit(rclient: Client) -> None:
+    write(rclient.root / "devops" / "requirements.txt", "six\n")
+    rclient.commit("an input")
+    assert rclient.invoke("docker_build_local_image").returncode == 0
+    clean = rclient.invoke("changes", "--since", "HEAD", "--format", "json")
+    assert json.loads(clean.stdout)["rebuild"] == []
+    write(rclient.root / "devops" / "requirements.txt", "six\nattrs\n")
+    assert rclient.invoke("docker_build_local_image").returncode == 0  # built from the edit
+    git(rclient.root, "checkout", "--", "devops/requirements.txt")  # ...then reverted
+    reverted = rclient.invoke("changes", "--since", "HEAD", "--format", "json")
+    data = json.loads(reverted.stdout)
+    assert data["changed"] == [] and data["rebuild"] == ["."]
+    text = rclient.invoke("changes", "--since", "HEAD")
+    assert "images to rebuild (1):" in text.stdout

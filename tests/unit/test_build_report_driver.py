@@ -12,13 +12,16 @@ import pytest
 
 from helpers import build, config, driver, edge, images, junit, project, report, testrun
 from helpers.commands import Argv, Result
+from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
-from tests.fakes import FakeRunner, result
+from tests.fakes import Answer, FakeRunner, result
 
 # ---------------------------------------------------------------- build planning
 
 
 def _target(root: Path, **cfg: object) -> project.Target:
+    if not (root / ".git").exists():
+        run_git(root, "init", "-q")  # the build context is read from git's file list
     base = config.load(root, ".", env={})
     return project.Target(root, ".", config.Config(**{**base.__dict__, **cfg}))
 
@@ -35,7 +38,8 @@ def _engine(images_by_ref: dict[str, dict[str, str]]) -> FakeRunner:
         ]
         return result(0 if len(lines) == len(refs) else 1, "\n".join(lines))
 
-    return FakeRunner({"image inspect": inspect, "version": result(0, "20.10.24\n")})
+    answers: dict[str, Answer] = {"image inspect": inspect, "version": result(0, "20.10.24\n")}
+    return FakeRunner(answers, passthrough=["git"])
 
 
 def test_plan_without_an_image_builds_with_labels_and_force_rm(tmp_path: Path) -> None:
@@ -66,7 +70,7 @@ def test_plan_reuses_an_image_whose_inputs_are_unchanged(tmp_path: Path) -> None
     make_runnable(tmp_path, ".")
     target = _target(tmp_path, image_name="acme")
     first = build.plan(target, user="ann", runner=_engine({}))
-    same = _engine({first.ref: {images.LABEL_INPUTS: first.inputs_hash}})
+    same = _engine({first.ref: dict(first.labels)})  # as the build labelled it
     again = build.plan(target, user="ann", runner=same)
     assert (again.up_to_date, again.reason, again.inputs_hash) == (
         True,

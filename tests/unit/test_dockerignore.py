@@ -29,7 +29,14 @@ from helpers import dockerignore
     ],
 )
 def test_matching(patterns: str, path: str, excluded: bool) -> None:
-    assert dockerignore.excluded(dockerignore.parse(patterns), path) is excluded
+    parsed = dockerignore.parse(patterns)
+    assert dockerignore.excluded(parsed, path) is excluded
+    # The walk's per-dir form gives the same answer.
+    hits = (False,) * len(parsed)
+    parts = path.split("/")
+    for k in range(1, len(parts)):
+        hits = dockerignore.dir_hits(parsed, hits, "/".join(parts[:k]))
+    assert dockerignore.excluded_in(parsed, hits, path) is excluded
 
 
 def test_may_prune_unless_a_negation_reaches_inside() -> None:

@@ -26,6 +26,12 @@ def _before_first_line(err: str) -> bool:
     return err.count('File "') == 1 and 'invoke_launcher.py", line 0, in <module>' in err
 
 
+def _in_python_start_up(code: int, err: str) -> bool:
+    """On a loaded machine `python script.py` can still be importing `site` (Python's own
+    start-up, before any line of ours) when the signal comes."""
+    return code == 1 and err.startswith("Fatal Python error: init_import_site")
+
+
 def _client(tmp_path: Path) -> Path:
     (tmp_path / ".git").mkdir()
     write(tmp_path / "tasks.py", "from helpers.tasks import ns  # noqa: F401\n")
@@ -88,6 +94,8 @@ def test_main_pytest_interrupted_while_importing_is_130_and_one_line(tmp_path: P
     for delay in (0.08, 0.1, 0.12, 0.15, 0.2):
         argv = [sys.executable, str(MAIN_PYTEST), "--help"]
         code, err = _interrupt_after(argv, client, delay, signal.SIGINT)
+        if _in_python_start_up(code, err):
+            continue
         assert code in (0, 130, -signal.SIGINT), (delay, err)
         assert "Traceback" not in err, (delay, err)
         if code == 130:

@@ -1,0 +1,52 @@
+"""Python packages as runnable dirs: create_runnable_dir, docker_update_lock."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from invoke.context import Context
+
+from helpers.tasks._common import DIR_HELP, IF_MISSING_HELP, task
+
+
+@task(
+    positional=["name"],
+    help={
+        "name": "the dir: an existing pyproject package, or a new dir to scaffold",
+        "force": "overwrite the files it writes when they exist",
+    },
+)
+def create_runnable_dir(ctx: Context, name: str, force: bool = False) -> None:
+    """Make a pyproject package (or a new dir) a runnable dir: changelog, Dockerfile, ignores."""
+    from pathlib import Path
+
+    from helpers import scaffold, workspace
+
+    cwd = Path.cwd().resolve()
+    made = scaffold.create(workspace.find_repo_root(cwd), cwd, name, force)
+    for rel in made.written:
+        print(rel)
+    from helpers.errors import say
+
+    say(
+        f"{made.rel_dir} is a runnable dir at version {made.version}: next, "
+        f"`invoke docker_build_local_image --dir {made.rel_dir}`"
+    )
+
+
+@task(help={"dir": DIR_HELP, "if_missing": IF_MISSING_HELP})
+def docker_update_lock(ctx: Context, dir: Optional[str] = None, if_missing: str = "fail") -> None:
+    """Resolve the dir's dependencies in its image (uv, poetry or pip-tools); write the lock."""
+    from helpers import locks, project, stale
+    from helpers.errors import say
+
+    target = project.target(dir)
+    locks.detect(target.path)  # nothing to lock: say so before touching any image
+    chosen = stale.choose(target, "local", None, stale.Policy(if_missing, allow_stale=True))
+    for warning in chosen.warnings:
+        say(warning)
+    locked = locks.update(target, chosen.ref)
+    rel = locked.path.relative_to(target.root).as_posix()
+    print(rel)
+    state = "written" if locked.changed else "unchanged"
+    say(f"{rel} {state} ({locked.tool} in {chosen.ref}); the next build installs from it")

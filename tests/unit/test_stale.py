@@ -1,0 +1,136 @@
+"""Which inputs make a local image stale, and the stat-keyed digest cache."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import buildctx, digestcache, stale
+from helpers.errors import UserError
+from tests.conftest import make_runnable, write
+
+DOCKERFILE = """ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+# COPY ignored.txt /nowhere
+COPY --chown=1:1 devops/entrypoint.sh \\
+     setup/*.sh /usr/local/bin/
+COPY --from=builder /out/app /app
+COPY ["conf/app.ini", "/etc/app.ini"]
+COPY . /work
+COPY src/ /work/src/
+ADD https://example.com/x.tar.gz /tmp/
+COPY $VAR /x
+COPY app.py /app/app.py
+WORKDIR /app
+COPY README.md ./docs/
+"""
+
+
+def test_copied_sources_skip_other_stages_urls_and_variables() -> None:
+    assert stale.copied_sources(DOCKERFILE) == [
+        "devops/entrypoint.sh",
+        "setup/*.sh",
+        "conf/app.ini",
+        ".",
+        "src/",
+    ]
+
+
+def _dir(tmp_path: Path) -> buildctx.Context:
+    d = make_runnable(tmp_path, ".")
+    write(d / "devops/Dockerfile", DOCKERFILE)
+    for rel in (
+        "devops/entrypoint.sh",
+        "setup/a.sh",
+        "conf/app.ini",
+        "src/pkg/__init__.py",
+        "app.py",
+        "README.md",
+        "pyproject.toml",
+        "libs/x/requirements-dev.txt",
+        "poetry.lock",
+    ):
+        write(d / rel, f"{rel}\n")
+    return buildctx.collect(d, "devops/Dockerfile", {".helpers/install-deps.sh": b"sh"})
+
+
+def test_install_inputs_are_manifests_copied_files_and_settings_not_code(tmp_path: Path) -> None:
+    ctx = _dir(tmp_path)
+    inputs = stale.install_inputs(ctx, {"BASE_IMAGE": "b", "PIP_INDEX": "x"}, "sha256:1")
+    assert sorted(inputs) == [
+        ".helpers/install-deps.sh",
+        "base image",
+        "build arg PIP_INDEX",
+        "conf/app.ini",
+        "devops/Dockerfile",
+        "devops/entrypoint.sh",
+        "libs/x/requirements-dev.txt",
+        "poetry.lock",
+        "pyproject.toml",
+        "setup/a.sh",
+    ]
+
+
+def test_code_edits_never_make_an_image_stale_manifest_edits_do(tmp_path: Path) -> None:
+    ctx = _dir(tmp_path)
+    args = {"BASE_IMAGE": "b"}
+    built = stale.install_inputs(ctx, args, "sha256:1")
+    for code in ("app.py", "src/pkg/__init__.py", "README.md"):
+        write(ctx.root / code, "edited\n")
+    assert stale.changed(built, stale.install_inputs(ctx, args, "sha256:1")) == []
+    write(ctx.root / "pyproject.toml", "[project]\nname = 'x'\n")
+    now = stale.install_inputs(ctx, args, "sha256:2")
+    assert stale.changed(built, now) == ["base image", "pyproject.toml"]
+
+
+def test_a_one_off_build_arg_is_not_second_guessed() -> None:
+    old = {"base image": "1", "build arg FROM_CLI": "2", "build arg CFG": "3"}
+    assert stale.changed(old, {"base image": "1", "build arg CFG": "3"}) == []
+    assert stale.changed(old, {"base image": "1", "build arg CFG": "4"}) == ["build arg CFG"]
+
+
+def test_label_round_trip_and_an_unlabelled_image() -> None:
+    inputs = {"b": "2", "a": "1"}
+    assert stale.decode(stale.encode(inputs)) == inputs
+    assert stale.decode(None) is None and stale.decode("not json") is None
+
+
+def test_names_are_shown_as_repo_paths_dependencies_first() -> None:
+    names = [".helpers/requirements.txt", "pyproject.toml", ".helpers/units/libs/a/setup.cfg"]
+    assert stale.shown_names(names, "apps/b") == [
+        "libs/a/setup.cfg (dependency unit)",
+        "apps/b/pyproject.toml",
+        ".helpers/requirements.txt (generated)",
+    ]
+    assert stale.describe(["a", "b", "c", "d", "e"]) == "a, b, c and 2 more"
+
+
+def test_policy_rejects_an_unknown_if_missing() -> None:
+    with pytest.raises(UserError, match="--if-missing 'maybe'"):
+        stale.Policy("maybe")
+
+
+def test_digest_cache_reads_an_unchanged_file_once(tmp_path: Path) -> None:
+    path = write(tmp_path / "f.txt", "one\n")
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    store = tmp_path / ".helpers" / "digests.json"
+    first = digestcache.DigestCache(store)
+    value = first.digest(path)
+    first.save()
+    assert (tmp_path / ".helpers" / ".gitignore").is_file()
+    second = digestcache.DigestCache(store)
+    assert second.digest(path) == value and second.hits == 1
+    path.write_text("two\n")  # new mtime and size: read again
+    assert second.digest(path) != value and second.hits == 1
+
+
+def test_digest_cache_does_not_trust_a_just_written_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "f.txt", "one\n")
+    cache = digestcache.DigestCache(tmp_path / "d.json")
+    cache.digest(path)
+    assert not cache.dirty  # racy: its mtime may not move on the next write
+    assert digestcache.DigestCache(tmp_path / "missing" / "d.json").entries == {}
