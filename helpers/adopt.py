@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Optional
 
 from helpers import config, syncfiles, workspace
-from helpers.errors import EXIT_USAGE, UserError, render
+from helpers.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -84,30 +84,32 @@ def candidates(files: Iterable[str], runnable: Sequence[str]) -> list[Candidate]
 
 
 def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> int:
+    """adopt.sh's entry, inside the one edge (helpers.edge)."""
+    from helpers import edge
+
     args = list(sys.argv[1:] if argv is None else argv)
+    return edge.main(lambda: _adopt(args, (cwd or Path.cwd()).resolve()), ["adopt.sh", *args])
+
+
+def _adopt(args: Sequence[str], here: Path) -> int:
     force = "--force" in args
     unknown = [a for a in args if a != "--force"]
-    try:
-        if unknown:
-            raise UserError(f"unknown argument {unknown[0]!r} (adopt): usage: adopt.sh [--force]")
-        here = (cwd or Path.cwd()).resolve()
-        client = syncfiles.locate(here)
-        how = f"bash {client.helpers_dir}/dev_scripts/adopt.sh"
-        outcome = syncfiles.sync(here, force=force, how=how)
-        for line in outcome.lines:
+    if unknown:
+        raise UserError(f"unknown argument {unknown[0]!r} (adopt): usage: adopt.sh [--force]")
+    client = syncfiles.locate(here)
+    how = f"bash {client.helpers_dir}/dev_scripts/adopt.sh"
+    outcome = syncfiles.sync(here, force=force, how=how)
+    for line in outcome.lines:
+        print(line)
+    root = client.root
+    ignore = config.load(root, ".").ignore_dirs
+    files = workspace.list_files(root)
+    runnable = workspace.runnable_in_work_tree(root, files, ignore)
+    print(f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}")
+    for cand in candidates(files, runnable):
+        for line in cand.hint():
             print(line)
-        root = client.root
-        ignore = config.load(root, ".").ignore_dirs
-        files = workspace.list_files(root)
-        runnable = workspace.runnable_dirs(files, ignore, root)
-        print(f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}")
-        for cand in candidates(files, runnable):
-            for line in cand.hint():
-                print(line)
-        return outcome.code
-    except UserError as err:
-        print(render(err), file=sys.stderr)
-        return err.exit_code if err.exit_code else EXIT_USAGE
+    return outcome.code
 
 
 if __name__ == "__main__":
