@@ -16,6 +16,7 @@ import io
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -97,6 +98,7 @@ def docker_text(env: EnvFile) -> str:
 
 
 _written: dict[str, Path] = {}
+_lock = threading.Lock()
 
 
 def _remove_written() -> None:
@@ -116,12 +118,13 @@ def docker_file(root: Path, cfg: Config) -> Optional[Path]:
     if env is None or not env.entries:
         return None
     text = docker_text(env)
-    if text in _written and _written[text].is_file():
-        return _written[text]
-    fd, name = tempfile.mkstemp(prefix="helpers-env-", suffix=".list")  # mode 0600
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    if not _written:
-        atexit.register(_remove_written)
-    _written[text] = Path(name)
-    return Path(name)
+    with _lock:  # main_pytest prepares dirs in threads
+        if text in _written and _written[text].is_file():
+            return _written[text]
+        fd, name = tempfile.mkstemp(prefix="helpers-env-", suffix=".list")  # mode 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if not _written:
+            atexit.register(_remove_written)
+        _written[text] = Path(name)
+        return Path(name)

@@ -330,3 +330,13 @@ def test_inside_a_dir_that_lost_its_dockerfile_the_parent_is_not_used(
         "or pass --dir . for the enclosing one"
     )
     assert workspace.resolve_dir(lost_dockerfile, lost_dockerfile, None) == "."
+
+
+def test_threads_share_one_temp_env_file(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    write(tmp_path / ".env", "SHARED=1\n")
+    cfg = config.Config(image_name="x")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        paths = set(pool.map(lambda _: envfile.docker_file(tmp_path, cfg), range(32)))
+    assert len(paths) == 1
