@@ -203,13 +203,19 @@ def test_changed_since_names_where_the_ref_came_from(client_factory: ClientFacto
     assert since.startswith("error: --since nope: no such commit")
 
 
-def test_nothing_is_written_into_the_repo_by_a_bad_env(client_factory: ClientFactory) -> None:
-    client = client_factory(".", files={".env": "BROKEN LINE\n"})
-    one_line_error(client.invoke("docker_cmd", "--cmd", "true"))
-    status = subprocess.run(
-        ["git", "-C", str(client.root), "status", "--porcelain", "--ignored"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert Path(".env").name in status and "helpers-env" not in status
+def test_the_temp_env_file_is_gone_when_the_task_ends(
+    client_factory: ClientFactory, tmp_path: Path
+) -> None:
+    client = client_factory(".", files={".env": "TOKEN=abc\n"})
+    assert client.invoke("docker_build_local_image").returncode == 0
+    tmp = tmp_path / "tmpdir"
+    tmp.mkdir()
+    shown = client.invoke("docker_cmd", "--cmd", 'echo "$TOKEN"', env={"TMPDIR": str(tmp)})
+    assert shown.returncode == 0 and shown.stdout.strip() == "abc", shown.stderr
+    assert list(tmp.iterdir()) == []  # docker read it; it was removed at exit
+    shown = client.invoke("docker_jupyter", "--dry-run", env={"TMPDIR": str(tmp)})
+    assert f"--env-file {tmp}/helpers-env-" in shown.stdout, shown.stdout + shown.stderr
+    assert list(tmp.iterdir()) == []
+    write(client.root / ".env", "BROKEN LINE\n")
+    one_line_error(client.invoke("docker_cmd", "--cmd", "true", env={"TMPDIR": str(tmp)}))
+    assert list(tmp.iterdir()) == []  # a bad file is never copied
