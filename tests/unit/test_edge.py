@@ -217,3 +217,21 @@ def test_the_log_is_rotated_not_grown_forever(_state_home: Path) -> None:
     assert edge.write_log(ValueError("new"), ["t"]) == log
     assert "ValueError: new" in log.read_text() and len(log.read_text()) < 10_000
     assert log.with_name(edge.LOG_NAME + ".1").stat().st_size == edge.LOG_LIMIT + 1
+
+
+def test_main_pytest_report_write_failure_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --json path that cannot be written (here: a dir) was a traceback in main_pytest."""
+    from tests.conftest import git as run_git
+
+    root = tmp_path / "client"
+    root.mkdir()
+    run_git(root, "init", "-q")
+    make_runnable(root, ".")
+    (root / "out.json").mkdir()
+    code = main_pytest.main(["--shard", "2/2", "--json", str(root / "out.json")], cwd=root)
+    assert code == 2
+    (line,) = _stderr_lines(capsys)
+    assert line.startswith("error: [Errno 21] Is a directory: ")
+    assert line.endswith("; check the path and its permissions")
