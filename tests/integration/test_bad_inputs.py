@@ -22,6 +22,12 @@ FAILING = "def test_ok():\n    pass\n\ndef test_bad():\n    assert 0, 'the real 
 MAIN_PYTEST = "helpers_root/dev_scripts/main_pytest.py"
 
 
+def _as_from_a_terminal() -> None:
+    """Default dispositions even if this test run was started with a signal ignored (nohup)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _start_in_own_session(client: Client, argv: list[str]) -> subprocess.Popen[str]:
     """As from a terminal: its own process group, which a hangup signals as a whole."""
     return subprocess.Popen(
@@ -32,6 +38,7 @@ def _start_in_own_session(client: Client, argv: list[str]) -> subprocess.Popen[s
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_as_from_a_terminal,
     )
 
 

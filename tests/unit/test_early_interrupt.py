@@ -40,10 +40,23 @@ def _client(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _as_from_a_terminal() -> None:
+    """Default signal dispositions, whatever this test run inherited (a background job
+    starts with SIGINT ignored, and the launcher rightly keeps an ignored signal ignored)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _interrupt_after(argv: list[str], cwd: Path, delay: float, sig: int) -> tuple[int, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     time.sleep(delay)
     proc.send_signal(sig)
