@@ -38,7 +38,8 @@ class Candidate:
         if self.prod_dockerfile:
             keys.append(f"prod_dockerfile: {self.prod_dockerfile}")
         if keys:
-            lines.append(f"  add to {where}{config.FILENAME}: " + "; ".join(keys))
+            lines.append(f"  add to {where}{config.FILENAME}:")
+            lines += [f"    {key}" for key in keys]
         return lines
 
 

@@ -144,12 +144,23 @@ def _image_name(value: Any, where: str, key: str) -> str:
     return name
 
 
+def _registry(value: Any, where: str, key: str) -> Optional[str]:
+    """A registry as docker names it: host[:port][/path], no scheme."""
+    text = _opt_str(value, where, key)
+    if text and ("://" in text or text.startswith("/") or " " in text):
+        bare = text.split("://", 1)[-1].strip("/")
+        raise UserError(
+            f"{where}: '{key}' {text!r} is not a registry name like ghcr.io/acme or "
+            f"localhost:5000; write it without the scheme: {bare!r}"
+        )
+    return text.rstrip("/") if text else text
+
+
 def _platforms(value: Any, where: str, key: str) -> tuple[str, ...]:
+    from helpers import platforms  # the one list of known architectures
+
     items = _str_list(value, where, key)
-    for item in items:
-        if not re.match(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$", item):
-            raise _fail(where, key, "platforms like linux/amd64", item)
-    return items
+    return platforms.parse_list(",".join(items), where=f"{where}: '{key}'")
 
 
 def _port_ok(text: str, allow_empty: bool = False) -> bool:
@@ -222,8 +233,8 @@ def _boundaries(value: Any, where: str, key: str) -> dict[str, tuple[str, ...]]:
 
 _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "image_name": _image_name,
-    "registry": _opt_str,
-    "registries": _str_list,
+    "registry": _registry,
+    "registries": lambda v, w, k: tuple(_registry(i, w, k) or "" for i in _str_list(v, w, k)),
     "base_image": _str,
     "build_args": _str_map,
     "platforms": _platforms,
@@ -312,7 +323,8 @@ def _machine_overrides(
     """Precedence 4: settings from the environment win over both files."""
     for key, var in ENV_OVERRIDES.items():
         if var in env:
-            values[key], origin[key] = _opt_str(env[var], f"${var}", key), f"${var}"
+            check = _registry if key == "registry" else _opt_str
+            values[key], origin[key] = check(env[var], f"${var}", key), f"${var}"
     if env.get(CA_ENV):
         values["extra_ca_certs"] = tuple(p for p in env[CA_ENV].split(os.pathsep) if p)
         origin["extra_ca_certs"] = f"${CA_ENV}"

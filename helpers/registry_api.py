@@ -228,9 +228,10 @@ class Client:
             except (urllib.error.URLError, OSError) as err:
                 reason = getattr(err, "reason", err)
                 raise UserError(
-                    f"registry {self.host} is unreachable ({reason}): check `registry` in "
-                    "repo_config.yaml, that the registry runs (local: dev_scripts/engine/"
-                    "bootstrap.sh --registry) and the network"
+                    f"registry {self.host} is unreachable ({reason}): check the registry "
+                    "setting (`invoke print_setup` shows its value and where it comes from), "
+                    "that the registry runs (local: dev_scripts/engine/bootstrap.sh "
+                    "--registry) and the network"
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 

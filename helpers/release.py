@@ -176,7 +176,11 @@ def foreign_bases(s: Setting, base: str, runner: commands.Runner = commands.run)
     foreign = [p for p in s.plats if p != s.native]
     if not foreign or s.use_buildx:
         return out
-    fix = "make base_image a multi-arch image in a registry, or release fewer --platforms"
+    origin = s.target.cfg.origin.get("base_image", "the default")
+    fix = (
+        f"make base_image (set by {origin}) a multi-arch image in a registry, "
+        "or release fewer --platforms"
+    )
     local = None if registry_api.has_registry_host(base) else engine.inspect_image(base, runner)
     for plat in foreign:
         if registry_api.has_registry_host(base):

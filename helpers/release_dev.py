@@ -7,7 +7,7 @@ from packaging.version import InvalidVersion, Version
 from helpers import build, commands, engine, images, registry_api
 from helpers import release as rel
 from helpers import release_steps as rs
-from helpers.errors import UserError
+from helpers.errors import UserError, say
 from helpers.hints import task_line
 
 
@@ -133,10 +133,17 @@ def rollback(req: rel.Request, stage: str, runner: commands.Runner = commands.ru
                 f"{stage} versions there: {listed}; pick one with --version"
             )
     steps = [rs.move(repo, tag, stage) for repo in repos]
+    # The local moving tag follows, so `--stage dev` runs what the registry now says.
+    here = engine.inspect_image(f"{repos[0]}:{tag}", runner) is not None
+    if here:
+        steps += rs.local_tags(f"{repos[0]}:{tag}", [f"{repos[0]}:{stage}"])
     if rel.run_or_show(steps, req.dry_run):
         for repo in repos:
             image = published[repo]
             print(f"{repo}:{stage} -> {tag} ({image.digest if image else '?'})")
+        if not here:
+            pull = task_line("docker_pull", target.rel_dir, "--stage", stage)
+            say(f"note: {tag} is not here, so a local {stage} image is the old one: run `{pull}`")
     return 0
 
 

@@ -88,7 +88,7 @@ def classic(
             )
             steps.append(
                 Step(
-                    f"label the tested {native} image",
+                    f"label the {native} image",
                     argv,
                     dockerfile_text=f"FROM {native_image}\n",
                 )

@@ -121,7 +121,8 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
         "python3", lists, f"{BAKED_REPORTS}/junit.xml", target.rel_dir, "", (), where
     )
     here = Path(helpers.__file__).resolve().parents[1]
-    path = ":".join(dict.fromkeys((where, containers.MOUNT, BAKED_HELPERS)))
+    src = [f"{where}/src"] if (target.path / "src").is_dir() else []
+    path = ":".join(dict.fromkeys((*src, where, containers.MOUNT, BAKED_HELPERS)))
     env = {
         "HELPERS_REPORT_DIR": BAKED_REPORTS,
         "HELPERS_TEST_TIMEOUTS": testlists.timeouts_env(lists, target.cfg.test_timeouts),

@@ -16,14 +16,25 @@ v = "%d.%d.%d" % tuple(sys.version_info[:3])
 if tuple(sys.version_info[:2]) < (3, 9):
     sys.stdout.write(v + "\n")
     sys.exit(3)
-import hashlib, importlib.util
+import hashlib, importlib.util, os
+exe = sys.executable
+cfg = os.path.join(os.path.dirname(os.path.dirname(exe)), "pyvenv.cfg")
+if os.path.isfile(cfg):  # a venv (the thin env itself, after setenv.sh): key by its base
+    home = ""
+    with open(cfg) as f:
+        for line in f:
+            if line.split("=")[0].strip() == "home":
+                home = line.split("=", 1)[1].strip()
+    base = os.path.join(home, os.path.basename(exe)) if home else ""
+    if base and os.path.exists(base):
+        exe = base  # the same key inside the env as outside it
 h = hashlib.sha256(b"helpers-thin-env-1\0")
 for path in sys.argv[1:]:
     with open(path, "rb") as f:
         h.update(f.read() + b"\0")
-h.update(sys.version.encode() + b"\0" + sys.executable.encode())
+h.update(sys.version.encode() + b"\0" + exe.encode())
 ok = all(importlib.util.find_spec(m) for m in ("venv", "ensurepip"))
-print(v, h.hexdigest()[:16], int(ok), sys.executable)
+print(v, h.hexdigest()[:16], int(ok), exe)
 '
 
 # The helpers checkout holding the calling script (absolute, symlinks resolved).

@@ -182,9 +182,12 @@ def test_older_tool_layout_through_the_dockerfile_key(empty_repo: Callable[[], P
     assert hinted.returncode == 0, hinted.stdout + hinted.stderr
     assert "runnable dirs: none yet" in hinted.stdout
     assert (
-        "add to repo_config.yaml: dockerfile: devops/docker_build/dev.Dockerfile; "
-        "prod_dockerfile: devops/docker_build/prod.Dockerfile"
-    ) in hinted.stdout
+        (  # lines to paste as they are: valid YAML
+            "add to repo_config.yaml:\n    dockerfile: devops/docker_build/dev.Dockerfile\n"
+            "    prod_dockerfile: devops/docker_build/prod.Dockerfile\n"
+        )
+        in hinted.stdout
+    )
     assert not (root / "repo_config.yaml").exists()  # printed, never written unasked
 
     write(

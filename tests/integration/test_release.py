@@ -41,6 +41,9 @@ BAKED_TEST = """import os
 
 
 def test_code_is_inside_the_image_not_mounted():
+    from calc import add  # a src/ layout package of the dir: found in the image too
+
+    assert add(1, 2) == 3
     mounts = [line.split()[4] for line in open("/proc/self/mountinfo")]
     assert "/app" not in mounts
     assert os.path.isfile("/app/changelog.txt")
@@ -220,6 +223,9 @@ def test_rollback_moves_only_the_moving_tag(rclient: Client) -> None:
     back = rclient.invoke("docker_rollback_dev_image", "--version", "0.1.0")
     assert back.returncode == 0, back.stderr
     assert digest(repo, "dev") == old
+    local = {t: docker("image", "inspect", "--format", "{{.Id}}", f"{REG}/{repo}:{t}").stdout
+             for t in ("dev", "dev-0.1.0")}  # fmt: skip
+    assert local["dev"] == local["dev-0.1.0"]  # the local moving tag followed
     assert digest(repo, "dev-0.1.1") == new and digest(repo, "dev-0.1.0") == old
 
     missing = one_line_error(rclient.invoke("docker_rollback_dev_image", "--version", "9.9.9"))
@@ -250,6 +256,7 @@ def test_manual_steps_tag_then_push(rclient: Client) -> None:
 
 def test_prod_release_tests_the_code_inside_the_image(rclient: Client) -> None:
     write(rclient.root / "tests" / "test_baked.py", BAKED_TEST)
+    write(rclient.root / "src" / "calc" / "__init__.py", "def add(a, b):\n    return a + b\n")
     write(rclient.root / ".env", "SECRET_TOKEN=do-not-bake\n")
     rclient.commit("a test that needs the code inside the image")
     repo = rclient.name

@@ -176,6 +176,18 @@ def test_rerun_is_a_no_op_from_any_cwd(built: tuple[dict[str, str], Path], tmp_p
 
 
 @pytest.mark.slow
+def test_rerun_with_the_env_active_is_the_same_env(built: tuple[dict[str, str], Path]) -> None:
+    """After `source setenv.sh`, python3 is the env's own: the key must not change."""
+    env, env_dir = built
+    body = f"source {SETENV} >/dev/null && {BUILD} && echo ACTIVE=$VIRTUAL_ENV"
+    proc = subprocess.run(["bash", "--norc", "-c", body], env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"thin env up to date: {env_dir}\n" in proc.stdout
+    assert f"ACTIVE={env_dir}" in proc.stdout
+
+
+@pytest.mark.slow
 def test_another_checkout_with_the_same_pins_shares_the_env(
     built: tuple[dict[str, str], Path], tmp_path: Path
 ) -> None:

@@ -77,7 +77,10 @@ def test_unknown_key_without_close_match_lists_keys(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("sibling_docker: yes please\n", "'sibling_docker' must be true or false"),
-        ("platforms: [amd64]\n", "'platforms' must be platforms like linux/amd64"),
+        ("platforms: [amd64]\n", "'platforms': 'amd64' is not a platform like linux/amd64"),
+        ("platforms: [linux/amd46]\n", "unknown architecture in 'linux/amd46'"),
+        ("registry: https://localhost:5000\n", "without the scheme: 'localhost:5000'"),
+        ("registries: [a.io, http://b.io]\n", "without the scheme: 'b.io'"),
         ("image_name: Acme_App\n", "'image_name' must be a lowercase image name"),
         ("test_timeouts: {quick: 3}\n", "'test_timeouts' has unknown test list 'quick'"),
         ("test_timeouts: {fast: -1}\n", "'test_timeouts.fast' must be a positive number"),

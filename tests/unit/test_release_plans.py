@@ -60,7 +60,7 @@ def test_classic_native_only_pushes_a_plain_image(tmp_path: Path) -> None:
         LABELS, _spec(tmp_path), {},
     )  # fmt: skip
     assert [s.title for s in steps] == [
-        "label the tested linux/amd64 image",
+        "label the linux/amd64 image",
         "push localhost:5000/app:dev-1.2.0",
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,4 +110,20 @@ def test_adopt_lists_dockerfiles_not_runnable_yet() -> None:
     )
     hint = "\n".join(found["api"].hint())
     assert "add api/changelog.txt starting with '# api-0.1.0'" in hint
-    assert "add to api/repo_config.yaml: dockerfile: Dockerfile" in hint
+    assert "add to api/repo_config.yaml:\n    dockerfile: Dockerfile" in hint
+
+
+def test_the_conftest_template_loads_the_plugin_without_the_thin_env(tmp_path: Path) -> None:
+    """Plain `pytest` in an adopted repo, with nothing on PYTHONPATH: the guarded conftest
+    finds helpers in the submodule dir it was rendered for (here one with a slash)."""
+    text = (REPO / "templates" / "conftest.py").read_text().replace("@HELPERS_DIR@", "vendor/h")
+    write(tmp_path / "conftest.py", text)
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "h").symlink_to(REPO)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HELPERS_ROOT")}
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--markers", "-p", "no:cacheprovider"],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "@pytest.mark.superslow: runs in the superslow test list" in out.stdout
