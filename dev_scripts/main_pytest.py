@@ -11,8 +11,11 @@ if __name__ == "__main__":
         from pathlib import Path
 
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from helpers import edge  # noqa: F401 - loaded here, not inside main's first lines
         from helpers.main_pytest import main
-    except KeyboardInterrupt:  # Ctrl-C while importing: nothing started yet
+
+        code = main()
+    except KeyboardInterrupt:  # Ctrl-C before the edge's handlers are in: nothing started
         sys.stderr.write("interrupted\n")
         sys.exit(130)
-    sys.exit(main())
+    sys.exit(code)

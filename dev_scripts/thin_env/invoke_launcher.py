@@ -11,14 +11,18 @@ inside the guard; the first few ms of interpreter start-up are Python's own.
 """
 
 import _signal  # built in: `signal` would import enum first, unguarded
+import os  # already loaded by the interpreter itself: free
 import sys
 
 _interrupted = []
 
 
 def _on_stop(signum, frame):  # type: ignore[no-untyped-def]
-    _interrupted.append(signum)
-    raise KeyboardInterrupt
+    """Until a task's edge installs its own handlers nothing has been started: leave at
+    once. Raising KeyboardInterrupt here could land inside the import machinery (a
+    weakref callback prints "Exception ignored ..." and the import goes on)."""
+    os.write(2, b"interrupted\n")
+    os._exit(130)
 
 
 def _stopped():  # type: ignore[no-untyped-def]
