@@ -29,7 +29,8 @@ from _bench import ROOT, client_repo, env, line, seconds
 
 sys.path.insert(0, str(ROOT))
 
-from helpers import shards, workspace
+from helpers.model import workspace
+from helpers.ops import shards
 
 JOBS = 2
 N_SHARDS = 4

@@ -102,7 +102,7 @@ def stale_check_seconds(client: Path, e: dict[str, str]) -> float:
         "import statistics, time\n"
         "from helpers import compat, project, stale\n"
         "t = project.target('app')\n"
-        "image = compat.choose(t, 'local', None).image\n"
+        "image = imagecheck.choose(t, 'local', None).image\n"
         "runs = []\n"
         "for _ in range(8):\n"
         "    s = time.perf_counter(); assert stale.check(t, image) == []\n"

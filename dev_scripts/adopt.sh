@@ -44,7 +44,7 @@ set -- # `.` would pass this script's arguments on to setenv.sh
 . "$helpers/dev_scripts/thin_env/setenv.sh" || exit 2
 
 rc=0
-python -m helpers.adopt ${force[@]+"${force[@]}"} || rc=$?
+python -m helpers.ops.adopt ${force[@]+"${force[@]}"} || rc=$?
 [ "$rc" -le 1 ] || exit "$rc"
 echo
 echo "next, in each new shell, then run the tests of every runnable dir:"

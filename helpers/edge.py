@@ -28,7 +28,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Optional, TypeVar
 
-from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, render, say
+from helpers import output
+from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, render
 
 EXIT_UNEXPECTED = 3
 # Each of these ends the run the way Ctrl-C does.
@@ -145,7 +146,7 @@ def _quiet_stdout() -> None:
 def _exit_status(exc: SystemExit) -> int:
     if exc.code is None or isinstance(exc.code, int):
         return exc.code or EXIT_OK
-    say(str(exc.code))  # SystemExit("message"): Python prints it and exits 1
+    output.note(str(exc.code))  # SystemExit("message"): Python prints it and exits 1
     return 1
 
 
@@ -160,19 +161,19 @@ def exit_code(
     except SystemExit as exc:  # a command's own exit code, passed through
         return None, _exit_status(exc)
     except UserError as err:
-        say(render(err))
+        output.note(render(err))
         return None, err.exit_code
     except BrokenPipeError:  # `invoke ... | head`: the reader left; not an error
         _quiet_stdout()
         return None, EXIT_OK
     except OSError as err:  # a read-only repo, a full disk: still one line
-        say(f"error: {err}; check the path and its permissions")
+        output.note(f"error: {err}; check the path and its permissions")
         return None, EXIT_USAGE
     except KeyboardInterrupt:
-        say("interrupted")
+        output.note("interrupted")
         return None, EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line here, the details in the log
-        say(_unexpected(exc, argv))
+        output.note(_unexpected(exc, argv))
         return None, EXIT_UNEXPECTED
 
 

@@ -28,10 +28,3 @@ class UserError(Exception):
 def render(err: UserError) -> str:
     """The single line printed for a user error."""
     return f"error: {err.message}"
-
-
-def say(line: str) -> None:
-    """A progress or warning line for the user: stderr, flushed (stdout stays data)."""
-    import sys
-
-    print(line, file=sys.stderr, flush=True)

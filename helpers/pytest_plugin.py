@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from helpers.testlists import LISTS, test_list_of
+from helpers.model.testlists import LISTS, test_list_of
 
 
 def _is_runnable(path: Path) -> bool:
-    """helpers.workspace.is_runnable without yaml (not in every image): a changelog plus
+    """helpers.model.workspace.is_runnable without yaml (not in every image): a changelog plus
     devops/Dockerfile or a repo_config.yaml naming a `dockerfile` that exists."""
     if not (path / "changelog.txt").is_file():
         return False

@@ -1,4 +1,4 @@
-"""The one fake of the process seam (`helpers.commands.Runner`) that unit tests use.
+"""The one fake of the process seam (`helpers.effects.commands.Runner`) that unit tests use.
 
 It records every call and answers from rules keyed by the words after the program
 name (`"container inspect"`, `"run"`, `"image inspect"`); the longest matching key
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-from helpers import commands
+from helpers.effects import commands
 
 Answer = Union[commands.Result, Callable[[commands.Argv], commands.Result]]
 

@@ -7,6 +7,7 @@ from typing import Optional
 
 from invoke.context import Context
 
+from helpers import output
 from helpers.tasks._common import task
 
 SINCE = (
@@ -16,7 +17,7 @@ SINCE = (
 
 
 def _root() -> Path:
-    from helpers import workspace
+    from helpers.model import workspace
 
     return workspace.find_repo_root(Path.cwd())
 
@@ -24,22 +25,22 @@ def _root() -> Path:
 @task(help={"since": SINCE, "format": "text, json or github-matrix (for strategy.matrix)"})
 def changes(ctx: Context, since: Optional[str] = None, format: str = "text") -> None:
     """Changed and affected units, images to rebuild, versions to bump before release."""
-    from helpers import changes as ch
-    from helpers import rebuilds
+    from helpers.ops import changes as ch
+    from helpers.ops import rebuilds
 
     ch.check_format(format)
     ws, found = ch.load_and_compute(_root(), since)
     if format == "text" or format == "json":  # a CI matrix stays what changed
         found = ch.with_stale_images(found, rebuilds.stale_local(ws.root, ws.runnable()))
-    print(ch.render(found, format))
+    output.data(ch.render(found, format))
 
 
 @task(help={"since": SINCE.replace("default:", "default (no marks without one):")})
 def info(ctx: Context, since: Optional[str] = None) -> None:
     """The workspace at a glance: units, versions, local images, * changed, (*) affected."""
-    from helpers import affected
+    from helpers.ops import affected
 
-    print(affected.info(_root(), since))
+    output.data(affected.info(_root(), since))
 
 
 @task(
@@ -58,6 +59,6 @@ def deps(
     since: Optional[str] = None,
 ) -> None:
     """The dependency graph between units; a cycle is an error printed as its path."""
-    from helpers import hygiene
+    from helpers.ops import hygiene
 
-    print(hygiene.deps_view(_root(), format, unit, reverse, since))
+    output.data(hygiene.deps_view(_root(), format, unit, reverse, since))

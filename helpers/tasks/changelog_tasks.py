@@ -6,6 +6,7 @@ from typing import Optional
 
 from invoke.context import Context
 
+from helpers import output
 from helpers.tasks._common import DIR_HELP, task
 
 
@@ -27,7 +28,7 @@ def bump_version(
     """Prepend a changelog entry with the next version (the file is replaced atomically)."""
     import datetime
 
-    from helpers import changelog, project
+    from helpers.model import changelog, project
 
     target = project.target(dir)
     path = target.path / changelog.FILENAME
@@ -36,8 +37,8 @@ def bump_version(
         log = changelog.load(path)
         new = changelog.bumped(log.version, part)
         entry = changelog.new_entry_text(log.newest.name, new, message, datetime.date.today())
-        print(entry.rstrip())
+        output.data(entry.rstrip())
         return
     old = target.version  # read before the bump: the file changes under it
     new = changelog.bump(path, part, message)
-    print(f"{path.relative_to(target.root)}: {old} -> {new}")
+    output.data(f"{path.relative_to(target.root)}: {old} -> {new}")

@@ -7,6 +7,7 @@ from typing import Optional
 
 from invoke.context import Context
 
+from helpers import output
 from helpers.tasks._common import DIR_HELP, STAGE_HELP, VERSION_HELP, exit_with, task
 
 DIR, STAGE, VERSION = DIR_HELP, STAGE_HELP, VERSION_HELP
@@ -31,7 +32,7 @@ def docker_jupyter(
     dry_run: bool = False,
 ) -> None:
     """Serve Jupyter from the runnable dir's container on a free port; prints the URL."""
-    from helpers import jupyter
+    from helpers.ops import jupyter
 
     exit_with(jupyter.serve(dir, stage, version, port, dry_run))
 
@@ -45,7 +46,7 @@ def docker_pull(
     dry_run: bool = False,
 ) -> None:
     """Pull the stage's image from the configured registry, then check its version."""
-    from helpers import registry
+    from helpers.ops import registry
 
     registry.pull(dir, stage, version, dry_run)
 
@@ -64,7 +65,7 @@ def docker_login(
     password_stdin: bool = False,
 ) -> None:
     """Log in to the registry; the secret comes from stdin or docker's credential helper."""
-    from helpers import registry as registry_ops
+    from helpers.ops import registry as registry_ops
 
     exit_with(registry_ops.login(registry, username, password_stdin, sys.stdin))
 
@@ -72,17 +73,17 @@ def docker_login(
 @task(help={"dir": DIR, "all_dirs": "every runnable dir of the repo"})
 def docker_images_ls_repo(ctx: Context, dir: Optional[str] = None, all_dirs: bool = False) -> None:
     """List the runnable dir's local images: tag, version label, created, size."""
-    from helpers import chores
+    from helpers.ops import inventory
 
-    print(chores.images_ls_repo(dir, all_dirs))
+    output.data(inventory.images_ls_repo(dir, all_dirs))
 
 
 @task(help={"all": "include stopped containers"})
 def docker_ps(ctx: Context, all: bool = False) -> None:
     """List the containers these tools started: name, dir, image, status."""
-    from helpers import chores
+    from helpers.ops import inventory
 
-    print(chores.ps(all))
+    output.data(inventory.ps(all))
 
 
 @task(
@@ -102,9 +103,9 @@ def docker_kill(
     dry_run: bool = False,
 ) -> None:
     """Kill containers these tools started; any other name is refused."""
-    from helpers import chores
+    from helpers.ops import inventory
 
-    exit_with(chores.kill(name or [], all, repo_only, dry_run))
+    exit_with(inventory.kill(name or [], all, repo_only, dry_run))
 
 
 @task(
@@ -123,6 +124,6 @@ def docker_cleanup(
     dry_run: bool = False,
 ) -> None:
     """Remove stopped containers and stale images these tools created (found by label)."""
-    from helpers import cleanup
+    from helpers.ops import cleanup
 
     exit_with(cleanup.cleanup(containers, images, repo_only, dry_run))

@@ -41,7 +41,7 @@ def docker_build_local_image(
     dry_run: bool = False,
 ) -> None:
     """Build local-<user>-<version>; a no-op when its build inputs did not change."""
-    from helpers import dockerops
+    from helpers.ops import dockerops
 
     dockerops.build_local(dir, version, no_cache, build_arg or [], platform, dry_run)
 
@@ -56,7 +56,7 @@ def docker_bash(
     allow_stale: bool = False,
 ) -> None:
     """Start an interactive shell in the runnable dir's container."""
-    from helpers import dockerops, stale
+    from helpers.ops import dockerops, stale
 
     exit_with(dockerops.bash(dir, stage, version, stale.Policy(if_missing, allow_stale)))
 
@@ -80,7 +80,7 @@ def docker_cmd(
     allow_stale: bool = False,
 ) -> None:
     """Run one command in the runnable dir's container; its exit code is passed through."""
-    from helpers import dockerops, stale
+    from helpers.ops import dockerops, stale
 
     policy = stale.Policy(if_missing, allow_stale)
     exit_with(dockerops.cmd(cmd, dir, stage, version, policy))

@@ -8,22 +8,21 @@ from typing import Optional
 
 from invoke.context import Context
 
+from helpers import output
 from helpers.tasks._common import exit_with, task
 
 CHANGED_SINCE = "check only the units affected since this git ref (merge base with HEAD)"
 
 
 def _root() -> Path:
-    from helpers import workspace
+    from helpers.model import workspace
 
     return workspace.find_repo_root(Path.cwd())
 
 
 def _problems(lines: tuple[str, ...]) -> None:
-    from helpers.errors import say
-
     for line in lines:
-        say(f"error: {line}")
+        output.note(f"error: {line}")
 
 
 @task(
@@ -34,8 +33,8 @@ def _problems(lines: tuple[str, ...]) -> None:
 )
 def check_libs(ctx: Context, fix: bool = False, changed_since: Optional[str] = None) -> None:
     """Third-party libraries declared with different specifiers across units (table)."""
-    from helpers import hygiene, libcheck
-    from helpers.errors import UserError, say
+    from helpers.errors import UserError
+    from helpers.ops import hygiene, libcheck
 
     loaded = hygiene.load(_root())
     in_scope, label = hygiene.scope(loaded, changed_since)
@@ -47,29 +46,28 @@ def check_libs(ctx: Context, fix: bool = False, changed_since: Optional[str] = N
         raise UserError("--fix changed nothing: fix the bad input above first")
     if fix and report.mismatched:
         for line in libcheck.apply(loaded.ws.root, libcheck.plan(report)):
-            print(line)
+            output.data(line)
         report = libcheck.collect(loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope)
         for line in libcheck.relock_hints(report):
-            say(line)
+            output.note(line)
     if report.mismatched:
-        print(libcheck.render_table(report))
+        output.data(libcheck.render_table(report))
     _problems(report.problems)
-    say(f"{libcheck.summary(report)} ({label})")
+    output.note(f"{libcheck.summary(report)} ({label})")
     exit_with(report.exit_code)
 
 
 @task(help={"changed_since": CHANGED_SINCE})
 def check_boundaries(ctx: Context, changed_since: Optional[str] = None) -> None:
     """Imports of another unit's internal modules, and in-repo imports a unit does not declare."""
-    from helpers import boundaries, hygiene
-    from helpers.errors import say
+    from helpers.ops import boundaries, hygiene
 
     loaded = hygiene.load(_root())
     public = hygiene.require_boundaries(loaded)
     in_scope, label = hygiene.scope(loaded, changed_since)
     report = boundaries.check(loaded.ws, loaded.files, public, in_scope)
     if report.findings:
-        print(boundaries.render(report))
+        output.data(boundaries.render(report))
     _problems(report.problems)
-    say(f"{boundaries.summary(report)} ({label})")
+    output.note(f"{boundaries.summary(report)} ({label})")
     exit_with(report.exit_code)

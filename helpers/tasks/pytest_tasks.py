@@ -7,6 +7,7 @@ from typing import Any, Optional
 from invoke.context import Context
 from invoke.tasks import Task
 
+from helpers import output
 from helpers.tasks._common import (
     ALLOW_STALE_HELP,
     DIR_HELP,
@@ -50,9 +51,9 @@ def _help(*names: str) -> dict[str, str]:
 
 
 def _run(**flags: Any) -> None:
-    from helpers import testops
+    from helpers.ops import runtests
 
-    exit_with(testops.run_tests(testops.RunRequest(**flags)))
+    exit_with(runtests.run_tests(runtests.RunRequest(**flags)))
 
 
 @task(help=_help(*RUN_FLAGS, "test_list", "changed_since"))
@@ -119,15 +120,15 @@ run_superslow_tests = _one_list(
 @task(help=_help("dir", "pytest_opts"))
 def pytest_failed(ctx: Context, dir: Optional[str] = None, pytest_opts: str = "") -> None:
     """Rerun the failed tests of the last run, in the image each dir used."""
-    from helpers import testops
+    from helpers.ops import runtests
 
-    exit_with(testops.pytest_failed(dir, pytest_opts))
+    exit_with(runtests.pytest_failed(dir, pytest_opts))
 
 
 @task(help=_help("dir"))
 def pytest_repro(ctx: Context, dir: Optional[str] = None) -> None:
     """Print the exact commands that reproduce each failure of the last run."""
-    from helpers import testops
+    from helpers.ops import runtests
 
-    lines = testops.pytest_repro(dir)
-    print("\n".join(lines) if lines else "the last run had no failures: nothing to reproduce")
+    lines = runtests.pytest_repro(dir)
+    output.data("\n".join(lines) if lines else "the last run had no failures: nothing to reproduce")

@@ -23,11 +23,11 @@ RELEASE_HELP = {
 
 
 if TYPE_CHECKING:
-    from helpers.release import Request
+    from helpers.ops.release import Request
 
 
 def _request(**kwargs: Any) -> Request:
-    from helpers.release import Request
+    from helpers.ops.release import Request
 
     return Request(**kwargs)
 
@@ -43,7 +43,7 @@ def docker_tag_local_image_as_dev(
     ctx: Context, dir: Optional[str] = None, version: Optional[str] = None, dry_run: bool = False
 ) -> None:
     """Tag local-<user>-X.Y.Z as dev-X.Y.Z and dev, here only."""
-    from helpers import release_dev
+    from helpers.ops import release_dev
 
     exit_with(release_dev.tag_local_as_dev(_request(dir=dir, version=version, dry_run=dry_run)))
 
@@ -59,7 +59,7 @@ def docker_push_dev_image(
     ctx: Context, dir: Optional[str] = None, version: Optional[str] = None, dry_run: bool = False
 ) -> None:
     """Push dev-X.Y.Z to every configured registry, then move dev (never replaces a version)."""
-    from helpers import release_dev
+    from helpers.ops import release_dev
 
     exit_with(release_dev.push_dev(_request(dir=dir, version=version, dry_run=dry_run)))
 
@@ -75,7 +75,7 @@ def docker_release_dev_image(
     dry_run: bool = False,
 ) -> None:
     """Build local -> test in it -> push dev-X.Y.Z (every platform, one tag) -> move dev."""
-    from helpers import release_dev
+    from helpers.ops import release_dev
 
     flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
     exit_with(
@@ -94,7 +94,7 @@ def docker_build_prod_image(
     ctx: Context, dir: Optional[str] = None, candidate: bool = False, dry_run: bool = False
 ) -> None:
     """Build prod-X.Y.Z here: the dev image plus this dir's code (or devops/prod.Dockerfile)."""
-    from helpers import release_prod
+    from helpers.ops import release_prod
 
     exit_with(release_prod.build_prod(_request(dir=dir, candidate=candidate, dry_run=dry_run)))
 
@@ -111,7 +111,7 @@ def docker_release_prod_image(
     dry_run: bool = False,
 ) -> None:
     """Build prod -> test the code inside it (no mount) -> push prod-X.Y.Z -> move prod."""
-    from helpers import release_prod
+    from helpers.ops import release_prod
 
     flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
     req = _request(dir=dir, test_list=test_list, candidate=candidate, dry_run=dry_run, **flags)
@@ -129,7 +129,7 @@ def docker_rollback_dev_image(
     ctx: Context, dir: Optional[str] = None, version: str = "", dry_run: bool = False
 ) -> None:
     """Point dev back at dev-X.Y.Z (by digest, in every registry; nothing is rebuilt)."""
-    from helpers import release_dev
+    from helpers.ops import release_dev
 
     exit_with(release_dev.rollback(_request(dir=dir, version=version, dry_run=dry_run), "dev"))
 
@@ -145,6 +145,6 @@ def docker_rollback_prod_image(
     ctx: Context, dir: Optional[str] = None, version: str = "", dry_run: bool = False
 ) -> None:
     """Point prod back at prod-X.Y.Z (by digest, in every registry; nothing is rebuilt)."""
-    from helpers import release_dev
+    from helpers.ops import release_dev
 
     exit_with(release_dev.rollback(_request(dir=dir, version=version, dry_run=dry_run), "prod"))

@@ -6,6 +6,7 @@ from typing import Optional
 
 from invoke.context import Context
 
+from helpers import output
 from helpers.tasks._common import DIR_HELP, IF_MISSING_HELP, task
 
 
@@ -20,15 +21,15 @@ def create_runnable_dir(ctx: Context, name: str, force: bool = False) -> None:
     """Make a pyproject package (or a new dir) a runnable dir: changelog, Dockerfile, ignores."""
     from pathlib import Path
 
-    from helpers import scaffold, workspace
+    from helpers.model import workspace
+    from helpers.ops import scaffold
 
     cwd = Path.cwd().resolve()
     made = scaffold.create(workspace.find_repo_root(cwd), cwd, name, force)
     for rel in made.written:
-        print(rel)
-    from helpers.errors import say
+        output.data(rel)
 
-    say(
+    output.note(
         f"{made.rel_dir} is a runnable dir at version {made.version}: next, "
         f"`invoke docker_build_local_image --dir {made.rel_dir}`"
     )
@@ -37,16 +38,16 @@ def create_runnable_dir(ctx: Context, name: str, force: bool = False) -> None:
 @task(help={"dir": DIR_HELP, "if_missing": IF_MISSING_HELP})
 def docker_update_lock(ctx: Context, dir: Optional[str] = None, if_missing: str = "fail") -> None:
     """Resolve the dir's dependencies in its image (uv, poetry or pip-tools); write the lock."""
-    from helpers import locks, project, stale
-    from helpers.errors import say
+    from helpers.model import project
+    from helpers.ops import locks, stale
 
     target = project.target(dir)
     locks.detect(target.path)  # nothing to lock: say so before touching any image
     chosen = stale.choose(target, "local", None, stale.Policy(if_missing, allow_stale=True))
     for warning in chosen.warnings:
-        say(warning)
+        output.note(warning)
     locked = locks.update(target, chosen.ref)
     rel = locked.path.relative_to(target.root).as_posix()
-    print(rel)
+    output.data(rel)
     state = "written" if locked.changed else "unchanged"
-    say(f"{rel} {state} ({locked.tool} in {chosen.ref}); the next build installs from it")
+    output.note(f"{rel} {state} ({locked.tool} in {chosen.ref}); the next build installs from it")

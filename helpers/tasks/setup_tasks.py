@@ -6,12 +6,13 @@ from typing import Optional
 
 from invoke.context import Context
 
+from helpers import output
 from helpers.tasks._common import DIR_HELP, task
 
 
 @task(help={"dir": DIR_HELP})
 def print_setup(ctx: Context, dir: Optional[str] = None) -> None:
     """Print the resolved config, image names, engine capabilities and versions."""
-    from helpers import setup_report
+    from helpers.ops import setup_report
 
-    print(setup_report.render(dir_flag=dir))
+    output.data(setup_report.render(dir_flag=dir))

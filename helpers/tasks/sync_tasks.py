@@ -6,6 +6,7 @@ from pathlib import Path
 
 from invoke.context import Context
 
+from helpers import output
 from helpers.tasks._common import exit_with, task
 
 
@@ -17,9 +18,9 @@ from helpers.tasks._common import exit_with, task
 )
 def sync_files(ctx: Context, check: bool = False, force: bool = False) -> None:
     """tasks.py, invoke.yaml, the conftest hook, the CI workflow: as helpers renders them."""
-    from helpers import syncfiles
+    from helpers.ops import syncfiles
 
     outcome = syncfiles.sync(Path.cwd(), check=check, force=force)
     for line in outcome.lines:
-        print(line)
+        output.data(line)
     exit_with(outcome.code)

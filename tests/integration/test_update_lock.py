@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from helpers import scaffold
+from helpers.ops import scaffold
 from tests.integration.conftest import ClientFactory, one_line_error
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import commands
+from helpers.effects import commands
 
 
 @pytest.fixture(autouse=True)

@@ -10,21 +10,9 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from helpers import (
-    affected,
-    changelog,
-    changes,
-    compat,
-    config,
-    containers,
-    envfile,
-    images,
-    main_pytest,
-    project,
-    testops,
-    testrun,
-)
 from helpers.errors import UserError
+from helpers.model import changelog, config, envfile, images, project
+from helpers.ops import affected, changes, containers, dirrun, imagecheck, main_pytest, runtests
 from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
 
@@ -163,7 +151,7 @@ def test_a_version_that_is_not_one_is_refused(tmp_path: Path) -> None:
     target = _target(tmp_path, "infra", image_name="infra")
     for stage in ("local", "dev"):
         with pytest.raises(UserError) as err:
-            compat.chosen_ref(target, stage, "notaversion", "ann")
+            imagecheck.chosen_ref(target, stage, "notaversion", "ann")
         assert str(err.value) == (
             "--version 'notaversion' is not a version like 1.2.3; omit it to use the changelog's"
         )
@@ -174,17 +162,17 @@ def test_a_version_that_is_not_one_is_refused(tmp_path: Path) -> None:
 def test_the_fix_for_a_missing_version_builds_that_version(tmp_path: Path) -> None:
     make_runnable(tmp_path, "infra", version="1.3.0")
     target = _target(tmp_path, "infra", image_name="infra")
-    assert compat.fix_command(target, "local", "1.2.0") == (
+    assert imagecheck.fix_command(target, "local", "1.2.0") == (
         "invoke docker_build_local_image --dir infra --version 1.2.0"
     )
-    assert compat.fix_command(target, "dev", "1.2.0") == (
+    assert imagecheck.fix_command(target, "dev", "1.2.0") == (
         "invoke docker_pull --dir infra --stage dev --version 1.2.0"
     )
-    assert compat.fix_command(target, "local") == "invoke docker_build_local_image --dir infra"
+    assert imagecheck.fix_command(target, "local") == "invoke docker_build_local_image --dir infra"
 
 
 def test_build_plan_refuses_a_bad_version(tmp_path: Path) -> None:
-    from helpers import build
+    from helpers.ops import build
 
     make_runnable(tmp_path, ".")
     with pytest.raises(UserError, match="--version 'v1' is not a version like 1.2.3"):
@@ -268,9 +256,9 @@ def test_run_tests_changed_since_is_named_as_the_flag(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo / "svc")
-    request = testops.RunRequest(no_docker=True, changed_since="nope")
+    request = runtests.RunRequest(no_docker=True, changed_since="nope")
     with pytest.raises(UserError, match=r"^--changed-since nope: no such commit"):
-        testops.run_tests(request)
+        runtests.run_tests(request)
 
 
 # ---------------------------------------------------------------- the last-run record
@@ -279,12 +267,12 @@ def test_run_tests_changed_since_is_named_as_the_flag(
 def test_a_run_that_ran_nothing_keeps_the_last_record(tmp_path: Path) -> None:
     make_runnable(tmp_path, ".")
     target = project.Target(tmp_path, ".", config.Config(image_name="x"))
-    ran = testrun.plan_dir(target, None, ["fast"], "run-1")
+    ran = dirrun.plan_dir(target, None, ["fast"], "run-1")
     write(ran.junit, "<testsuites/>")
-    assert testrun.record_if_ran(tmp_path, "run-1", [ran], ["fast"])
-    nothing = testrun.plan_dir(target, None, ["fast"], "run-2")  # never wrote a report
-    assert not testrun.record_if_ran(tmp_path, "run-2", [nothing], ["fast"])
-    assert [d.report_dir for d in testrun.load_last(tmp_path)] == [str(ran.report_dir)]
+    assert dirrun.record_if_ran(tmp_path, "run-1", [ran], ["fast"])
+    nothing = dirrun.plan_dir(target, None, ["fast"], "run-2")  # never wrote a report
+    assert not dirrun.record_if_ran(tmp_path, "run-2", [nothing], ["fast"])
+    assert [d.report_dir for d in dirrun.load_last(tmp_path)] == [str(ran.report_dir)]
 
 
 # ---------------------------------------------------------- a Dockerfile deleted, still tracked
@@ -306,7 +294,7 @@ def lost_dockerfile(tmp_path: Path) -> Path:
 
 
 def test_one_definition_of_a_runnable_dir_from_the_work_tree(lost_dockerfile: Path) -> None:
-    from helpers import units, workspace
+    from helpers.model import units, workspace
 
     root = lost_dockerfile
     assert "infra/devops/Dockerfile" in workspace.list_files(root)  # git still tracks it
@@ -320,7 +308,7 @@ def test_one_definition_of_a_runnable_dir_from_the_work_tree(lost_dockerfile: Pa
 def test_inside_a_dir_that_lost_its_dockerfile_the_parent_is_not_used(
     lost_dockerfile: Path,
 ) -> None:
-    from helpers import workspace
+    from helpers.model import workspace
 
     with pytest.raises(UserError) as err:
         workspace.resolve_dir(lost_dockerfile, lost_dockerfile / "infra" / "tests", None)

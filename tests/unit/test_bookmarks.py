@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import affected, bookmarks, changes, main_pytest, testops, units
 from helpers.errors import UserError
+from helpers.model import units
+from helpers.ops import affected, bookmarks, changes, main_pytest, runtests
 from tests.conftest import REPO, make_runnable, write
 from tests.conftest import git as run_git
 from tests.unit.test_git_changes import commit, package
@@ -118,8 +119,8 @@ def test_run_tests_skips_an_unaffected_dir(
 ) -> None:
     monkeypatch.chdir(repo / "svc")
     write(repo / "web/app/src.py", "x = 9\n")
-    code = testops.run_tests(
-        testops.RunRequest(test_list="fast", no_docker=True, changed_since="HEAD")
+    code = runtests.run_tests(
+        runtests.RunRequest(test_list="fast", no_docker=True, changed_since="HEAD")
     )
     assert code == 0
     assert capsys.readouterr().out.startswith("svc: not run (not affected since HEAD (merge base")
@@ -130,8 +131,8 @@ def test_run_tests_on_the_host_records_the_bookmark_on_success(
 ) -> None:
     monkeypatch.chdir(repo / "svc")
     write(repo / "svc/tests/test_ok.py", "def test_ok():\n    assert 1\n")
-    code = testops.run_tests(
-        testops.RunRequest(test_list="fast", no_docker=True, changed_since="HEAD")
+    code = runtests.run_tests(
+        runtests.RunRequest(test_list="fast", no_docker=True, changed_since="HEAD")
     )
     assert code == 0
     mark = bookmarks.find(repo, "run_tests svc fast")

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import build, config, driver, edge, images, junit, project, report, testrun
-from helpers.commands import Argv, Result
+from helpers import edge
+from helpers.effects.commands import Argv, Result
+from helpers.model import config, images, junit, project
+from helpers.ops import build, dirrun, driver, report
 from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
 from tests.fakes import Answer, FakeRunner, result
@@ -113,7 +115,7 @@ RESULTS = [
 
 
 def test_progress_and_blocks() -> None:
-    run = testrun.DirRun("infra", "img-infra", ("true",), Path("/r"))
+    run = dirrun.DirRun("infra", "img-infra", ("true",), Path("/r"))
     assert report.progress_line(driver.Started(run)) == "start  infra  (img-infra)"
     assert (
         report.progress_line(driver.Finished(RESULTS[0])) == "ok     .  3 passed, 0 failed in 1.2 s"
@@ -153,7 +155,7 @@ JUNIT_OK = '<testsuite><testcase name="a"/></testsuite>'
 JUNIT_FAIL = '<testsuite><testcase name="a"><failure/></testcase></testsuite>'
 
 
-def _run(tmp_path: Path, rel: str, seconds: float, ok: bool = True) -> testrun.DirRun:
+def _run(tmp_path: Path, rel: str, seconds: float, ok: bool = True) -> dirrun.DirRun:
     """A dir's run as a real process (no engine): sleeps, notes when it ran, writes junit."""
     reports = tmp_path / "reports" / rel
     reports.mkdir(parents=True)
@@ -166,10 +168,10 @@ def _run(tmp_path: Path, rel: str, seconds: float, ok: bool = True) -> testrun.D
     )
     junit_text = JUNIT_OK if ok else JUNIT_FAIL
     argv = (sys.executable, "-c", code, str(seconds), str(reports), junit_text, "0" if ok else "1")
-    return testrun.DirRun(rel, "host", argv, reports)
+    return dirrun.DirRun(rel, "host", argv, reports)
 
 
-def _span(run: testrun.DirRun) -> tuple[float, float]:
+def _span(run: dirrun.DirRun) -> tuple[float, float]:
     start, end = (run.report_dir / "span").read_text().split()
     return float(start), float(end)
 
@@ -234,7 +236,7 @@ def test_an_interrupt_stops_every_process_and_removes_the_containers(
 
 
 def test_write_atomic_keeps_the_mode_and_leaves_nothing_on_failure(tmp_path: Path) -> None:
-    from helpers import fsutil
+    from helpers.effects import fsutil
 
     path = write(tmp_path / "report.json", "old")
     path.chmod(0o640)

@@ -4,7 +4,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from helpers import buildctx
+from helpers.ops import buildctx
 from tests.conftest import make_runnable, write
 
 

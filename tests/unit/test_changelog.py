@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from helpers import changelog
 from helpers.errors import UserError
+from helpers.model import changelog
 
 GOOD = """# infra-1.10.0
 - 2026-11-20

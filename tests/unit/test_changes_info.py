@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import affected, bookmarks, commands
+from helpers.effects import commands
+from helpers.ops import affected, bookmarks
 from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
 from tests.fakes import FakeRunner, result

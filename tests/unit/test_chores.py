@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from helpers import chores, cleanup, config, containers, jupyter, project, registry
 from helpers.errors import UserError
+from helpers.model import config, project
+from helpers.ops import cleanup, containers, inventory, jupyter, registry
 from tests.conftest import make_runnable
 from tests.fakes import FakeRunner, result
 
@@ -30,8 +31,8 @@ def _target(root: Path, rel: str = ".", **cfg: object) -> project.Target:
 
 def _container(
     name: str, state: str = "running", *, ours: bool = True, repo: str = ROOT, image: str = "x:1"
-) -> chores.ContainerRow:
-    return chores.ContainerRow(f"{name}-id" * 4, name, image, state, state, repo, "infra", ours)
+) -> inventory.ContainerRow:
+    return inventory.ContainerRow(f"{name}-id" * 4, name, image, state, state, repo, "infra", ours)
 
 
 def _image(
@@ -42,7 +43,7 @@ def _image(
     repo: str = ROOT,
     rel: str = "infra",
     managed: bool = True,
-) -> chores.ImageRow:
+) -> inventory.ImageRow:
     labels = {
         "org.opencontainers.image.version": version,
         "io.helpers.repo": repo,
@@ -50,7 +51,7 @@ def _image(
     }
     if managed:
         labels["io.helpers.managed"] = "true"
-    return chores.ImageRow(f"sha256:{id_ * 16}", tuple(tags), labels, "2026-11-22T03:00:47Z", 1)
+    return inventory.ImageRow(f"sha256:{id_ * 16}", tuple(tags), labels, "2026-11-22T03:00:47Z", 1)
 
 
 # ---------------------------------------------------------------- jupyter
@@ -175,7 +176,7 @@ def test_list_containers_parses_and_needs_both_labels() -> None:
 
     out = row("helpers-a", "true") + "\n" + row("by-hand", "") + "\n"
     runner = FakeRunner({"ps": _result(0, out=out)})
-    rows = chores.list_containers((), include_stopped=True, runner=runner)
+    rows = inventory.list_containers((), include_stopped=True, runner=runner)
     assert [(r.name, r.ours, r.stopped) for r in rows] == [
         ("helpers-a", True, True),
         ("by-hand", False, True),
@@ -188,25 +189,27 @@ def test_engine_down_is_the_engine_message() -> None:
     down = _result(1, err="Cannot connect to the Docker daemon")
     runner = FakeRunner({"ps": down, "version": down})
     with pytest.raises(UserError, match="no container engine answers at"):
-        chores.list_containers(runner=runner)
+        inventory.list_containers(runner=runner)
 
 
 def test_image_table_rows_only_this_dirs_repositories() -> None:
-    old = chores.ImageRow("sha256:o", ("acme-infra:local-ann-0.0.9",), {}, "2025-01-01T00:00:00Z")
+    old = inventory.ImageRow(
+        "sha256:o", ("acme-infra:local-ann-0.0.9",), {}, "2025-01-01T00:00:00Z"
+    )
     found = [
         old,
         _image("b", ["acme-infra:dev-0.1.0", "acme-infra:dev"], version="0.1.0"),
         _image("a", ["acme:local-ann-0.2.0", "other:1"], version="0.2.0"),
     ]
-    rows = chores.image_table_rows({"acme": ".", "acme-infra": "infra"}, found)
+    rows = inventory.image_table_rows({"acme": ".", "acme-infra": "infra"}, found)
     assert rows == [
         (".", "acme:local-ann-0.2.0", "0.2.0", "2026-11-22 03:00:47", "1B"),
         ("infra", "acme-infra:dev", "0.1.0", "2026-11-22 03:00:47", "1B"),
         ("infra", "acme-infra:dev-0.1.0", "0.1.0", "2026-11-22 03:00:47", "1B"),
         ("infra", "acme-infra:local-ann-0.0.9", "-", "2025-01-01 00:00:00", "0B"),
     ]
-    assert chores.human_size(181_300_000) == "181MB"
-    assert chores.table(("A", "BB"), [("xyz", "1")]) == "A    BB\nxyz  1"
+    assert inventory.human_size(181_300_000) == "181MB"
+    assert inventory.table(("A", "BB"), [("xyz", "1")]) == "A    BB\nxyz  1"
 
 
 # ---------------------------------------------------------------- kill
@@ -218,20 +221,20 @@ def test_select_kill_refuses_names_that_are_not_ours() -> None:
         _container("helpers-b", repo="/other"),
         _container("by-hand", ours=False),
     ]
-    assert [c.name for c in chores.select_kill(running, ["helpers-a"], False, None)] == [
+    assert [c.name for c in inventory.select_kill(running, ["helpers-a"], False, None)] == [
         "helpers-a"
     ]
     with pytest.raises(UserError, match="'by-hand' is not a running container started by"):
-        chores.select_kill(running, ["helpers-a", "by-hand"], False, None)
+        inventory.select_kill(running, ["helpers-a", "by-hand"], False, None)
     with pytest.raises(UserError, match="'nope' is not a running container"):
-        chores.select_kill(running, ["nope"], False, None)
+        inventory.select_kill(running, ["nope"], False, None)
     with pytest.raises(UserError, match="needs --name NAME"):
-        chores.select_kill(running, [], False, None)
-    every = chores.select_kill(running, [], True, None)
+        inventory.select_kill(running, [], False, None)
+    every = inventory.select_kill(running, [], True, None)
     assert [c.name for c in every] == ["helpers-a", "helpers-b"]
-    assert [c.name for c in chores.select_kill(running, [], True, ROOT)] == ["helpers-a"]
-    assert chores.kill_argv(every) == ("docker", "kill", "helpers-a", "helpers-b")
-    assert chores.split_names(["a,b", " c "]) == ["a", "b", "c"]
+    assert [c.name for c in inventory.select_kill(running, [], True, ROOT)] == ["helpers-a"]
+    assert inventory.kill_argv(every) == ("docker", "kill", "helpers-a", "helpers-b")
+    assert inventory.split_names(["a,b", " c "]) == ["a", "b", "c"]
 
 
 # ---------------------------------------------------------------- cleanup

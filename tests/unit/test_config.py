@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import config
 from helpers.errors import UserError
+from helpers.model import config
 from tests.conftest import write
 
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import build, config, project, pytest_plugin, workspace
+from helpers import pytest_plugin
 from helpers.errors import UserError
+from helpers.model import config, project, workspace
+from helpers.ops import build
 from tests.conftest import write
 
 OLD = "devops/docker_build/dev.Dockerfile"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import dockerignore
+from helpers.model import dockerignore
 
 
 @pytest.mark.parametrize(

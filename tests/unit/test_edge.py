@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import edge, main_pytest
+from helpers import edge
 from helpers.errors import UserError
+from helpers.ops import main_pytest
 from tests.conftest import REPO, make_runnable, write
 
 
@@ -83,13 +84,13 @@ def test_an_injected_bug_is_one_line_a_log_and_exit_3(
 def test_an_injected_bug_in_a_task(
     capsys: pytest.CaptureFixture[str], _state_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from helpers import testops
+    from helpers.ops import runtests
     from helpers.tasks import pytest_tasks
 
     def buggy(req: object) -> int:
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(testops, "run_tests", buggy)
+    monkeypatch.setattr(runtests, "run_tests", buggy)
     with pytest.raises(SystemExit) as exited:
         pytest_tasks.run_tests.body(None)
     assert exited.value.code == 3

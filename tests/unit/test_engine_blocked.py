@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import commands, engine
+from helpers.effects import commands, engine
 
 
 def test_unit_tests_cannot_start_docker() -> None:

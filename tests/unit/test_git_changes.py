@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bookmarks, changes, git, units
+from helpers.effects import git
 from helpers.errors import UserError
+from helpers.model import units
+from helpers.ops import bookmarks, changes
 from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
 

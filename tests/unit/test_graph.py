@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import graph
 from helpers.errors import UserError
+from helpers.model import graph
 
 
 def test_acyclic_graph_has_no_cycle() -> None:

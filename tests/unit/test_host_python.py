@@ -5,15 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from helpers import testrun
+from helpers.ops import dirrun
 from tests.conftest import write
 
 
 def test_the_active_virtualenv_wins(tmp_path: Path) -> None:
     python = write(tmp_path / "venv" / "bin" / "python", "")
-    assert testrun.host_python({"VIRTUAL_ENV": str(tmp_path / "venv")}) == str(python)
+    assert dirrun.host_python({"VIRTUAL_ENV": str(tmp_path / "venv")}) == str(python)
 
 
 def test_no_or_a_broken_virtualenv_is_the_thin_env(tmp_path: Path) -> None:
-    assert testrun.host_python({}) == sys.executable
-    assert testrun.host_python({"VIRTUAL_ENV": str(tmp_path / "gone")}) == sys.executable
+    assert dirrun.host_python({}) == sys.executable
+    assert dirrun.host_python({"VIRTUAL_ENV": str(tmp_path / "gone")}) == sys.executable

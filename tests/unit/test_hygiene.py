@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from helpers import boundaries, config, graphviz, libcheck, pyprojects, units
 from helpers.errors import UserError
+from helpers.model import config, pyprojects, units
+from helpers.ops import boundaries, graphviz, libcheck
 from tests.conftest import write
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from helpers import compat, config, containers, images, project
 from helpers.errors import UserError
+from helpers.model import config, images, project
+from helpers.ops import containers, imagecheck
 from tests.conftest import make_runnable, write
 
 
@@ -32,25 +33,25 @@ def test_user_name_is_tag_safe() -> None:
 def test_chosen_ref_defaults(tmp_path: Path) -> None:
     make_runnable(tmp_path, "infra", version="1.3.0")
     target = _target(tmp_path, "infra", image_name="infra")
-    assert compat.chosen_ref(target, "local", None, "ann") == "infra:local-ann-1.3.0"
-    assert compat.chosen_ref(target, "dev", None, "ann") == "infra:dev"
-    assert compat.chosen_ref(target, "dev", "1.2.0", "ann") == "infra:dev-1.2.0"
+    assert imagecheck.chosen_ref(target, "local", None, "ann") == "infra:local-ann-1.3.0"
+    assert imagecheck.chosen_ref(target, "dev", None, "ann") == "infra:dev"
+    assert imagecheck.chosen_ref(target, "dev", "1.2.0", "ann") == "infra:dev-1.2.0"
 
 
 def test_compat_check() -> None:
     want = Version("1.3.1")
     fix = "invoke docker_pull --stage dev"
     with pytest.raises(UserError) as err:
-        compat.check("1.2.9", want, "img:dev", "infra/changelog.txt", fix)
+        imagecheck.check("1.2.9", want, "img:dev", "infra/changelog.txt", fix)
     assert str(err.value) == (
         "img:dev is version 1.2.9 but infra/changelog.txt says 1.3.1: "
         "the image is too old for this code; run `invoke docker_pull --stage dev`"
     )
-    assert compat.check("1.3.1", want, "img", "c", fix) == []
-    (patch,) = compat.check("1.3.0", want, "img", "c", fix)
+    assert imagecheck.check("1.3.1", want, "img", "c", fix) == []
+    (patch,) = imagecheck.check("1.3.0", want, "img", "c", fix)
     assert patch.startswith("warning: img is version 1.3.0, c says 1.3.1")
-    assert compat.check("1.10.0", Version("1.9.0"), "img", "c", fix)  # newer: a warning only
-    (nolabel,) = compat.check("", want, "img", "c", fix)
+    assert imagecheck.check("1.10.0", Version("1.9.0"), "img", "c", fix)  # newer: a warning only
+    (nolabel,) = imagecheck.check("", want, "img", "c", fix)
     assert "no usable version label" in nolabel
 
 

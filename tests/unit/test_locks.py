@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import locks
 from helpers.errors import UserError
+from helpers.ops import locks
 from tests.conftest import write
 
 UV_LOCK = """version = 1

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
-from helpers import commands, engine, prefetch
+from helpers.effects import commands, engine
+from helpers.ops import prefetch
 
 IMAGE = {"Id": "sha256:1", "RepoTags": ["app:local-x-1.0.0"], "Config": {"Labels": {"a": "b"}}}
 

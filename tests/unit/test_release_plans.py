@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import buildctx, config, images, platforms, project, registry_api
-from helpers import release as rel
-from helpers import release_steps as rs
+from helpers.effects import registry_api
 from helpers.errors import UserError
+from helpers.model import config, images, project
+from helpers.ops import buildctx, platforms
+from helpers.ops import release as rel
+from helpers.ops import release_steps as rs
 from tests.conftest import make_runnable
 
 LABELS = {images.LABEL_INPUTS: "h" * 64, images.LABEL_VERSION: "1.2.0"}

@@ -9,9 +9,10 @@ from typing import Any, Optional
 
 import pytest
 
-from helpers import driver, junit, merge, report, shards
 from helpers.errors import UserError
-from helpers.main_pytest import main
+from helpers.model import junit
+from helpers.ops import driver, merge, report, shards
+from helpers.ops.main_pytest import main
 
 DIRS = [".", "a", "a/b", "c", "d", "e", "f"]
 
@@ -189,7 +190,7 @@ def test_bad_shard_flag_is_one_line(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_narrow_and_exact_keep_the_selection_shape() -> None:
-    from helpers.main_pytest import Selection
+    from helpers.ops.main_pytest import Selection
 
     sel = Selection(Path("/r"), tuple(DIRS), unaffected=(("z", "not affected since x"),))
     first = shards.narrow(sel, shards.Shard(1, 3))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import buildctx, digestcache, stale
+from helpers.effects import digestcache
 from helpers.errors import UserError
+from helpers.ops import buildctx, stale
 from tests.conftest import make_runnable, write
 
 DOCKERFILE = """ARG BASE_IMAGE

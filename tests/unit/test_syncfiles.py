@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import adopt, syncfiles
 from helpers.errors import UserError
+from helpers.ops import adopt, syncfiles
 from tests.conftest import REPO, write
 
 SUB = "vendor/helpers"

@@ -89,7 +89,8 @@ def test_invoke_list_imports_only_the_task_modules(tmp_path: Path) -> None:
     task_modules = {
         f"helpers.tasks.{p.stem}" for p in (REPO / "helpers" / "tasks").glob("*.py")
     } - {"helpers.tasks.__init__"}
-    assert ours == {"helpers", "helpers.tasks", *task_modules}  # no library module at all
+    # no library module at all; only the output channel (stdlib only, like _common)
+    assert ours == {"helpers", "helpers.tasks", "helpers.output", *task_modules}
     heavy = sorted(m for m in HEAVY if m in loaded)
     assert heavy == [], heavy
     import importlib.util
@@ -113,19 +114,19 @@ def test_every_task_a_message_names_exists() -> None:
 
 
 def test_list_tasks_pass_their_flags_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    from helpers import testops
+    from helpers.ops import runtests
     from helpers.tasks import pytest_tasks
 
-    seen: list[testops.RunRequest] = []
+    seen: list[runtests.RunRequest] = []
 
-    def record(req: testops.RunRequest) -> int:
+    def record(req: runtests.RunRequest) -> int:
         seen.append(req)
         return 0
 
-    monkeypatch.setattr(testops, "run_tests", record)
+    monkeypatch.setattr(runtests, "run_tests", record)
     pytest_tasks.run_slow_tests.body(None, dir="infra", fresh=True, pytest_opts="-x")
     pytest_tasks.run_tests.body(None, test_list="fast", no_docker=True)
     assert seen == [
-        testops.RunRequest(dir="infra", test_list="slow", fresh=True, pytest_opts="-x"),
-        testops.RunRequest(test_list="fast", no_docker=True),
+        runtests.RunRequest(dir="infra", test_list="slow", fresh=True, pytest_opts="-x"),
+        runtests.RunRequest(test_list="fast", no_docker=True),
     ]

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import junit, testlists
 from helpers.errors import UserError
+from helpers.model import junit, testlists
 
 
 def test_parse_lists_orders_and_validates() -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import buildctx, pyprojects, scaffold, unitctx, units
 from helpers.errors import UserError
+from helpers.model import pyprojects, units
+from helpers.ops import buildctx, scaffold, unitctx
 from tests.conftest import make_runnable, write
 
 

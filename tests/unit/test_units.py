@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from helpers import pyprojects, units
 from helpers.errors import UserError
+from helpers.model import pyprojects, units
 
 RUNNABLE_FILES = (
     "changelog.txt",

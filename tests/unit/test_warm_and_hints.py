@@ -6,8 +6,10 @@ from typing import Optional
 
 import pytest
 
-from helpers import config, engine, hints, project, warm
+from helpers.effects import engine
 from helpers.errors import UserError
+from helpers.model import config, hints, project
+from helpers.ops import warm
 from tests.conftest import make_runnable
 from tests.fakes import FakeRunner, result
 
@@ -37,7 +39,7 @@ def _now(seconds_ago: int) -> str:
 
 @pytest.fixture(autouse=True)
 def _helpers_inside(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("helpers.containers.helpers_inside", lambda root: "/app/helpers_root")
+    monkeypatch.setattr("helpers.ops.containers.helpers_inside", lambda root: "/app/helpers_root")
 
 
 def test_a_young_running_container_is_reused(tmp_path: Path) -> None:

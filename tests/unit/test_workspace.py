@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import workspace
 from helpers.errors import UserError
+from helpers.model import workspace
 from tests.conftest import make_runnable
 
 FILES = [

@@ -1,0 +1,131 @@
+"""The container engine, reached through the docker CLI on the one process seam.
+
+Capabilities are probed, never guessed from the host name: is an engine
+reachable, is buildx present, can the engine socket be mounted into a container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from helpers.effects import commands
+from helpers.errors import UserError
+
+DOCKER = "docker"
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+class EngineDownError(UserError):
+    """No engine answers: every dir would fail the same way, so a run stops at the first."""
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    reachable: bool
+    server_version: str
+    where: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    ref: str
+    id: str
+    labels: Mapping[str, str]
+    architecture: str
+
+
+def where(env: Optional[Mapping[str, str]] = None) -> str:
+    """Where the CLI looks for the engine, for messages."""
+    env = os.environ if env is None else env
+    if env.get("DOCKER_HOST"):
+        return f"DOCKER_HOST={env['DOCKER_HOST']}"
+    if env.get("DOCKER_CONTEXT"):
+        return f"DOCKER_CONTEXT={env['DOCKER_CONTEXT']}"
+    return f"unix://{DEFAULT_SOCKET} (DOCKER_HOST unset)"
+
+
+def status(runner: commands.Runner = commands.run) -> EngineStatus:
+    result = runner((DOCKER, "version", "--format", "{{.Server.Version}}"))
+    version = result.out.strip()
+    reachable = result.ok and bool(version)
+    detail = "" if reachable else (result.err.strip().splitlines() or ["no answer"])[-1]
+    return EngineStatus(reachable, version, where(), detail)
+
+
+def down_message(st: EngineStatus) -> str:
+    return (
+        f"no container engine answers at {st.where}: start it (Debian/Ubuntu as root: "
+        "dev_scripts/engine/bootstrap.sh; elsewhere: start Docker) or set DOCKER_HOST "
+        "to a running engine"
+    )
+
+
+def require(runner: commands.Runner = commands.run) -> EngineStatus:
+    st = status(runner)
+    if not st.reachable:
+        raise EngineDownError(down_message(st))
+    return st
+
+
+def has_buildx(runner: commands.Runner = commands.run) -> bool:
+    return runner((DOCKER, "buildx", "version")).ok
+
+
+def socket_path(env: Optional[Mapping[str, str]] = None) -> Optional[Path]:
+    """The engine's unix socket on this host, when the CLI talks to a local one."""
+    env = os.environ if env is None else env
+    host = env.get("DOCKER_HOST", "")
+    if host and not host.startswith("unix://"):
+        return None
+    return Path(host[len("unix://") :] if host else DEFAULT_SOCKET)
+
+
+def socket_mountable(env: Optional[Mapping[str, str]] = None) -> bool:
+    """True when a local engine socket exists and can be bind-mounted into a container."""
+    path = socket_path(env)
+    try:
+        return path is not None and stat.S_ISSOCK(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def with_tag(ref: str) -> str:
+    """`name` -> `name:latest`; refs with a tag or digest are returned as they are."""
+    last = ref.rsplit("/", 1)[-1]
+    return ref if ":" in last or "@" in last else f"{ref}:latest"
+
+
+def inspect_images(
+    refs: Sequence[str], runner: commands.Runner = commands.run
+) -> dict[str, Optional[ImageInfo]]:
+    """Local images by reference; None where absent. One CLI call for all refs."""
+    if not refs:
+        return {}
+    result = runner((DOCKER, "image", "inspect", "--format", "{{json .}}", *refs))
+    found: dict[str, Optional[ImageInfo]] = dict.fromkeys(refs)
+    if not result.ok and not result.out.strip():
+        st = status(runner)
+        if not st.reachable:
+            raise EngineDownError(down_message(st))
+    for line in result.out.splitlines():
+        if not line.strip():
+            continue
+        data = json.loads(line)
+        names = set(data.get("RepoTags") or ())
+        labels = (data.get("Config") or {}).get("Labels") or {}
+        info = ImageInfo("", data["Id"], labels, data.get("Architecture", ""))
+        for ref in refs:
+            if found[ref] is None and (with_tag(ref) in names or ref == data["Id"]):
+                found[ref] = ImageInfo(ref, info.id, info.labels, info.architecture)
+    return found
+
+
+def inspect_image(ref: str, runner: commands.Runner = commands.run) -> Optional[ImageInfo]:
+    return inspect_images([ref], runner)[ref]

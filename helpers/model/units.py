@@ -1,0 +1,322 @@
+"""Units and their declared dependencies, built from the repo's file list.
+
+A *unit* is a runnable dir (changelog.txt + devops/Dockerfile) or a Python
+package (a dir with pyproject.toml); it is named by its repo-relative path
+("." for the root). Every file belongs to its innermost unit; a runnable dir's
+image inputs (devops/, changelog.txt) are its own files.
+
+Declared dependencies (the edges `deps` prints and cycles are checked on):
+  - in-repo packages named in pyproject.toml: `[project] dependencies`,
+    `optional-dependencies`, `[dependency-groups]` and poetry's dependency
+    tables, matched by normalized project name (PEP 503);
+  - `[tool.uv.sources]` path sources and poetry `path = ...` dependencies,
+    matched by path (uv `workspace = true` sources match by name, as above);
+  - `depends_on` paths in the unit's own repo_config.yaml (repo-root-relative;
+    the root dir's come from the repo-wide file).
+    A path that is a unit or holds units is an edge to those units; any other
+    path is *watched*: a change under it counts as a change of the unit itself.
+Containment is not an edge: a package inside a runnable dir is tested in that
+dir's container, so the dir is affected whenever the package is (`within`).
+
+Global inputs (a change affects every unit), first match wins:
+  1. `global_inputs` patterns from the root repo_config.yaml when set, else the
+     defaults: repo_config.yaml, tasks.py, invoke.yaml, .gitmodules, .github/,
+     .gitlab-ci.yml and the helpers checkout (when it is a submodule here);
+  2. a file inside a unit is that unit's change; a watched file, its watcher's;
+  3. any other file (outside every unit) is global when `global_inputs` is not
+     set (conservative), and ignored when it is.
+Patterns are fnmatch globs on repo-relative paths (`*` also crosses `/`); a
+pattern naming a dir covers everything below it. Files under `ignore_dirs`
+never count, and hold no units.
+
+pyproject.toml files are read by `pyprojects` (tomllib, or tomli before 3.11).
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import fnmatch
+import posixpath
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import helpers
+from helpers.effects import commands, git
+from helpers.errors import UserError
+from helpers.model import config, graph, pyprojects, workspace
+
+RUNNABLE = "runnable"
+PACKAGE = "package"
+PYPROJECT = pyprojects.FILENAME
+DEFAULT_GLOBALS = (
+    "repo_config.yaml",
+    "tasks.py",
+    "invoke.yaml",
+    ".gitmodules",
+    ".github",
+    ".gitlab-ci.yml",
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    path: str
+    kind: str  # RUNNABLE or PACKAGE
+    project: str = ""  # normalized [project] name, when it has one
+    version: str = ""  # pyproject version (packages); runnable dirs use their changelog
+
+
+@dataclass(frozen=True)
+class GlobalRule:
+    patterns: tuple[str, ...]
+    explicit: bool  # `global_inputs` was set: outside files not matching are ignored
+
+    def matches(self, path: str) -> bool:
+        return any(
+            fnmatch.fnmatchcase(path, p) or path.startswith(p.rstrip("/") + "/")
+            for p in self.patterns
+        )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    units: Mapping[str, Unit]  # by path, sorted
+    deps: graph.Graph  # declared edges: unit -> units it depends on
+    within: Mapping[str, str]  # package -> the runnable dir whose container tests it
+    watches: tuple[tuple[str, str], ...] = ()  # (path prefix, unit watching it)
+    untracked: Optional[tuple[str, ...]] = None  # untracked files when read (None: unknown)
+    globals: GlobalRule = field(default_factory=lambda: GlobalRule(DEFAULT_GLOBALS, False))
+    ignore_dirs: tuple[str, ...] = ()
+
+    def owner(self, path: str) -> Optional[str]:
+        """The innermost unit holding `path`, or None when it is outside every unit."""
+        return _innermost(self.units, path, include_self=False)
+
+    def runnable(self) -> list[str]:
+        return [p for p, u in self.units.items() if u.kind == RUNNABLE]
+
+    def find(self, name: str) -> str:
+        """A unit by path or by project name; a UserError naming close matches otherwise."""
+        key = _clean_path(name) if name not in (".", "") else "."
+        if key in self.units:
+            return key
+        wanted = pyprojects.normalize(name)
+        hits = [p for p, u in self.units.items() if u.project == wanted]
+        if len(hits) == 1:
+            return hits[0]
+        import difflib
+
+        close = difflib.get_close_matches(key, list(self.units), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "run `invoke deps` to list units"
+        raise UserError(f"no unit {name!r} (a unit path or project name); {hint}")
+
+
+# ---------------------------------------------------------------- building the workspace
+
+
+def _clean_path(path: str) -> str:
+    clean = posixpath.normpath(path.strip().replace("\\", "/")).strip("/")
+    return "." if clean in ("", ".") else clean
+
+
+def _has_files_under(sorted_files: Sequence[str], prefix: str) -> bool:
+    """True when `prefix` is a file of the list or a dir holding one (binary search)."""
+    if prefix == ".":
+        return bool(sorted_files)
+    i = bisect.bisect_left(sorted_files, prefix)
+    if i < len(sorted_files) and sorted_files[i] == prefix:
+        return True
+    i = bisect.bisect_left(sorted_files, prefix + "/")
+    return i < len(sorted_files) and sorted_files[i].startswith(prefix + "/")
+
+
+def _ancestors(path: str) -> Iterable[str]:
+    """`path`'s parent dirs, innermost first, ending with "."."""
+    end = len(path)
+    while (end := path.rfind("/", 0, end)) >= 0:
+        yield path[:end]
+    if path != ".":
+        yield "."
+
+
+def _innermost(units: Container[str], path: str, include_self: bool = True) -> Optional[str]:
+    if include_self and path in units:
+        return path
+    return next((a for a in _ancestors(path) if a in units), None)
+
+
+def _within(units: Mapping[str, Unit]) -> dict[str, str]:
+    runnable = {p for p, u in units.items() if u.kind == RUNNABLE}
+    out = {}
+    for path, unit in units.items():
+        holder = _innermost(runnable, path, include_self=False)
+        if unit.kind == PACKAGE and holder is not None:
+            out[path] = holder
+    return out
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What `build` reads, already loaded: pure data, so tests need no files."""
+
+    root: Path
+    files: tuple[str, ...]  # repo-relative, not under ignore_dirs
+    pyprojects: Mapping[str, Mapping[str, Any]]  # unit path -> parsed pyproject
+    depends_on: Mapping[str, tuple[tuple[str, ...], str]]  # unit -> (paths, where declared)
+    global_inputs: tuple[str, ...] = ()
+    ignore_dirs: tuple[str, ...] = ()
+    helpers_path: Optional[str] = None  # the helpers checkout, when a subdir of the repo
+    runnable: Optional[tuple[str, ...]] = None  # default: found in `files`
+    untracked: Optional[tuple[str, ...]] = None  # the untracked part of `files`, when known
+
+
+def _units(inp: Inputs) -> dict[str, Unit]:
+    found = inp.runnable if inp.runnable is not None else workspace.runnable_dirs(inp.files)
+    runnable = set(found)
+    units = {}
+    for path in sorted({*runnable, *inp.pyprojects}, key=lambda p: (p != ".", p)):
+        data = inp.pyprojects.get(path, {})
+        project = pyprojects.table(data, "project") or pyprojects.table(data, "tool", "poetry")
+        name = project.get("name")
+        version = project.get("version")
+        units[path] = Unit(
+            path,
+            RUNNABLE if path in runnable else PACKAGE,
+            pyprojects.normalize(name) if isinstance(name, str) else "",
+            version if isinstance(version, str) and path not in runnable else "",
+        )
+    return units
+
+
+def _package_edges(
+    inp: Inputs, units: Mapping[str, Unit], by_name: Mapping[str, list[str]], path: str
+) -> set[str]:
+    data = inp.pyprojects.get(path)
+    if not data:
+        return set()
+    edges = {p for name in pyprojects.required_names(data) for p in by_name.get(name, ())}
+    for rel in pyprojects.source_paths(data):
+        target = _clean_path(posixpath.join(path if path != "." else "", rel))
+        holder = None if target.startswith("..") else _innermost(units, target)
+        edges.update([holder] if holder else [])
+    return edges
+
+
+def _depends_on_edges(
+    inp: Inputs, units: Mapping[str, Unit], path: str
+) -> tuple[set[str], list[tuple[str, str]]]:
+    entries, where = inp.depends_on.get(path, ((), ""))
+    edges: set[str] = set()
+    watches = []
+    for raw in entries:
+        dep = _clean_path(raw)
+        if dep.startswith("..") or raw.strip().startswith("/"):
+            raise UserError(
+                f"{where}: depends_on {raw!r} must be a path inside the repo, "
+                "relative to its root; fix the path"
+            )
+        if not _has_files_under(inp.files, dep):
+            raise UserError(
+                f"{where}: depends_on {raw!r} matches no file in the repo; "
+                "fix the path (relative to the repo root)"
+            )
+        covered = [u for u in units if workspace.is_under(u, dep)]
+        edges.update(covered)
+        if not covered:
+            watches.append((dep, path))
+    return edges, watches
+
+
+def build(inp: Inputs) -> Workspace:
+    """The units, their edges and the global-input rule; cycles are left to `graph`."""
+    inp = dataclasses.replace(inp, files=tuple(sorted(inp.files)))
+    units = _units(inp)
+    deps: dict[str, tuple[str, ...]] = {}
+    watches: list[tuple[str, str]] = []
+    by_name: dict[str, list[str]] = {}
+    for unit in units.values():
+        if unit.project:
+            by_name.setdefault(unit.project, []).append(unit.path)
+    for path in units:
+        named = _package_edges(inp, units, by_name, path)
+        declared, watched = _depends_on_edges(inp, units, path)
+        deps[path] = tuple(sorted((named | declared) - {path}))
+        watches += watched
+    patterns = inp.global_inputs or DEFAULT_GLOBALS + (
+        (inp.helpers_path,) if inp.helpers_path else ()
+    )
+    rule = GlobalRule(tuple(patterns), bool(inp.global_inputs))
+    return Workspace(
+        inp.root, units, deps, _within(units), tuple(watches), inp.untracked, rule, inp.ignore_dirs
+    )
+
+
+# ---------------------------------------------------------------- reading the repo
+
+
+def _helpers_path(root: Path) -> Optional[str]:
+    here = Path(helpers.__file__).resolve().parents[1]
+    rel = workspace.relative(root, here)
+    return None if rel == "." or rel.startswith("..") else rel
+
+
+def _read_depends_on(
+    root: Path, units: Iterable[str], files: set[str], root_cfg: config.Config
+) -> dict[str, tuple[tuple[str, ...], str]]:
+    out = {".": (root_cfg.depends_on, config.FILENAME)}
+    for unit in units:
+        cfg_file = f"{unit}/{config.FILENAME}"
+        if unit != "." and cfg_file in files and (root / cfg_file).is_file():
+            out[unit] = (config.load(root, unit).depends_on, cfg_file)
+    return out
+
+
+def _kept(files: Iterable[str], ignore: Sequence[str]) -> list[str]:
+    return [f for f in files if not any(workspace.is_under(f, i) for i in ignore)]
+
+
+def read_inputs(
+    root: Path,
+    runner: commands.Runner = commands.run,
+    load_config: Callable[[Path, str], config.Config] = config.load,
+) -> Inputs:
+    """Everything `build` needs: two `git ls-files`, the pyproject and config files.
+
+    The untracked-files scan (a walk of the work tree, the slowest part) runs in
+    a thread while the tracked pyproject files are read.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    root_cfg = load_config(root, ".")
+    ignore = tuple(i for i in map(_clean_path, root_cfg.ignore_dirs) if i != ".")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(git.untracked, root, runner)
+        tracked = _kept(git.tracked(root, runner), ignore)
+        parsed = pyprojects.read_all(root, tracked)
+        new = scanning.result()
+    parsed.update(pyprojects.read_all(root, _kept(new, ignore)))
+    files = sorted({*tracked, *_kept(new, ignore)})
+    runnable = tuple(workspace.runnable_in_work_tree(root, files))
+    depends_on = _read_depends_on(root, {*runnable, *parsed}, set(files), root_cfg)
+    return Inputs(
+        root,
+        tuple(files),
+        parsed,
+        depends_on,
+        root_cfg.global_inputs,
+        ignore,
+        _helpers_path(root),
+        runnable,
+        tuple(new),
+    )
+
+
+def load(root: Path, runner: commands.Runner = commands.run) -> Workspace:
+    """The workspace of the repo at `root`; a dependency cycle is a UserError with its path."""
+    ws = build(read_inputs(root, runner))
+    graph.check_acyclic(ws.deps)
+    return ws

@@ -1,0 +1,119 @@
+"""The Python half of `dev_scripts/adopt.sh`: sync the client files, then list the
+Dockerfiles that are not runnable dirs yet with the lines that would make them so
+(never written unasked).
+
+    python -m helpers.ops.adopt [--force]     (adopt.sh runs it in the thin env)
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Optional
+
+from helpers import output
+from helpers.errors import UserError
+from helpers.model import config, workspace
+from helpers.ops import syncfiles
+
+
+@dataclass(frozen=True)
+class Candidate:
+    dir: str  # repo-relative
+    dockerfile: str  # relative to the dir
+    prod_dockerfile: Optional[str]
+    has_changelog: bool
+
+    def hint(self) -> list[str]:
+        where = "" if self.dir == "." else f"{self.dir}/"
+        lines = [
+            f"{self.dir}: {where}{self.dockerfile} is not in a runnable dir yet; to make it one:"
+        ]
+        if not self.has_changelog:
+            name = "app" if self.dir == "." else self.dir.replace("/", "-").replace(" ", "-")
+            lines.append(f"  add {where}changelog.txt starting with '# {name}-0.1.0'")
+        keys = []
+        if self.dockerfile != config.DEFAULT_DOCKERFILE:
+            keys.append(f"dockerfile: {self.dockerfile}")
+        if self.prod_dockerfile:
+            keys.append(f"prod_dockerfile: {self.prod_dockerfile}")
+        if keys:
+            lines.append(f"  add to {where}{config.FILENAME}:")
+            lines += [f"    {key}" for key in keys]
+        return lines
+
+
+def _is_dockerfile(name: str) -> bool:
+    return name == "Dockerfile" or name.endswith(".Dockerfile") or name.startswith("Dockerfile.")
+
+
+def _is_prod(name: str) -> bool:
+    return name.lower().startswith("prod") or name.lower().endswith(".prod")
+
+
+def _owner(path: str) -> str:
+    """The dir a Dockerfile belongs to: above `devops/` (and `devops/docker_build/`)."""
+    parts = PurePosixPath(path).parent.parts
+    for tail in (("devops", "docker_build"), ("devops",)):
+        if parts[-len(tail) :] == tail:
+            parts = parts[: -len(tail)]
+            break
+    return "/".join(parts) or "."
+
+
+def candidates(files: Iterable[str], runnable: Sequence[str]) -> list[Candidate]:
+    """Dockerfiles outside every runnable dir's own Dockerfile, grouped by their dir."""
+    present = set(files)
+    found: dict[str, dict[str, str]] = {}
+    for path in sorted(present):
+        name = PurePosixPath(path).name
+        if not _is_dockerfile(name):
+            continue
+        owner = _owner(path)
+        if owner in runnable:
+            continue
+        rel = path if owner == "." else path[len(owner) + 1 :]
+        slot = "prod" if _is_prod(name) else "dev"
+        found.setdefault(owner, {}).setdefault(slot, rel)
+    out = []
+    for owner, kinds in sorted(found.items(), key=lambda kv: (kv[0] != ".", kv[0])):
+        dev = kinds.get("dev") or kinds["prod"]
+        prod = kinds.get("prod") if kinds.get("prod") != dev else None
+        changelog = workspace.CHANGELOG if owner == "." else f"{owner}/{workspace.CHANGELOG}"
+        out.append(Candidate(owner, dev, prod, changelog in present))
+    return out
+
+
+def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> int:
+    """adopt.sh's entry, inside the one edge (helpers.edge)."""
+    from helpers import edge
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return edge.main(lambda: _adopt(args, (cwd or Path.cwd()).resolve()), ["adopt.sh", *args])
+
+
+def _adopt(args: Sequence[str], here: Path) -> int:
+    force = "--force" in args
+    unknown = [a for a in args if a != "--force"]
+    if unknown:
+        raise UserError(f"unknown argument {unknown[0]!r} (adopt): usage: adopt.sh [--force]")
+    client = syncfiles.locate(here)
+    how = f"bash {client.helpers_dir}/dev_scripts/adopt.sh"
+    outcome = syncfiles.sync(here, force=force, how=how)
+    for line in outcome.lines:
+        output.data(line)
+    root = client.root
+    ignore = config.load(root, ".").ignore_dirs
+    files = workspace.list_files(root)
+    runnable = workspace.runnable_in_work_tree(root, files, ignore)
+    output.data(f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}")
+    for cand in candidates(files, runnable):
+        for line in cand.hint():
+            output.data(line)
+    return outcome.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

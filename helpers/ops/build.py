@@ -1,0 +1,199 @@
+"""Build a runnable dir's local image: plan (pure-ish), then execute.
+
+The plan names the image, the context files and the exact `docker build` argv.
+An image whose inputs-hash label equals the plan's hash is reused: no build runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from helpers.effects import commands, digestcache, engine
+from helpers.errors import UserError
+from helpers.model import config, images, project, workspace
+from helpers.ops import buildctx, stale, unitctx
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    ref: str
+    version: str
+    inputs_hash: str
+    context: buildctx.Context
+    argv: tuple[str, ...]
+    up_to_date: bool
+    reason: str
+    labels: Mapping[str, str]
+    args: Mapping[str, str]
+    platform: Optional[str]
+    no_cache: bool
+
+
+def with_revision(p: BuildPlan, revision: str) -> BuildPlan:
+    """The plan with the git revision label filled in (asked of git only when building)."""
+    labels = {**p.labels, images.LABEL_REVISION: revision}
+    argv = build_argv(
+        p.ref,
+        p.args,
+        labels,
+        platform=p.platform,
+        no_cache=p.no_cache,
+        dockerfile=p.context.dockerfile,
+    )
+    return dataclasses.replace(p, labels=labels, argv=argv)
+
+
+def parse_build_args(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"--build-arg {pair!r}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _own_unit(path: Path) -> bool:
+    """Nested runnable dirs and submodules are separate: never in a parent's context."""
+    return (path / ".git").exists() or workspace.is_runnable(path)
+
+
+def env_file_in(target: project.Target) -> list[str]:
+    """The configured env file, relative to the context, when it lies inside it."""
+    env_file = (target.root / target.cfg.env_file).resolve()
+    try:
+        return [env_file.relative_to(target.path.resolve()).as_posix()]
+    except ValueError:
+        return []
+
+
+def plan(
+    target: project.Target,
+    *,
+    version: Optional[str] = None,
+    build_args: Sequence[str] = (),
+    platform: Optional[str] = None,
+    no_cache: bool = False,
+    user: Optional[str] = None,
+    revision: str = "unknown",
+    runner: commands.Runner = commands.run,
+) -> BuildPlan:
+    version = images.check_version(version) if version else target.version
+    ref = images.ref(target.cfg, "local", version, user or images.user_name())
+    # --build-arg wins over config, BASE_IMAGE included.
+    args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
+    args.update(parse_build_args(build_args))
+    found = engine.inspect_images([ref, args["BASE_IMAGE"]], runner)
+    base = found[args["BASE_IMAGE"]]
+    # The dir's files, `.helpers/` (CA, install helper) and its in-repo dependency units.
+    ctx = unitctx.context(
+        target, target.dockerfile, skip_dir=_own_unit, secrets=env_file_in(target)
+    )
+    settings = {f"arg:{k}": v for k, v in args.items()}
+    settings.update(
+        dockerfile=target.dockerfile,
+        base_id=base.id if base else args["BASE_IMAGE"],
+        platform=platform or "",
+        version=version,
+    )
+    cache = digestcache.for_repo(target.root)  # a stat per unchanged file, not a read
+    digest = buildctx.inputs_hash(ctx, settings, cache)
+    install = stale.install_inputs(ctx, args, settings["base_id"], cache)
+    cache.save()
+    existing = found[ref]
+    current = existing.labels.get(images.LABEL_INPUTS) if existing else None
+    # An image from before install inputs were recorded is rebuilt once, to record them.
+    recorded = existing is not None and stale.LABEL in existing.labels
+    up_to_date = current == digest and recorded and not no_cache
+    reason = (
+        "inputs unchanged"
+        if up_to_date
+        else "no image yet"
+        if existing is None
+        else "--no-cache"
+        if no_cache
+        else "inputs changed"
+    )
+    labels = images.labels(
+        version=version,
+        revision=revision,
+        inputs_hash=digest,
+        rel_dir=target.rel_dir,
+        repo_id=repo_id(target),
+        stage="local",
+    )
+    labels[stale.LABEL] = stale.encode(install)
+    argv = build_argv(
+        ref, args, labels, platform=platform, no_cache=no_cache, dockerfile=target.dockerfile
+    )
+    return BuildPlan(
+        ref, version, digest, ctx, argv, up_to_date, reason, labels, args, platform, no_cache
+    )
+
+
+def repo_id(target: project.Target) -> str:
+    """The repo label: its path on this host (images and containers alike)."""
+    return str(target.root)
+
+
+def build_argv(
+    ref: str,
+    args: Mapping[str, str],
+    labels: Mapping[str, str],
+    *,
+    platform: Optional[str],
+    no_cache: bool,
+    dockerfile: Optional[str] = config.DEFAULT_DOCKERFILE,
+) -> tuple[str, ...]:
+    """`docker build ... -`: the context (or, with no `dockerfile`, a Dockerfile) on stdin.
+
+    --force-rm: a failed step's intermediate container is removed too (the classic
+    builder keeps it otherwise); a failed build leaves nothing behind.
+    """
+    dockerfile_flag = ("--file", dockerfile) if dockerfile else ()
+    argv = [engine.DOCKER, "build", "--force-rm", *dockerfile_flag, "--tag", ref]
+    for name, value in sorted(args.items()):
+        argv += ["--build-arg", f"{name}={value}"]
+    for name, value in sorted(labels.items()):
+        argv += ["--label", f"{name}={value}"]
+    if platform:
+        argv += ["--platform", platform]
+    if no_cache:
+        argv.append("--no-cache")
+    argv.append("-")
+    return tuple(argv)
+
+
+def git_revision(target: project.Target, runner: commands.Runner = commands.run) -> str:
+    result = runner(("git", "-C", str(target.root), "rev-parse", "HEAD"))
+    return result.out.strip() if result.ok else "unknown"
+
+
+def describe(p: BuildPlan) -> list[str]:
+    return [
+        f"image    {p.ref} ({p.reason})",
+        f"context  {p.context.root} ({len(p.context.files)} files, .dockerignore applied)",
+        f"command  {commands.display(p.argv)} < context.tar",
+    ]
+
+
+def execute(p: BuildPlan, runner: commands.Runner = commands.run) -> None:
+    """Run the build with the context streamed as a tar; fail with one line if it fails."""
+    with buildctx.write_tar(p.context) as tar:
+        code = commands.run_feeding(p.argv, tar)
+    if code != 0:
+        raise BuildFailedError(
+            f"docker build of {p.ref} failed (exit {code}); see the output above"
+        )
+    if engine.inspect_image(p.ref, runner) is None:
+        raise BuildFailedError(f"docker build reported success but {p.ref} is not present")
+
+
+class BuildFailedError(UserError):
+    """A build that ran and failed: exit 1 like a failed command, not bad usage."""
+
+    exit_code = 1

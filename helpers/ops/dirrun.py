@@ -1,0 +1,243 @@
+"""One runnable dir's pytest run, in its container or on the host: the plan and its record.
+
+Reports go to a fresh per-run dir under `<repo>/.helpers/reports/<run id>/`,
+which ignores itself in git (like .pytest_cache). `last.json` names the last
+run so `pytest_failed` / `pytest_repro` can find its failures.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import secrets
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import helpers
+from helpers.effects import fsutil
+from helpers.errors import UserError
+from helpers.model import project, testlists
+from helpers.ops import containers
+
+STATE_DIR = ".helpers"
+LAST = "last.json"
+
+
+@dataclass(frozen=True)
+class DirRun:
+    rel_dir: str
+    image: str  # an image ref, or "host"
+    argv: tuple[str, ...]
+    report_dir: Path
+    container: str = ""
+    cwd: Optional[str] = None
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def junit(self) -> Path:
+        return self.report_dir / "junit.xml"
+
+    @property
+    def failed_file(self) -> Path:
+        return self.report_dir / "failed.txt"
+
+
+def state_dir(root: Path) -> Path:
+    """`<repo>/.helpers`, created with a .gitignore that ignores everything in it."""
+    path = root / STATE_DIR
+    path.mkdir(exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Created by helpers: run reports and state, never committed.\n*\n")
+    return path
+
+
+def reports_root(root: Path) -> Path:
+    return state_dir(root) / "reports"
+
+
+def new_run_id() -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def slug(rel_dir: str) -> str:
+    return "root" if rel_dir == "." else rel_dir.replace("/", "__")
+
+
+def plan_dir(
+    target: project.Target,
+    image_ref: Optional[str],
+    lists: Sequence[str],
+    run_id: str,
+    pytest_opts: str = "",
+    node_ids: Sequence[str] = (),
+    warm: Optional[str] = None,
+) -> DirRun:
+    """The run of one dir: on the host when `image_ref` is None (`--no-docker`), by
+    `docker exec` in the warm container `warm` when given, else in a fresh container."""
+    host_reports = reports_root(target.root) / run_id / slug(target.rel_dir)
+    timeouts = testlists.timeouts_env(lists, target.cfg.test_timeouts)
+    if image_ref is None:
+        return _on_host(target, lists, pytest_opts, node_ids, host_reports, timeouts)
+    inside = f"{containers.MOUNT}/{host_reports.relative_to(target.root).as_posix()}"
+    workdir = containers.workdir(target.rel_dir)
+    cache = f"{containers.MOUNT}/{STATE_DIR}/pytest_cache/{slug(target.rel_dir)}"
+    pytest = testlists.pytest_argv(
+        "python3",
+        lists,
+        f"{inside}/junit.xml",
+        target.rel_dir,
+        pytest_opts,
+        node_ids,
+        workdir,
+        cache_dir=cache,
+    )
+    run_env = {"HELPERS_REPORT_DIR": inside, "HELPERS_TEST_TIMEOUTS": timeouts}
+    if warm:
+        argv = containers.exec_argv(warm, workdir, run_env, pytest)
+        return DirRun(target.rel_dir, image_ref, argv, host_reports, container=warm)
+    name = containers.container_name(target, "test")
+    env = {**container_env(target), **run_env}
+    opts = containers.RunOptions(command=pytest, env=env, run_id=run_id, name=name)
+    containers.prepare_host(target)
+    argv = containers.run_argv(target, image_ref, opts)
+    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name)
+
+
+BAKED_HELPERS = "/opt/helpers"
+BAKED_REPORTS = "/helpers-report"
+
+
+def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run_id: str) -> DirRun:
+    """Tests against the code inside the image (prod): no repo mount. Only the report dir
+    and helpers' pytest plugin (read-only) are mounted; nothing is written to the image."""
+    host_reports = reports_root(target.root) / run_id / slug(target.rel_dir)
+    host_reports.mkdir(parents=True, exist_ok=True)
+    where = containers.workdir(target.rel_dir)
+    pytest = testlists.pytest_argv(
+        "python3", lists, f"{BAKED_REPORTS}/junit.xml", target.rel_dir, "", (), where
+    )
+    here = Path(helpers.__file__).resolve().parents[1]
+    src = [f"{where}/src"] if (target.path / "src").is_dir() else []
+    path = ":".join(dict.fromkeys((*src, where, containers.MOUNT, BAKED_HELPERS)))
+    env = {
+        "HELPERS_REPORT_DIR": BAKED_REPORTS,
+        "HELPERS_TEST_TIMEOUTS": testlists.timeouts_env(lists, target.cfg.test_timeouts),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": path,
+    }
+    name = containers.container_name(target, "test")
+    opts = containers.RunOptions(
+        command=(*pytest, "-p", "no:cacheprovider"),
+        env=env,
+        run_id=run_id,
+        name=name,
+        mount_repo=False,
+        volumes=(f"{here}:{BAKED_HELPERS}:ro", f"{host_reports}:{BAKED_REPORTS}"),
+    )
+    argv = containers.run_argv(target, image_ref, opts)
+    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name)
+
+
+def container_env(target: project.Target) -> dict[str, str]:
+    """What every test container of the dir needs: its code and helpers' plugin importable."""
+    if containers.helpers_inside(target.root) is None:
+        raise UserError(
+            f"helpers ({Path(helpers.__file__).parents[1]}) is outside the repo {target.root}: "
+            "add it as a submodule of the repo so containers can load its pytest plugin"
+        )
+    # No __pycache__ written into the user's repo through the mount.
+    return {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _on_host(
+    target: project.Target,
+    lists: Sequence[str],
+    pytest_opts: str,
+    node_ids: Sequence[str],
+    host_reports: Path,
+    timeouts: str,
+) -> DirRun:
+    junit_path = str(host_reports / "junit.xml")
+    argv = testlists.pytest_argv(
+        host_python(),
+        lists,
+        junit_path,
+        target.rel_dir,
+        pytest_opts,
+        node_ids,
+        rootdir=str(target.path),
+    )
+    here = str(Path(helpers.__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    env = (
+        ("HELPERS_REPORT_DIR", str(host_reports)),
+        ("HELPERS_TEST_TIMEOUTS", timeouts),
+        ("PYTHONPATH", path),
+    )
+    return DirRun(target.rel_dir, "host", argv, host_reports, cwd=str(target.path), env=env)
+
+
+def record_if_ran(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence[str]) -> bool:
+    """Replace the last-run record only when tests ran (a dir wrote its report).
+
+    A run that ran nothing (engine down, image missing, bad .env) keeps the previous
+    record, so `pytest_failed` still finds the real failures.
+    """
+    ran = [r for r in runs if r.junit.is_file()]
+    if ran:
+        record_last(root, run_id, ran, lists)
+    return bool(ran)
+
+
+def host_python(env: Optional[Mapping[str, str]] = None) -> str:
+    """`--no-docker`'s python: the active virtualenv's ($VIRTUAL_ENV), else the thin env's."""
+    env = os.environ if env is None else env
+    venv = env.get("VIRTUAL_ENV")
+    if venv:
+        for name in ("bin/python", "Scripts/python.exe"):
+            if (Path(venv) / name).is_file():
+                return str(Path(venv) / name)
+    return sys.executable
+
+
+def record_last(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence[str]) -> None:
+    data = {
+        "run_id": run_id,
+        "lists": list(lists),
+        "dirs": [
+            {"dir": r.rel_dir, "image": r.image, "report_dir": str(r.report_dir)} for r in runs
+        ],
+    }
+    target = reports_root(root) / LAST
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fsutil.write_atomic(target, json.dumps(data, indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class LastDir:
+    dir: str
+    image: str
+    report_dir: str
+
+    def failed(self) -> list[str]:
+        path = Path(self.report_dir) / "failed.txt"
+        if not path.is_file():
+            return []
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def load_last(root: Path) -> list[LastDir]:
+    path = root / STATE_DIR / "reports" / LAST
+    if not path.is_file():
+        raise UserError(f"no test run recorded in {path.parent}: run `invoke run_tests` first")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [LastDir(**d) for d in data["dirs"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserError(f"{path}: unreadable record of the last run; run the tests again") from None

@@ -1,0 +1,150 @@
+"""What check_libs, check_boundaries, `deps --format` and `info` share: the workspace with
+its file list, the configured checks, and the units a `--changed-since REF` reaches.
+
+The workspace is `units`' own (one `git ls-files` pair, the pyproject files);
+nothing here reads the repo a second way (`info_counts` lists the files again:
+`info`'s workspace does not keep them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from helpers.effects import commands, git
+from helpers.errors import UserError
+from helpers.model import config, graph, units
+from helpers.model.workspace import is_under
+
+if TYPE_CHECKING:
+    from helpers.ops.changes import ChangeSet
+
+BOUNDARIES_HINT = (
+    "check_boundaries is not configured; add `boundaries: {public_modules: [api]}` "
+    "to repo_config.yaml"
+)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    ws: units.Workspace
+    files: tuple[str, ...]  # tracked and untracked-not-ignored, not under ignore_dirs
+    root_cfg: config.Config
+    pyprojects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by unit
+
+
+def load(root: Path, runner: commands.Runner = commands.run) -> Loaded:
+    inp = units.read_inputs(root, runner)
+    ws = units.build(inp)
+    graph.check_acyclic(ws.deps)
+    return Loaded(ws, tuple(sorted(inp.files)), config.load(root, "."), inp.pyprojects)
+
+
+def changeset(ws: units.Workspace, since: str, runner: commands.Runner) -> ChangeSet:
+    """What changed since `since` (a ref or last-success), over the whole repo."""
+    from helpers.ops import bookmarks, changes
+
+    base = bookmarks.base(ws.root, since, bookmarks.WHOLE_REPO, runner)
+    return changes.compute(ws, base, runner, git.diff_paths(ws.root, base.commit, runner))
+
+
+def scope(
+    loaded: Loaded, since: Optional[str], runner: commands.Runner = commands.run
+) -> tuple[Optional[tuple[str, ...]], str]:
+    """The affected units since `since` (None: every unit) and a label for progress lines."""
+    if not since:
+        return None, "every unit"
+    cs = changeset(loaded.ws, since, runner)
+    return cs.affected, f"{len(cs.affected)} units affected since {cs.base.label}"
+
+
+def _own_configs(ws: units.Workspace) -> set[str]:
+    """Units (other than the root) with their own repo_config.yaml."""
+    return {u for u in ws.units if u != "." and (ws.root / u / config.FILENAME).is_file()}
+
+
+def public_modules(
+    ws: units.Workspace, root_cfg: config.Config
+) -> Optional[dict[str, tuple[str, ...]]]:
+    """Each unit's public modules (its own repo_config.yaml's, else the repo-wide list);
+    None when no file sets `boundaries` (the check is off)."""
+    configured = "boundaries" in root_cfg.origin
+    repo_wide = tuple(root_cfg.boundaries.get("public_modules", ()))
+    out = dict.fromkeys(ws.units, repo_wide)
+    for unit in _own_configs(ws):
+        cfg = config.load(ws.root, unit)
+        if "boundaries" in cfg.origin and cfg.origin["boundaries"] != config.FILENAME:
+            configured = True
+            out[unit] = tuple(cfg.boundaries.get("public_modules", ()))
+    return out if configured else None
+
+
+def require_boundaries(loaded: Loaded) -> dict[str, tuple[str, ...]]:
+    public = public_modules(loaded.ws, loaded.root_cfg)
+    if public is None:
+        raise UserError(BOUNDARIES_HINT)
+    return public
+
+
+def info_counts(
+    root: Path, ws: units.Workspace, runner: commands.Runner = commands.run
+) -> Mapping[str, Mapping[str, int]]:
+    """`info`'s extra columns: {"mismatches": per unit, "violations": per unit}, for the
+    checks that are configured (none: {}). Bad input is left to the checks themselves."""
+    from helpers.ops import boundaries, libcheck
+
+    root_cfg = config.load(root, ".")
+    public = public_modules(ws, root_cfg)
+    pinned = "library_pins" in root_cfg.origin
+    if public is None and not pinned:
+        return {}
+    listed = git.tracked(root, runner) + git.untracked(root, runner)
+    files = tuple(sorted(f for f in listed if not any(is_under(f, d) for d in ws.ignore_dirs)))
+    out: dict[str, dict[str, int]] = {}
+    if pinned:
+        report = libcheck.collect(ws, files, root_cfg.library_pins)
+        counts: dict[str, int] = {}
+        for d in libcheck.differing(report):
+            counts[d.unit] = counts.get(d.unit, 0) + 1
+        out["mismatches"] = counts
+    if public is not None:
+        out["violations"] = boundaries.check(ws, files, public).counts()
+    return out
+
+
+def deps_view(
+    root: Path,
+    fmt: str,
+    unit: Optional[str] = None,
+    reverse: bool = False,
+    since: Optional[str] = None,
+    runner: commands.Runner = commands.run,
+) -> str:
+    """`deps`: the graph in `fmt`, marked since `since`, red edges when boundaries are set."""
+    from helpers.ops import graphviz
+
+    graphviz.check_format(fmt)
+    loaded = load(root, runner)
+    ws = loaded.ws
+    focus = ws.find(unit) if unit else None
+    marks: dict[str, str] = {}
+    legend = ""
+    if since:
+        from helpers.ops import affected
+
+        cs = changeset(ws, since, runner)
+        marks = affected.marks(cs)
+        legend = f"{affected.CHANGED} changed, {affected.AFFECTED} affected, since {cs.base.label}"
+    public = public_modules(loaded.ws, loaded.root_cfg)
+    violations = None
+    if public is not None:
+        from helpers.ops import boundaries
+
+        violations = boundaries.check(ws, loaded.files, public).edges()
+        legend = "; ".join(filter(None, [legend, "red: boundary violations (check_boundaries)"]))
+    if fmt == "text" and (focus is not None or not (marks or violations)):
+        return graph.deps_text(ws.deps, ws.within, focus, reverse)
+    pic = graphviz.picture(ws, marks, violations, focus, reverse, legend)
+    return graphviz.render(pic, fmt)

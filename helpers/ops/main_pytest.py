@@ -1,0 +1,284 @@
+"""main_pytest: the tests of every runnable dir under --dir, each in its own container, at once.
+
+    main_pytest.py --dir infra [--test-list fast,slow] [-j N] [--stage S] [--changed-since REF]
+                   [--shard I/N [--durations REPORT]] [--exact]
+    main_pytest.py --merge-reports SHARD_DIR... [--junit-xml F] [--json F]
+
+Exit codes: 0 all passed, 1 tests failed (or none ran), 2 bad usage or
+configuration, 130 interrupted (every container it started is removed first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn, Optional
+
+from helpers import output
+from helpers.effects import fsutil
+from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
+from helpers.model import config, junit, project, testlists, workspace
+from helpers.ops import dirrun, driver, report
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        output.note(f"error: main_pytest.py: {message}; see --help")
+        raise SystemExit(EXIT_USAGE)
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    p = _Parser(prog="main_pytest.py", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--dir", default=".", help="run every runnable dir under this dir (default: .)")
+    p.add_argument("--test-list", default="fast,slow,superslow", help="comma-separated lists")
+    p.add_argument("-j", "--jobs", type=int, default=driver.default_jobs(), help="dirs at once")
+    p.add_argument("--stage", default="local", help="image stage: local, dev or prod")
+    p.add_argument("--changed-since", default=None, help="only dirs affected since this git ref")
+    p.add_argument("--fail-fast", action="store_true", help="start no new dir after a failure")
+    p.add_argument(
+        "--if-missing",
+        choices=("fail", "build"),
+        default="fail",
+        help="a dir whose local image is missing or stale: fail it, or build it first",
+    )
+    p.add_argument("--allow-stale", action="store_true", help="run stale local images anyway")
+    p.add_argument("--fresh", action="store_true", help="new containers, not the warm ones")
+    p.add_argument("-v", "--verbose", action="store_true", help="show the log of every build")
+    p.add_argument("--pytest-opts", default="", help="extra pytest options, e.g. '-x -k name'")
+    p.add_argument("--allow-no-tests", action="store_true", help="zero tests run is not a failure")
+    p.add_argument("--junit-xml", type=Path, help="also write the combined JUnit XML here")
+    p.add_argument("--json", type=Path, help="also write the JSON report here")
+    p.add_argument("--shard", default=None, help="run shard I of N of the selected dirs, e.g. 1/4")
+    p.add_argument("--durations", type=Path, help="balance --shard by this earlier report.json")
+    p.add_argument("--exact", action="store_true", help="only --dir itself, not dirs nested in it")
+    p.add_argument(
+        "--merge-reports",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="merge shards' reports; run none",
+    )
+    p.add_argument("--expect-matrix", help="with --merge-reports: a github-matrix JSON of dirs")
+    args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error(f"-j {args.jobs}: needs at least 1")
+    for flag, path in (("--junit-xml", args.junit_xml), ("--json", args.json)):
+        if path is not None and not path.resolve().parent.is_dir():
+            p.error(f"{flag} {path}: its dir does not exist")
+    return args
+
+
+@dataclass(frozen=True)
+class Selection:
+    root: Path
+    dirs: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
+    unaffected: tuple[tuple[str, str], ...] = ()  # left out by --changed-since: not a failure
+
+
+def select(dir_flag: str, cwd: Path) -> Selection:
+    root = workspace.find_repo_root(cwd)
+    base = (cwd / dir_flag).resolve()
+    if not base.is_dir():
+        raise UserError(f"--dir {dir_flag}: no such dir under {cwd}")
+    if base != root and root not in base.parents:
+        raise UserError(f"--dir {dir_flag}: {base} is outside the repo {root}")
+    rel = workspace.relative(root, base)
+    ignore = config.load(root, ".").ignore_dirs
+    found = workspace.runnable_in_work_tree(root, workspace.list_files(root), ignore)
+    dirs = tuple(d for d in found if workspace.is_under(d, rel))
+    if not dirs:
+        raise UserError(f"--dir {dir_flag}: no runnable dir under {base} (run `invoke info`)")
+    return Selection(root, dirs)
+
+
+@dataclass
+class Prepared:
+    runs: list[dirrun.DirRun]
+    skipped: list[tuple[str, str]]  # could not run: configuration (exit 2)
+    broken: list[tuple[str, str]]  # the image build failed (exit 1)
+
+
+def _prepare(sel: Selection, args: argparse.Namespace, lists: list[str], run_id: str) -> Prepared:
+    """Each dir's image (checked, built if asked) and run plan, `-j` dirs at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from helpers.effects import engine
+    from helpers.ops import build, prefetch, stale, warm
+
+    out = Prepared([], list(sel.skipped), [])
+    if args.if_missing == "build" and args.stage != "local":
+        output.data(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
+    policy = stale.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
+    runner = prefetch.for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
+
+    def one(rel: str) -> tuple[str, object]:
+        target = project.Target(sel.root, rel, config.load(sel.root, rel))
+        try:
+            chosen = stale.choose(target, args.stage, None, policy, runner)
+            for warning in chosen.warnings:
+                output.note(warning)
+            hot = target.cfg.warm_containers and not args.fresh
+            name = warm.ensure(target, chosen.image, runner) if hot else None
+            plan = dirrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
+            return "run", plan
+        except build.BuildFailedError as err:
+            return "broken", (rel, err.message)
+        except engine.EngineDownError:
+            raise  # the same for every dir: said once, on stderr, by the edge
+        except UserError as err:
+            return "skipped", (rel, err.message)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for kind, payload in pool.map(one, sel.dirs):
+            if isinstance(payload, dirrun.DirRun):
+                out.runs.append(payload)
+            elif isinstance(payload, tuple):
+                (out.broken if kind == "broken" else out.skipped).append(payload)
+    return out
+
+
+def _exit_code(
+    results: Sequence[driver.DirResult], skipped: Sequence[object], allow_none: bool
+) -> int:
+    if any(not r.ok for r in results):
+        return EXIT_FAILED
+    if skipped:
+        return EXIT_USAGE
+    if not allow_none and report.totals(results).total == 0:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _write_reports(
+    root: Path,
+    run_id: str,
+    code: int,
+    results: Sequence[driver.DirResult],
+    skipped: Sequence[tuple[str, str]],
+    runs: Sequence[dirrun.DirRun],
+    args: argparse.Namespace,
+    extra: Optional[dict[str, object]] = None,
+) -> Path:
+    out_dir = dirrun.reports_root(root) / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    combined = junit.combine([(r.rel_dir, r.junit) for r in runs])
+    as_json = report.to_json(run_id, code, results, skipped, extra)
+    for path, text in ((out_dir / "junit.xml", combined), (out_dir / "report.json", as_json)):
+        fsutil.write_atomic(path, text)
+    if args.junit_xml:
+        fsutil.write_atomic(args.junit_xml.resolve(), combined)
+    if args.json:
+        fsutil.write_atomic(args.json.resolve(), as_json)
+    return out_dir
+
+
+def _stop_warm(runs: Sequence[dirrun.DirRun]) -> None:
+    """A `docker exec` run outlives its CLI: remove the warm containers that ran it."""
+    from helpers.ops import warm
+
+    for run in runs:
+        if run.argv[1:2] == ("exec",):
+            warm.remove(run.container)
+
+
+def run(args: argparse.Namespace, cwd: Path) -> int:
+    lists = testlists.parse_lists(args.test_list)
+    from helpers.ops import shards
+
+    shard = shards.parse(args.shard) if args.shard else None
+    durations = shards.load_durations(args.durations) if args.durations else None
+    from helpers.model import images
+
+    images.check_stage(args.stage)
+    sel = select(args.dir, cwd)
+    from helpers.ops import affected, bookmarks
+
+    rel = workspace.relative(sel.root, (cwd / args.dir).resolve())
+    key = bookmarks.selection("main_pytest", rel, lists)
+    if args.exact:
+        sel = shards.exact(sel, rel)
+    if args.changed_since:
+        sel = affected.narrow(sel, args.changed_since, key)
+        n_dirs = len(sel.dirs) + len(sel.unaffected)
+        output.data(
+            f"--changed-since {args.changed_since}: {len(sel.dirs)} of {n_dirs} dirs affected"
+        )
+        if not sel.dirs and not args.shard:
+            output.data(report.table([], sel.unaffected))
+            output.data(
+                affected.record_success(sel.root, key, args.changed_since) or "nothing to run"
+            )
+            return EXIT_OK
+    run_id = dirrun.new_run_id()
+    shard_info: Optional[dict[str, object]] = None
+    if shard:
+        n_dirs = len(sel.dirs)
+        sel = shards.narrow(sel, shard, durations)
+        shard_info = {"shard": shard.as_json(sel.dirs)}
+        output.data(f"--shard {shard.label}: {len(sel.dirs)} of {n_dirs} dirs")
+        if not sel.dirs:
+            out = _write_reports(
+                sel.root, run_id, EXIT_OK, [], sel.unaffected, [], args, shard_info
+            )
+            output.data(f"nothing to run in this shard; reports: {out}")
+            return EXIT_OK
+    prepared = _prepare(sel, args, lists, run_id)
+    runs, skipped = prepared.runs, prepared.skipped
+    output.data(f"run {run_id}: {len(runs)} dirs, -j {args.jobs}, lists {','.join(lists)}")
+
+    def show(event: driver.Event) -> None:
+        output.data(report.progress_line(event))
+        if isinstance(event, driver.Finished):
+            output.data(report.block(event.result))
+
+    drv = driver.Driver(run_id, args.jobs, show)
+    try:
+        results = drv.run(runs, fail_fast=args.fail_fast)
+    except KeyboardInterrupt:
+        _stop_warm(runs)
+        output.note(f"interrupted: removed the containers of run {run_id}")
+        return EXIT_INTERRUPTED
+    started = [r for r in results if r.note != driver.NOT_STARTED]
+    skipped += [(r.rel_dir, "not started: --fail-fast") for r in results if r not in started]
+    results = started
+    code = _exit_code(results, skipped, args.allow_no_tests)
+    if prepared.broken:
+        code = EXIT_FAILED
+        skipped += prepared.broken
+    not_run = [*skipped, *sel.unaffected]
+    out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args, shard_info)
+    dirrun.record_if_ran(sel.root, run_id, runs, lists)
+    output.data(report.table(results, not_run))
+    total = report.totals(results)
+    output.data(f"\n{total.describe()} in {len(results)} dirs; reports: {out_dir}")
+    if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
+        output.data("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+    # A shard's or --exact's success is not the whole selection's.
+    whole = code == EXIT_OK and shard is None and not args.exact
+    note = affected.record_success(sel.root, key, args.changed_since) if whole else None
+    if note:
+        output.data(note)
+    return code
+
+
+def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> int:
+    """The script's entry: the run inside the one edge (helpers.edge)."""
+    from helpers import edge
+
+    shown = sys.argv if argv is None else ["main_pytest.py", *argv]
+    return edge.main(lambda: _main(parse_args(argv), (cwd or Path.cwd()).resolve()), shown)
+
+
+def _main(args: argparse.Namespace, where: Path) -> int:
+    if args.merge_reports:
+        from helpers.ops import merge
+
+        paths = [where / d for d in args.merge_reports]
+        return merge.run(paths, where, args.junit_xml, args.json, args.expect_matrix)
+    if args.durations and not args.shard:
+        raise UserError("--durations needs --shard I/N; add --shard or drop --durations")
+    return run(args, where)

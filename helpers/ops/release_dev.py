@@ -1,0 +1,161 @@
+"""The dev stage: tag the local image as dev, push it, release it in one go, roll back."""
+
+from __future__ import annotations
+
+from packaging.version import InvalidVersion, Version
+
+from helpers import output
+from helpers.effects import commands, engine, registry_api
+from helpers.errors import UserError
+from helpers.model import images
+from helpers.model.hints import task_line
+from helpers.ops import build
+from helpers.ops import release as rel
+from helpers.ops import release_steps as rs
+
+
+def _check_version(text: str) -> str:
+    try:
+        return str(Version(text))
+    except InvalidVersion:
+        raise UserError(f"--version {text!r} is not a version like 1.2.3; fix the flag") from None
+
+
+def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
+    """Build local (no-op when unchanged) -> test in it -> push dev-X.Y.Z -> move dev."""
+    s = rel.prepare(req, runner)
+    bp = build.plan(s.target, runner=runner)
+    dirty = rel.dirty_check(s.target, bp.context.files, req.allow_dirty)
+    revision = build.git_revision(s.target, runner) + ("-dirty" if dirty else "")
+    base = bp.args["BASE_IMAGE"]
+    candidate = rel.Candidate(
+        stage="dev",
+        tag=f"dev-{bp.version}",
+        moving="dev",
+        plan=bp,
+        revision=revision,
+        baked=False,
+        bases=lambda setting: rel.foreign_bases(setting, base, runner),
+    )
+    return rel.release(s, candidate, req, runner)
+
+
+def tag_local_as_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
+    """local-<user>-X.Y.Z -> dev-X.Y.Z and dev, here only (labels say stage dev, tests not run)."""
+    from helpers.model import project
+
+    target = project.target(req.dir)
+    version = _check_version(req.version) if req.version else target.version
+    local = images.ref(target.cfg, "local", version, images.user_name())
+    image = engine.inspect_image(local, runner)
+    if image is None:
+        fix = task_line("docker_build_local_image", target.rel_dir)
+        raise UserError(f"no local image {local} to tag: run `{fix}` first")
+    dev = images.ref(target.cfg, "dev", version, "")
+    labels = rel.labels_for({}, build.git_revision(target, runner), "dev", "not-run")
+    argv = build.build_argv(dev, {}, labels, platform=None, no_cache=False, dockerfile=None)
+    steps = [
+        rs.Step(f"label {local} as {dev}", argv, dockerfile_text=f"FROM {local}\n"),
+        *rs.local_tags(dev, [images.moving_ref(target.cfg, "dev")]),
+    ]
+    if rel.run_or_show(steps, req.dry_run):
+        output.data(f"tagged {dev} and {images.moving_ref(target.cfg, 'dev')}")
+    return 0
+
+
+def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
+    """Push the local dev-X.Y.Z (this platform only) to every registry, then move dev."""
+    from helpers.model import project
+
+    target = project.target(req.dir)
+    repos = images.repositories(target.cfg)
+    if not repos:
+        raise rel.no_registry(target)
+    version = _check_version(req.version) if req.version else target.version
+    tag = f"dev-{version}"
+    local = f"{repos[0]}:{tag}"
+    image = engine.inspect_image(local, runner)
+    if image is None:
+        fix = task_line("docker_tag_local_image_as_dev", target.rel_dir)
+        raise UserError(f"no local image {local} to push: run `{fix}` first")
+    s = rel.Setting(
+        target,
+        repos,
+        (f"linux/{image.architecture}",),
+        f"linux/{image.architecture}",
+    )
+    published = rel.remote(repos, tag)
+    moving = rel.remote(repos, "dev")
+    rel.not_older(moving, "dev", version, target.rel_dir)
+    inputs = image.labels.get(images.LABEL_INPUTS, "")
+    todo = rel.to_push(target, published, tag, inputs, s.plats, ())
+    steps: list[rs.Step] = []
+    for repo in todo:
+        if repo != repos[0]:
+            steps.append(rs.Step(f"tag for {repo}", (engine.DOCKER, "tag", local, f"{repo}:{tag}")))
+        steps.append(rs.Step(f"push {repo}:{tag}", (engine.DOCKER, "push", f"{repo}:{tag}")))
+    steps += rel.moves(s, todo, published, moving, tag, "dev")
+    if not steps:
+        output.data(
+            f"nothing to push: {tag} is published with the same inputs and dev points at it"
+        )
+        return 0
+    if rel.run_or_show(steps, req.dry_run):
+        rel.report(repos, tag, "dev")
+    return 0
+
+
+def rollback(req: rel.Request, stage: str, runner: commands.Runner = commands.run) -> int:
+    """Point the moving tag back at what `<stage>-X.Y.Z` holds, in every registry."""
+    from helpers.model import project
+
+    target = project.target(req.dir)
+    repos = images.repositories(target.cfg)
+    if not repos:
+        raise rel.no_registry(target)
+    if not req.version:
+        raise UserError(
+            f"docker_rollback_{stage}_image needs --version X.Y.Z (the version to "
+            f"point {stage} back at)"
+        )
+    version = _check_version(req.version)
+    tag = f"{stage}-{version}"
+    published = rel.remote(repos, tag)
+    for repo, image in published.items():
+        if image is None:
+            client = registry_api.Client(repo.split("/", 1)[0])
+            have = sorted(
+                (
+                    t[len(stage) + 1 :]
+                    for t in client.tags(repo.split("/", 1)[1])
+                    if t.startswith(f"{stage}-") and t.count("-") == 1
+                ),
+                key=_version_key,
+            )
+            listed = ", ".join(have[-5:]) or "none"
+            raise UserError(
+                f"{repo}:{tag} does not exist, so {stage} cannot point at it; "
+                f"{stage} versions there: {listed}; pick one with --version"
+            )
+    steps = [rs.move(repo, tag, stage) for repo in repos]
+    # The local moving tag follows, so `--stage dev` runs what the registry now says.
+    here = engine.inspect_image(f"{repos[0]}:{tag}", runner) is not None
+    if here:
+        steps += rs.local_tags(f"{repos[0]}:{tag}", [f"{repos[0]}:{stage}"])
+    if rel.run_or_show(steps, req.dry_run):
+        for repo in repos:
+            image = published[repo]
+            output.data(f"{repo}:{stage} -> {tag} ({image.digest if image else '?'})")
+        if not here:
+            pull = task_line("docker_pull", target.rel_dir, "--stage", stage)
+            output.note(
+                f"note: {tag} is not here, so a local {stage} image is the old one: run `{pull}`"
+            )
+    return 0
+
+
+def _version_key(text: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(text))
+    except InvalidVersion:
+        return (0, text)

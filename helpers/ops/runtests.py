@@ -1,0 +1,201 @@
+"""What the run_tests family does for one runnable dir (the task layer only parses flags)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from helpers import output
+from helpers.effects import commands
+from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from helpers.model import config, hints, junit, project, testlists
+from helpers.ops import dirrun, driver, stale
+
+PYTEST_USAGE_ERROR = 4
+
+
+def _plan(
+    target: project.Target,
+    lists: Sequence[str],
+    run_id: str,
+    stage: str,
+    version: Optional[str],
+    no_docker: bool,
+    pytest_opts: str,
+    node_ids: Sequence[str] = (),
+    image: Optional[str] = None,
+    fresh: bool = False,
+    policy: Optional[stale.Policy] = None,
+) -> dirrun.DirRun:
+    if no_docker:
+        return dirrun.plan_dir(target, None, lists, run_id, pytest_opts, node_ids)
+    if image is None:
+        chosen = stale.choose(target, stage, version, policy or stale.Policy())
+        for warning in chosen.warnings:
+            output.note(warning)
+        if target.cfg.warm_containers and not fresh:
+            from helpers.ops import warm
+
+            name = warm.ensure(target, chosen.image)
+            return dirrun.plan_dir(target, chosen.ref, lists, run_id, pytest_opts, node_ids, name)
+        image = chosen.ref
+    return dirrun.plan_dir(target, image, lists, run_id, pytest_opts, node_ids)
+
+
+def _execute(run: dirrun.DirRun, run_id: str) -> int:
+    """Run live; an interrupt removes the run's container. Returns pytest's exit code."""
+    cwd = Path(run.cwd) if run.cwd else None
+
+    def clean_up() -> None:
+        # A warm container is shared by later runs, but pytest may still run in it.
+        if run.argv[1] == "exec":
+            from helpers.ops import warm
+
+            warm.remove(run.container)
+        driver.remove_run_containers(run_id)
+
+    stop = clean_up if run.container else None
+    code = commands.run_live(run.argv, cwd=cwd, env=dict(run.env) or None, on_interrupt=stop)
+    if code == EXIT_INTERRUPTED and run.container:
+        clean_up()
+    return code
+
+
+def _verdict(run: dirrun.DirRun, code: int, allow_no_tests: bool) -> int:
+    if code == EXIT_INTERRUPTED:
+        output.note(
+            f"{run.rel_dir}: interrupted" + (" (container removed)" if run.container else "")
+        )
+        return EXIT_INTERRUPTED
+    if code == PYTEST_USAGE_ERROR:
+        output.note(f"{run.rel_dir}: pytest refused its options (exit 4); check --pytest-opts")
+        return EXIT_USAGE
+    counts = junit.read_counts(run.junit)
+    if counts is None:
+        output.note(
+            f"{run.rel_dir}: no test report was written (exit {code}); see the output above"
+        )
+        return EXIT_FAILED
+    output.data(f"{run.rel_dir}: {counts.describe()} ({run.image}); junit: {run.junit}")
+    if code == driver.PYTEST_NO_TESTS or counts.total == 0:
+        if allow_no_tests:
+            return EXIT_OK
+        output.note("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+        return EXIT_FAILED
+    return EXIT_OK if code == 0 else EXIT_FAILED
+
+
+def run_in_image(
+    target: project.Target, image_ref: str, lists: Sequence[str], *, baked: bool = False
+) -> int:
+    """The dir's tests in exactly `image_ref` (a fresh container), as run_tests runs them;
+    `baked`: against the code inside the image, nothing of the repo mounted (prod)."""
+    run_id = dirrun.new_run_id()
+    if baked:
+        run = dirrun.plan_baked(target, image_ref, lists, run_id)
+    else:
+        run = _plan(target, lists, run_id, "local", None, False, "", image=image_ref, fresh=True)
+    code = _execute(run, run_id)
+    dirrun.record_last(target.root, run_id, [run], lists)
+    return _verdict(run, code, allow_no_tests=False)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The run_tests family's flags."""
+
+    dir: Optional[str] = None
+    test_list: str = "fast,slow,superslow"
+    stage: str = "local"
+    version: Optional[str] = None
+    no_docker: bool = False
+    pytest_opts: str = ""
+    allow_no_tests: bool = False
+    changed_since: Optional[str] = None
+    fresh: bool = False
+    if_missing: str = "fail"
+    allow_stale: bool = False
+
+
+def run_tests(req: RunRequest) -> int:
+    from helpers.ops import affected, bookmarks
+
+    lists = testlists.parse_lists(req.test_list)
+    target = project.target(req.dir)
+    key = bookmarks.selection("run_tests", target.rel_dir, lists)
+    if req.changed_since:
+        hit, since = affected.dir_affected(target.root, target.rel_dir, req.changed_since, key)
+        if not hit:
+            output.data(f"{target.rel_dir}: not run (not affected since {since})")
+            return EXIT_OK
+    run_id = dirrun.new_run_id()
+    run = _plan(
+        target,
+        lists,
+        run_id,
+        req.stage,
+        req.version,
+        req.no_docker,
+        req.pytest_opts,
+        fresh=req.fresh,
+        policy=stale.Policy(req.if_missing, req.allow_stale),
+    )
+    code = _execute(run, run_id)
+    dirrun.record_if_ran(target.root, run_id, [run], lists)
+    verdict = _verdict(run, code, req.allow_no_tests)
+    note = affected.record_success(target.root, key, None) if verdict == EXIT_OK else None
+    if note:
+        output.note(note)
+    return verdict
+
+
+def _last_failures(
+    dir_flag: Optional[str],
+) -> tuple[project.Target, list[tuple[dirrun.LastDir, list[str]]]]:
+    cwd = Path.cwd().resolve()
+    from helpers.model import workspace
+
+    root = workspace.find_repo_root(cwd)
+    wanted = workspace.resolve_dir(root, cwd, dir_flag) if dir_flag else None
+    failing = [(d, d.failed()) for d in dirrun.load_last(root) if wanted in (None, d.dir)]
+    failing = [(d, ids) for d, ids in failing if ids]
+    return project.Target(root, ".", config.load(root, ".")), failing
+
+
+def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> int:
+    """Rerun the failed tests of the last run, each dir in the image it used."""
+    anchor, failing = _last_failures(dir_flag)
+    if not failing:
+        output.data("the last run had no failures: nothing to rerun")
+        return EXIT_OK
+    worst = EXIT_OK
+    for last, node_ids in failing:
+        target = project.Target(anchor.root, last.dir, config.load(anchor.root, last.dir))
+        run_id = dirrun.new_run_id()
+        host = last.image == "host"
+        image = None if host else last.image
+        run = _plan(
+            target, testlists.LISTS, run_id, "local", None, host, pytest_opts, node_ids, image
+        )
+        output.data(f"rerunning {len(node_ids)} failed tests of {last.dir}")
+        code = _verdict(run, _execute(run, run_id), allow_no_tests=False)
+        worst = max(worst, code)
+    return worst
+
+
+def pytest_repro(dir_flag: Optional[str]) -> list[str]:
+    """The exact commands that rerun each failure of the last run."""
+    anchor, failing = _last_failures(dir_flag)
+    lines = []
+    for last, node_ids in failing:
+        for node_id in node_ids:
+            pytest = shlex.join(["python3", "-m", "pytest", node_id])
+            if last.image == "host":
+                lines.append(f"cd {shlex.quote(str(anchor.root / last.dir))} && {pytest}")
+            else:
+                flags = ("--cmd", shlex.quote(pytest), *hints.image_flags(last.image))
+                lines.append(hints.task_line("docker_cmd", last.dir, *flags))
+    return lines

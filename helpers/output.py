@@ -1,0 +1,29 @@
+"""The one output channel: data on stdout, notes on stderr.
+
+Data is what a pipe reads (`invoke changes --format json | jq`): results, tables,
+dry-run plans. Notes are for the person watching: progress, warnings, hints. Nothing
+in helpers prints but through here and the edge (helpers/edge.py). No colour is used;
+if it ever is, `NO_COLOR` and `TERM=dumb` turn it off (`color_ok`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def data(text: str) -> None:
+    """A result line (or lines) on stdout."""
+    print(text, flush=True)
+
+
+def note(text: str) -> None:
+    """A progress, warning or hint line on stderr (stdout stays data)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def color_ok() -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set or TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stdout.isatty()
