@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -81,3 +81,22 @@ def write(path: Path, text: str) -> None:
 
 def invoke(*args: str) -> list[str]:
     return [sys.executable, "-m", "invoke", *args]
+
+
+def main_in_temp(doc: Optional[str], prefix: str, run: Callable[[Path, int], None]) -> None:
+    """`--runs N` and `--keep`: run the benchmark in a fresh temp dir, removed afterwards."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir and print it")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        run(tmp, args.runs)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -14,17 +14,17 @@ projects) with the same changes. Commands are timed interleaved, median of
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Optional
+
+from _bench import main_in_temp
 
 ROOT = Path(__file__).resolve().parents[1]
 DIRS, PACKAGES, MODULES = 30, 9, 5
@@ -232,18 +232,7 @@ def line(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir and print it")
-    args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-changes-"))
-    try:
-        run(tmp, args.runs)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    main_in_temp(__doc__, "bench-changes-", run)
 
 
 def run(tmp: Path, runs: int) -> None:

@@ -15,15 +15,13 @@ Interleaved runs, medians; one line per figure: both sides, the ratio, the targe
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from _bench import main_in_temp
 from bench_changes import (
     DIRS,
     PACKAGES,
@@ -132,18 +130,7 @@ def run(tmp: Path, runs: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir and print it")
-    args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-hygiene-"))
-    try:
-        run(tmp, args.runs)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    main_in_temp(__doc__, "bench-hygiene-", run)
 
 
 if __name__ == "__main__":
