@@ -53,7 +53,7 @@ def is_under(rel: str, ancestor: str) -> bool:
     return ancestor == "." or rel == ancestor or rel.startswith(ancestor.rstrip("/") + "/")
 
 
-def _in(rel: str, name: str) -> str:
+def in_dir(rel: str, name: str) -> str:
     return name if rel == "." else f"{rel}/{name}"
 
 
@@ -73,12 +73,11 @@ def runnable_dirs(
         rel = parent(path)
         if any(is_under(rel, i) for i in ignore if i != "."):
             continue
-        if _in(rel, DOCKERFILE) in present:
+        named = DOCKERFILE  # a `dockerfile` key decides alone: a wrong one is not hidden
+        if root is not None and in_dir(rel, config.FILENAME) in present:
+            named = config.dir_dockerfile(root / rel, in_dir(rel, config.FILENAME))
+        if in_dir(rel, named) in present:
             found.append(rel)
-        elif root is not None and _in(rel, config.FILENAME) in present:
-            named = config.dir_dockerfile(root / rel, _in(rel, config.FILENAME))
-            if _in(rel, named) in present:
-                found.append(rel)
     return sorted(found, key=lambda d: (d != ".", d))
 
 
@@ -90,7 +89,7 @@ def dockerfile_of(path: Path) -> str:
 def is_runnable(path: Path) -> bool:
     if not (path / CHANGELOG).is_file():
         return False
-    return (path / DOCKERFILE).is_file() or (path / dockerfile_of(path)).is_file()
+    return (path / dockerfile_of(path)).is_file()
 
 
 def runnable_in_work_tree(
@@ -158,6 +157,12 @@ def resolve_dir(root: Path, cwd: Path, flag: Optional[str]) -> str:
     if target != root and root not in target.parents:
         raise UserError(f"--dir {flag}: {target} is outside the repo {root}; pick a dir inside it")
     if not is_runnable(target):
+        named = dockerfile_of(target) if (target / CHANGELOG).is_file() else DOCKERFILE
+        if named != DOCKERFILE:
+            raise UserError(
+                f"--dir {flag}: its repo_config.yaml says `dockerfile: {named}`, which does "
+                "not exist there: fix the path in that key, or add the file"
+            )
         raise UserError(
             f"--dir {flag} is not a runnable dir (needs {CHANGELOG} and {DOCKERFILE}, or the "
             "`dockerfile` key in its repo_config.yaml); "

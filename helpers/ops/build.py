@@ -62,15 +62,6 @@ def _own_unit(path: Path) -> bool:
     return (path / ".git").exists() or workspace.is_runnable(path)
 
 
-def env_file_in(target: project.Target) -> list[str]:
-    """The configured env file, relative to the context, when it lies inside it."""
-    env_file = (target.root / target.cfg.env_file).resolve()
-    try:
-        return [env_file.relative_to(target.path.resolve()).as_posix()]
-    except ValueError:
-        return []
-
-
 def plan(
     target: project.Target,
     *,
@@ -91,7 +82,7 @@ def plan(
     base = found[args["BASE_IMAGE"]]
     # The dir's files, `.helpers/` (CA, install helper) and its in-repo dependency units.
     ctx = unitctx.context(
-        target, target.dockerfile, skip_dir=_own_unit, secrets=env_file_in(target)
+        target, target.dockerfile, skip_dir=_own_unit, secrets=unitctx.env_file_in(target)
     )
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(

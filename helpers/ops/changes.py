@@ -23,7 +23,7 @@ from typing import Optional
 
 from helpers.effects import commands, git
 from helpers.errors import UserError
-from helpers.model import changelog, graph, units, workspace
+from helpers.model import changelog, config, graph, units, workspace
 from helpers.model.hints import task_line
 from helpers.ops import bookmarks
 
@@ -61,7 +61,9 @@ def gone_candidates(ws: units.Workspace, paths: Iterable[str]) -> set[str]:
     out = set()
     for path in present:
         name, rel_dir = PurePosixPath(path).name, workspace.parent(path)
-        runnable = name == changelog.FILENAME and _dockerfile(rel_dir) in present
+        # its Dockerfile went too: the default one, or the config that named another
+        marker = (_dockerfile(rel_dir), workspace.in_dir(rel_dir, config.FILENAME))
+        runnable = name == changelog.FILENAME and any(m in present for m in marker)
         if rel_dir not in ws.units and (name == units.PYPROJECT or runnable):
             out.add(rel_dir)
     return out

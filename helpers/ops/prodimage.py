@@ -20,7 +20,7 @@ from typing import Optional
 from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import dockerignore, images, project, workspace
-from helpers.ops import build, buildctx, containers
+from helpers.ops import build, buildctx, containers, unitctx
 
 PROD_IGNORE = "devops/prod.dockerignore"
 GENERATED = ".helpers-prod.Dockerfile"  # read by docker, never copied (.dockerignore)
@@ -56,7 +56,7 @@ def context(target: project.Target, runner: commands.Runner = commands.run) -> b
         d for d in workspace.runnable_dirs(listed) if d != target.rel_dir and d.startswith(prefix)
     ]
     patterns = _forced(target)
-    env_file = build.env_file_in(target)
+    env_file = unitctx.env_file_in(target)
     files = []
     for path in listed:
         if not path.startswith(prefix) or any(workspace.is_under(path, n) for n in nested):

@@ -348,7 +348,7 @@ def _own_unit(path: Path) -> bool:
     return (path / ".git").exists() or workspace.is_runnable(path)
 
 
-def _env_file_in(target: project.Target) -> list[str]:
+def env_file_in(target: project.Target) -> list[str]:
     """The configured env file, relative to the context, when it lies inside it."""
     env_file = (target.root / target.cfg.env_file).resolve()
     try:
@@ -373,6 +373,6 @@ def context(
         dockerfile,
         injected,
         skip_dir=skip_dir or _own_unit,
-        secrets=_env_file_in(target) if secrets is None else secrets,
+        secrets=env_file_in(target) if secrets is None else secrets,
     )
     return buildctx.Context(ctx.root, ctx.files, ctx.dockerfile, ctx.injected, deps.files)

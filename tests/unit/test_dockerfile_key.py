@@ -74,3 +74,18 @@ def test_bad_dockerfile_value_is_one_clear_error(tmp_path: Path, bad: str) -> No
 def test_sync_exclude_key(tmp_path: Path) -> None:
     write(tmp_path / "repo_config.yaml", "sync_exclude: [./conftest.py, .github/]\n")
     assert config.load(tmp_path, ".").sync_exclude == ("conftest.py", ".github")
+
+
+def test_a_wrong_dockerfile_key_is_not_hidden_by_the_default_file(tmp_path: Path) -> None:
+    files = {
+        "changelog.txt": "# app-1.0.0\n",
+        "typo/changelog.txt": "# typo-1.0.0\n",
+        "typo/devops/Dockerfile": "FROM x\n",
+        "typo/repo_config.yaml": "dockerfile: devops/Dockerfil\n",
+    }
+    for rel, text in files.items():
+        write(tmp_path / rel, text)
+    assert workspace.runnable_dirs(sorted(files), root=tmp_path) == []
+    assert not workspace.is_runnable(tmp_path / "typo")
+    with pytest.raises(UserError, match="says `dockerfile: devops/Dockerfil`, which does not"):
+        workspace.resolve_dir(tmp_path, tmp_path, "typo")
