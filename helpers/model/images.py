@@ -98,3 +98,18 @@ def labels(
         LABEL_REPO: repo_id,
         LABEL_STAGE: stage,
     }
+
+
+def _quoted(text: str) -> str:
+    """A double-quoted Dockerfile word: backslash, quote and `$` (substitution) escaped."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+def labelled_dockerfile(base: str, labels: Mapping[str, str]) -> str:
+    """`FROM base` plus every label in ONE instruction: the classic builder turns each
+    `--label` flag into a step of its own (a container and a commit each)."""
+    if any("\n" in k or "\n" in v for k, v in labels.items()):
+        raise UserError("a label holds a line break; labels are one line each")
+    pairs = " \\\n      ".join(f"{_quoted(k)}={_quoted(v)}" for k, v in sorted(labels.items()))
+    return f"FROM {base}\n" + (f"LABEL {pairs}\n" if labels else "")

@@ -14,6 +14,7 @@ set to the dev image.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Optional
 
@@ -105,12 +106,22 @@ def plan(
         repo_id=build.repo_id(target),
         stage="prod",
     )
+    flags = labels
+    if not own:  # our own recipe: the labels in one LABEL step, not one step per flag
+        recipe = ctx.injected[GENERATED].decode() + label_line(labels)
+        ctx = dataclasses.replace(ctx, injected={**ctx.injected, GENERATED: recipe.encode()})
+        flags = {}
     argv = build.build_argv(
-        ref, args, labels, platform=platform, no_cache=False, dockerfile=ctx.dockerfile
+        ref, args, flags, platform=platform, no_cache=False, dockerfile=ctx.dockerfile
     )
     return build.BuildPlan(
         ref, target.version, digest, ctx, argv, up_to_date, reason, labels, args, platform, False
     )
+
+
+def label_line(labels: Mapping[str, str]) -> str:
+    """The LABEL instruction of `images.labelled_dockerfile`, for a recipe of our own."""
+    return images.labelled_dockerfile("x", labels).split("\n", 1)[1]
 
 
 def require_dev(found: Mapping[str, Optional[str]], ref: str, rel_dir: str) -> str:

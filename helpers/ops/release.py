@@ -301,7 +301,8 @@ def release(s: Setting, c: Candidate, req: Request, runner: commands.Runner = co
         s = with_builder(s, runner)
         bases = c.bases(s)
         if not p.up_to_date:
-            built = build.with_revision(p, c.revision)
+            same = p.labels.get(images.LABEL_REVISION) == c.revision
+            built = p if same else build.with_revision(p, c.revision)
             steps.append(rs.Step(f"build {p.ref}", built.argv, context=built.context))
         tests = tests_label(req.skip_tests)
         if not req.skip_tests:

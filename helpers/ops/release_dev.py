@@ -53,9 +53,8 @@ def tag_local_as_dev(req: rel.Request, runner: commands.Runner = commands.run) -
         raise UserError(f"no local image {local} to tag: run `{fix}` first")
     dev = images.ref(target.cfg, "dev", version, "")
     labels = rel.labels_for({}, build.git_revision(target, runner), "dev", "not-run")
-    argv = build.build_argv(dev, {}, labels, platform=None, no_cache=False, dockerfile=None)
     steps = [
-        rs.Step(f"label {local} as {dev}", argv, dockerfile_text=f"FROM {local}\n"),
+        rs.label_step(f"label {local} as {dev}", dev, local, labels),
         *rs.local_tags(dev, [images.moving_ref(target.cfg, "dev")]),
     ]
     if rel.run_or_show(steps, req.dry_run):

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 from helpers import output
 from helpers.effects import commands, engine, registry_api
 from helpers.errors import UserError
+from helpers.model import images
 from helpers.ops import build, buildctx, platforms
 
 
@@ -41,7 +42,8 @@ class Step:
         if self.context is not None:
             return f"{text} < context.tar ({len(self.context.files)} files)"
         if self.dockerfile_text is not None:
-            return f"{text} < Dockerfile ({self.dockerfile_text.splitlines()[0]})"
+            first, *rest = self.dockerfile_text.splitlines()
+            return f"{text} < Dockerfile ({first}; LABEL with {len(rest)} labels)"
         return text
 
 
@@ -85,16 +87,7 @@ def classic(
     steps = []
     for plat in plats:
         if plat == native:
-            argv = build.build_argv(
-                names[plat], {}, labels, platform=None, no_cache=False, dockerfile=None
-            )
-            steps.append(
-                Step(
-                    f"label the {native} image",
-                    argv,
-                    dockerfile_text=f"FROM {native_image}\n",
-                )
-            )
+            steps.append(label_step(f"label the {native} image", names[plat], native_image, labels))
             continue
         if spec is None:
             raise UserError(f"no way to build {plat}: internal plan error")
@@ -134,6 +127,12 @@ def classic(
             steps.append(Step(f"manifest list {listed}", create))
             steps.append(Step(f"push manifest list {listed}", push))
     return steps
+
+
+def label_step(title: str, ref: str, image: str, labels: Mapping[str, str]) -> Step:
+    """`image` with the release labels added: one LABEL step on stdin, no rebuild."""
+    argv = build.build_argv(ref, {}, {}, platform=None, no_cache=False, dockerfile=None)
+    return Step(title, argv, dockerfile_text=images.labelled_dockerfile(image, labels))
 
 
 def buildx(

@@ -167,3 +167,15 @@ def test_config_registries_list_and_conflict(tmp_path: Path) -> None:
         config.load(tmp_path, ".", env={})
     env_cfg = config.load(tmp_path, ".", env={"HELPERS_REGISTRY": "c.io"})
     assert env_cfg.registries == ("c.io",)
+
+
+def test_labels_go_in_one_instruction_escaped_as_docker_reads_them() -> None:
+    from helpers.model import images as img
+
+    text = img.labelled_dockerfile("reg/app:local", {"b": 'say "$HOME" \\ok', "a": "/x y"})
+    lines = text.splitlines()
+    assert lines[0] == "FROM reg/app:local"
+    assert lines[1] == 'LABEL "a"="/x y" \\'  # one LABEL, sorted, continued
+    assert lines[2].strip() == '"b"="say \\"\\$HOME\\" \\\\ok"'
+    with pytest.raises(UserError, match="line break"):
+        img.labelled_dockerfile("x", {"a": "1\n2"})
