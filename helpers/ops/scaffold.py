@@ -21,35 +21,7 @@ from typing import Any
 from helpers.effects import fsutil
 from helpers.errors import UserError
 from helpers.model import changelog, pyprojects, workspace
-
-DOCKERFILE = """# Written by helpers (create_runnable_dir). The image holds the dependencies: the
-# dir's in-repo dependency packages (editable, pointing into the repo mounted at
-# /app) and the third-party ones with the test extras; the code comes from the mount.
-ARG BASE_IMAGE
-FROM ${BASE_IMAGE}
-COPY .helpers/ /tmp/helpers-build/
-RUN sh /tmp/helpers-build/install-ca.sh \\
- && sh /tmp/helpers-build/install-deps.sh \\
- && python3 -m pip install --quiet --disable-pip-version-check pytest \\
- && rm -rf /tmp/helpers-build
-"""
-
-DOCKERIGNORE = """# Written by helpers (create_runnable_dir): what the image build does not need.
-# Code reaches containers through the mount at /app; packages that depend on this
-# one get its sources from this context, so src/ stays in.
-.venv
-venv
-build
-dist
-**/*.egg-info
-**/.mypy_cache
-**/.ruff_cache
-**/.tox
-**/.nox
-**/node_modules
-tests
-docs
-"""
+from helpers.ops import syncfiles
 
 NEW_TEST = """import {module}
 
@@ -100,7 +72,7 @@ def plan(root: Path, target: Path) -> tuple[dict[str, str], str]:
     """The files to write (relative to `target`) and the version."""
     today = datetime.date.today().isoformat()
     pyproject = target / pyprojects.FILENAME
-    files = {"devops/Dockerfile": DOCKERFILE, ".dockerignore": DOCKERIGNORE}
+    files = {dest: syncfiles.template_text(src) for dest, src in syncfiles.DIR_TEMPLATES}
     if pyproject.is_file():
         project = _project(pyproject)
         name = str(project.get("name") or target.name)
@@ -140,5 +112,6 @@ def create(root: Path, cwd: Path, name: str, force: bool = False) -> Created:
         path.parent.mkdir(parents=True, exist_ok=True)
         fsutil.write_atomic(path, text)
     rel_dir = workspace.relative(root, target)
+    syncfiles.record_dir_files(root, rel_dir, {d: files[d] for d, _ in syncfiles.DIR_TEMPLATES})
     written = tuple(rel if rel_dir == "." else f"{rel_dir}/{rel}" for rel in sorted(files))
     return Created(rel_dir, written, version)

@@ -1,7 +1,9 @@
 """`sync_files [--check] [--force]`: the files a client takes from helpers, kept in sync.
 
 tasks.py, invoke.yaml, the conftest hook and the CI workflow are rendered from
-`<helpers>/templates/` (with the submodule's path filled in). A record at the
+`<helpers>/templates/` (with the submodule's path filled in), and so are the devops
+files `create_runnable_dir` writes into a dir (its Dockerfile and .dockerignore):
+the record names them once written, so they follow helpers' templates too. A record at the
 client root, `.helpers-sync.json`, says which helpers version wrote each file
 and the hash of what it wrote, so a file the client did not touch is updated
 on the next sync and one the client changed is never overwritten silently:
@@ -33,6 +35,11 @@ TEMPLATES = (
     ("invoke.yaml", "invoke.yaml"),
     ("conftest.py", "conftest.py"),
     (".github/workflows/helpers.yml", "github-workflow.yml"),
+)
+# in a runnable dir: path in the dir -> template (recorded per dir by create_runnable_dir)
+DIR_TEMPLATES = (
+    ("devops/Dockerfile", "devops/Dockerfile"),
+    (".dockerignore", "devops/dockerignore"),
 )
 MISSING, SAME, OUTDATED, DIFFERS, EXCLUDED = "missing", "same", "outdated", "differs", "excluded"
 
@@ -98,6 +105,53 @@ def render(client: Client, template: str) -> str:
     return text.replace(PLACEHOLDER, client.helpers_dir)
 
 
+def template_text(template: str) -> str:
+    """A template as shipped (the dir templates have no placeholder)."""
+    path = helpers_root() / "templates" / template
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: template missing ({exc}); update the helpers submodule") from None
+
+
+def record_dir_files(root: Path, rel_dir: str, written: dict[str, str]) -> None:
+    """Note the devops files just written into `rel_dir` from the templates, so that
+    sync_files keeps them in step (when helpers is a submodule of this repo)."""
+    try:
+        client = locate(root)
+    except UserError:
+        return  # helpers lives elsewhere: nothing to sync against
+    record = load_record(root)
+    templates = dict(DIR_TEMPLATES)
+    for name, text in written.items():
+        dest = name if rel_dir == "." else f"{rel_dir}/{name}"
+        record[dest] = {
+            "helpers": client.version,
+            "sha256": _sha(text),
+            "template": templates[name],
+        }
+    _write_record(root, record)
+
+
+def _write_record(root: Path, record: dict[str, dict[str, str]]) -> bool:
+    text = json.dumps({"files": dict(sorted(record.items()))}, indent=2) + "\n"
+    path = root / RECORD
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    fsutil.write_atomic(path, text)
+    return True
+
+
+def _dir_alive(root: Path, dest: str, template: str) -> bool:
+    """A recorded dir file counts while its runnable dir still has its changelog (a removed
+    dir takes its files along)."""
+    name = dict((t, d) for d, t in DIR_TEMPLATES).get(template)
+    if name is None or not dest.endswith(name):
+        return False
+    rel_dir = dest[: -len(name)].rstrip("/") or "."
+    return (root / rel_dir / changelog.FILENAME).is_file()
+
+
 def load_record(root: Path) -> dict[str, dict[str, str]]:
     path = root / RECORD
     if not path.is_file():
@@ -130,7 +184,12 @@ def plan(client: Client, exclude: Sequence[str] = ()) -> list[FileState]:
     """The state of every synced file: nothing is written here."""
     record = load_record(client.root)
     out = []
-    for dest, template in TEMPLATES:
+    recorded = [
+        (dest, entry["template"])
+        for dest, entry in sorted(record.items())
+        if entry.get("template") and _dir_alive(client.root, dest, entry["template"])
+    ]
+    for dest, template in (*TEMPLATES, *recorded):
         want = render(client, template)
         if any(workspace.is_under(dest, e) for e in exclude if e != "."):
             out.append(FileState(dest, EXCLUDED, want, None))
@@ -164,13 +223,10 @@ def apply(client: Client, states: Sequence[FileState], force: bool = False) -> l
         if s.path == GITIGNORE or s.status == EXCLUDED:
             continue
         if s.path in written or s.status == SAME:
-            entry = {"helpers": client.version, "sha256": _sha(s.want)}
+            entry = {**record.get(s.path, {}), "helpers": client.version, "sha256": _sha(s.want)}
             if record.get(s.path, {}).get("sha256") != entry["sha256"]:
                 record[s.path] = entry
-    text = json.dumps({"files": dict(sorted(record.items()))}, indent=2) + "\n"
-    path = client.root / RECORD
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        fsutil.write_atomic(path, text)
+    if _write_record(client.root, record):
         written.append(RECORD)
     return written
 

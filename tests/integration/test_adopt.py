@@ -165,8 +165,23 @@ def test_drift_found_by_check_and_fixed_by_sync(empty_repo: Callable[[], Path]) 
     assert synced.returncode == 0 and "wrote   invoke.yaml" in synced.stdout
     assert (root / "invoke.yaml").read_text().endswith("# new in this helpers version\n")
 
+    # The devops files create_runnable_dir wrote follow the templates too: an untouched
+    # Dockerfile is updated, a customised .dockerignore is shown and left alone.
+    made = in_env(root, "invoke create_runnable_dir svc")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert in_env(root, "invoke sync_files --check").returncode == 0
+    (root / "svc" / ".dockerignore").write_text("mine\n")
+    devops = root / SUB / "templates" / "devops" / "Dockerfile"
+    devops.write_text(devops.read_text() + "# newer recipe\n")
+    drift = in_env(root, "invoke sync_files --check")
+    assert "drift   svc/devops/Dockerfile (outdated)" in drift.stdout
+    assert "drift   svc/.dockerignore (differs)" in drift.stdout
+    in_env(root, "invoke sync_files")
+    assert (root / "svc" / "devops" / "Dockerfile").read_text().endswith("# newer recipe\n")
+    assert (root / "svc" / ".dockerignore").read_text() == "mine\n"
+
     # Files the client owns: sync_exclude, left alone even when they differ.
-    write(root / "repo_config.yaml", "sync_exclude: [conftest.py]\n")
+    write(root / "repo_config.yaml", "sync_exclude: [conftest.py, svc/.dockerignore]\n")
     write(root / "conftest.py", 'pytest_plugins = ["helpers.pytest_plugin", "mine"]\n')
     owned = in_env(root, "invoke sync_files --check")
     assert owned.returncode == 0, owned.stdout + owned.stderr
