@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Optional
 from helpers.effects import commands, git
 from helpers.errors import UserError
 from helpers.model import changelog, config, units
-from helpers.ops import bookmarks, changes
+from helpers.ops import bookmarks, changes, tables
 
 if TYPE_CHECKING:
     from helpers.ops.main_pytest import Selection
@@ -140,9 +140,7 @@ def render_table(
     """`checks`: titles of the extra count columns (each row's `checks`, in order)."""
     cells = [("unit", "kind", "version", "local image", *checks, "")]
     cells += [(r.unit, r.kind, r.version, r.image, *r.checks, r.mark) for r in table]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join([*lines, *notes])
+    return "\n".join([tables.render(cells), *notes])
 
 
 def _info_base(

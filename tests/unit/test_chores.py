@@ -293,3 +293,11 @@ def test_cleanup_repo_only_skips_other_repos() -> None:
     assert len(wide.containers) == 1 and len(wide.images) == 1
     narrow = cleanup.select(boxes, imgs, _scope(repo_only=True))
     assert narrow.containers == () and narrow.images == () and narrow.argvs() == []
+
+
+def test_one_table_renderer_aligns_rules_and_cuts_trailing_blanks() -> None:
+    from helpers.ops import tables
+
+    rows = [("a", "bbb", ""), ("cccc", "d", "x")]
+    assert tables.render(rows) == "a     bbb\ncccc  d    x"
+    assert tables.render(rows, rule=True) == "a     bbb\n----  ---  -\ncccc  d    x"
