@@ -30,7 +30,39 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+@dataclass(frozen=True)
+class Options:
+    """main_pytest's flags, checked, built once from the parsed command line."""
+
+    dir: str
+    test_list: str
+    jobs: int
+    stage: str
+    changed_since: Optional[str]
+    fail_fast: bool
+    if_missing: str
+    allow_stale: bool
+    fresh: bool
+    verbose: bool
+    pytest_opts: str
+    allow_no_tests: bool
+    junit_xml: Optional[Path]
+    json: Optional[Path]
+    shard: Optional[str]
+    durations: Optional[Path]
+    exact: bool
+    merge_reports: Optional[tuple[Path, ...]]
+    expect_matrix: Optional[str]
+
+    @classmethod
+    def of(cls, ns: argparse.Namespace) -> Options:
+        given = vars(ns)
+        if given["merge_reports"] is not None:
+            given = {**given, "merge_reports": tuple(given["merge_reports"])}
+        return cls(**given)
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> Options:
     p = _Parser(prog="main_pytest.py", description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--dir", default=".", help="run every runnable dir under this dir (default: .)")
     p.add_argument("--test-list", default="fast,slow,superslow", help="comma-separated lists")
@@ -68,7 +100,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     for flag, path in (("--junit-xml", args.junit_xml), ("--json", args.json)):
         if path is not None and not path.resolve().parent.is_dir():
             p.error(f"{flag} {path}: its dir does not exist")
-    return args
+    return Options.of(args)
 
 
 @dataclass(frozen=True)
@@ -102,7 +134,7 @@ class Prepared:
     broken: list[tuple[str, str]]  # the image build failed (exit 1)
 
 
-def _prepare(sel: Selection, args: argparse.Namespace, lists: list[str], run_id: str) -> Prepared:
+def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Prepared:
     """Each dir's image (checked, built if asked) and run plan, `-j` dirs at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -160,7 +192,7 @@ def _write_reports(
     results: Sequence[driver.DirResult],
     skipped: Sequence[tuple[str, str]],
     runs: Sequence[dirrun.DirRun],
-    args: argparse.Namespace,
+    args: Options,
     extra: Optional[dict[str, object]] = None,
 ) -> Path:
     out_dir = dirrun.reports_root(root) / run_id
@@ -185,7 +217,7 @@ def _stop_warm(runs: Sequence[dirrun.DirRun]) -> None:
             warm.remove(run.container)
 
 
-def run(args: argparse.Namespace, cwd: Path) -> int:
+def run(args: Options, cwd: Path) -> int:
     lists = testlists.parse_lists(args.test_list)
     from helpers.ops import shards
 
@@ -273,7 +305,7 @@ def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> in
     return edge.main(lambda: _main(parse_args(argv), (cwd or Path.cwd()).resolve()), shown)
 
 
-def _main(args: argparse.Namespace, where: Path) -> int:
+def _main(args: Options, where: Path) -> int:
     if args.merge_reports:
         from helpers.ops import merge
 
