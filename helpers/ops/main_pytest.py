@@ -22,6 +22,7 @@ from helpers.effects import fsutil
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 from helpers.model import config, junit, project, testlists, workspace
 from helpers.ops import dirrun, driver, report
+from helpers.ops.selection import Selection, select
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,30 +102,6 @@ def parse_args(argv: Optional[Sequence[str]]) -> Options:
         if path is not None and not path.resolve().parent.is_dir():
             p.error(f"{flag} {path}: its dir does not exist")
     return Options.of(args)
-
-
-@dataclass(frozen=True)
-class Selection:
-    root: Path
-    dirs: tuple[str, ...]
-    skipped: tuple[tuple[str, str], ...] = ()
-    unaffected: tuple[tuple[str, str], ...] = ()  # left out by --changed-since: not a failure
-
-
-def select(dir_flag: str, cwd: Path) -> Selection:
-    root = workspace.find_repo_root(cwd)
-    base = (cwd / dir_flag).resolve()
-    if not base.is_dir():
-        raise UserError(f"--dir {dir_flag}: no such dir under {cwd}")
-    if base != root and root not in base.parents:
-        raise UserError(f"--dir {dir_flag}: {base} is outside the repo {root}")
-    rel = workspace.relative(root, base)
-    ignore = config.load(root, ".").ignore_dirs
-    found = workspace.runnable_in_work_tree(root, workspace.list_files(root), ignore)
-    dirs = tuple(d for d in found if workspace.is_under(d, rel))
-    if not dirs:
-        raise UserError(f"--dir {dir_flag}: no runnable dir under {base} (run `invoke info`)")
-    return Selection(root, dirs)
 
 
 @dataclass
@@ -227,14 +204,14 @@ def run(args: Options, cwd: Path) -> int:
 
     images.check_stage(args.stage)
     sel = select(args.dir, cwd)
-    from helpers.ops import affected, bookmarks
+    from helpers.ops import bookmarks, selection
 
     rel = workspace.relative(sel.root, (cwd / args.dir).resolve())
     key = bookmarks.selection("main_pytest", rel, lists)
     if args.exact:
         sel = shards.exact(sel, rel)
     if args.changed_since:
-        sel = affected.narrow(sel, args.changed_since, key)
+        sel = selection.narrow(sel, args.changed_since, key)
         n_dirs = len(sel.dirs) + len(sel.unaffected)
         output.data(
             f"--changed-since {args.changed_since}: {len(sel.dirs)} of {n_dirs} dirs affected"
@@ -242,7 +219,7 @@ def run(args: Options, cwd: Path) -> int:
         if not sel.dirs and not args.shard:
             output.data(report.table([], sel.unaffected))
             output.data(
-                affected.record_success(sel.root, key, args.changed_since) or "nothing to run"
+                bookmarks.record_success(sel.root, key, args.changed_since) or "nothing to run"
             )
             return EXIT_OK
     run_id = dirrun.new_run_id()
@@ -291,7 +268,7 @@ def run(args: Options, cwd: Path) -> int:
         output.data("no tests ran: that is a failure (pass --allow-no-tests if expected)")
     # A shard's or --exact's success is not the whole selection's.
     whole = code == EXIT_OK and shard is None and not args.exact
-    note = affected.record_success(sel.root, key, args.changed_since) if whole else None
+    note = bookmarks.record_success(sel.root, key, args.changed_since) if whole else None
     if note:
         output.data(note)
     return code

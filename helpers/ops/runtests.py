@@ -127,13 +127,13 @@ class RunRequest:
 
 
 def run_tests(req: RunRequest) -> int:
-    from helpers.ops import affected, bookmarks
+    from helpers.ops import bookmarks, selection
 
     lists = testlists.parse_lists(req.test_list)
     target = project.target(req.dir)
     key = bookmarks.selection("run_tests", target.rel_dir, lists)
     if req.changed_since:
-        hit, since = affected.dir_affected(target.root, target.rel_dir, req.changed_since, key)
+        hit, since = selection.dir_affected(target.root, target.rel_dir, req.changed_since, key)
         if not hit:
             output.data(f"{target.rel_dir}: not run (not affected since {since})")
             return EXIT_OK
@@ -151,7 +151,7 @@ def run_tests(req: RunRequest) -> int:
     code = _execute(run, run_id)
     dirrun.record_if_ran(target.root, run_id, [run], lists)
     verdict = _verdict(run, code, req.allow_no_tests)
-    note = affected.record_success(target.root, key, None) if verdict == EXIT_OK else None
+    note = bookmarks.record_success(target.root, key, None) if verdict == EXIT_OK else None
     if note:
         output.note(note)
     return verdict
