@@ -129,3 +129,16 @@ def inspect_images(
 
 def inspect_image(ref: str, runner: commands.Runner = commands.run) -> Optional[ImageInfo]:
     return inspect_images([ref], runner)[ref]
+
+
+def remove_labelled(
+    label: str, value: str, runner: commands.Runner = commands.run, keep: str = ""
+) -> int:
+    """Force-remove every container (running or not) labelled `label=value` but `keep`;
+    the one "list by label and remove" (a run's containers, a dir's warm ones). How many."""
+    filt = f"label={label}={value}"
+    listed = runner((DOCKER, "ps", "--all", "--filter", filt, "--format", "{{.Names}}"))
+    names = [n for n in listed.out.split() if n != keep]
+    if names:
+        runner((DOCKER, "rm", "--force", *names))
+    return len(names)

@@ -135,3 +135,20 @@ def base(root: Path, since: str, sel: str, runner: commands.Runner = commands.ru
         return _from_bookmark(root, sel, runner)
     merge_base = git.merge_base(root, since, runner)
     return Base(since, merge_base, f"{since} (merge base {merge_base[:8]})")
+
+
+def record_success(
+    root: Path, key: str, since: Optional[str], runner: commands.Runner = commands.run
+) -> Optional[str]:
+    """Bookmark HEAD for `key` after a run that covered its whole selection; a note, or None.
+
+    A run narrowed by an explicit ref skipped dirs that were never tested against
+    this selection's last success, so it does not move the bookmark.
+    """
+    if since not in (None, "", LAST_SUCCESS):
+        return None
+    try:
+        mark = record(root, key, runner)
+    except UserError as err:
+        return f"warning: last success not recorded: {err.message}"
+    return f"recorded last-success of `{key}` at {mark.commit[:8]}"

@@ -122,7 +122,17 @@ def plan(
         ref, args, labels, platform=platform, no_cache=no_cache, dockerfile=target.dockerfile
     )
     return BuildPlan(
-        ref, version, digest, ctx, argv, up_to_date, reason, labels, args, platform, no_cache
+        ref=ref,
+        version=version,
+        inputs_hash=digest,
+        context=ctx,
+        argv=argv,
+        up_to_date=up_to_date,
+        reason=reason,
+        labels=labels,
+        args=args,
+        platform=platform,
+        no_cache=no_cache,
     )
 
 

@@ -140,12 +140,7 @@ class Driver:
 
 
 def remove_run_containers(run_id: str, runner: commands.Runner = commands.run) -> int:
-    label = f"label={containers.LABEL_RUN}={run_id}"
-    listed = runner((engine.DOCKER, "ps", "--all", "--quiet", "--filter", label))
-    ids = listed.out.split()
-    if ids:
-        runner((engine.DOCKER, "rm", "--force", *ids))
-    return len(ids)
+    return engine.remove_labelled(containers.LABEL_RUN, run_id, runner)
 
 
 def default_jobs() -> int:

@@ -132,11 +132,12 @@ def deps_view(
     marks: dict[str, str] = {}
     legend = ""
     if since:
-        from helpers.ops import affected
+        from helpers.ops import infotable
 
         cs = changeset(ws, since, runner)
-        marks = affected.marks(cs)
-        legend = f"{affected.CHANGED} changed, {affected.AFFECTED} affected, since {cs.base.label}"
+        marks = infotable.marks(cs)
+        changed, affected = infotable.CHANGED, infotable.AFFECTED
+        legend = f"{changed} changed, {affected} affected, since {cs.base.label}"
     public = public_modules(loaded.ws, loaded.root_cfg)
     violations = None
     if public is not None:

@@ -19,7 +19,7 @@ from helpers import output
 from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import config, images, project, workspace
-from helpers.ops import containers
+from helpers.ops import containers, tables
 
 MANAGED = f"label={images.LABEL_MANAGED}=true"
 OURS = (MANAGED, f"label={containers.LABEL_CONTAINER}=true")
@@ -149,9 +149,7 @@ def repo_targets(root: Path, runner: commands.Runner = commands.run) -> list[pro
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (headers, *rows)]
-    return "\n".join(lines)
+    return tables.render([headers, *rows])
 
 
 def human_size(size: int) -> str:

@@ -34,6 +34,7 @@ from packaging.version import InvalidVersion, Version
 
 from helpers.errors import UserError
 from helpers.model import pyprojects, units
+from helpers.ops import tables
 
 PEP508 = "pep508"  # a requirement string in a pyproject array
 POETRY = "poetry"  # a poetry table entry: `name = "^1.2"` or `name = {version = "^1.2"}`
@@ -390,8 +391,7 @@ def render_table(report: Report) -> str:
         spec = f"{d.spec} (locked)" if d.style == LOCK else _shown(d.spec)
         off = pin is not None and _differs(d, pin)
         cells.append((d.library, d.unit, spec + (" (pin differs)" if off else ""), d.where))
-    widths = [max(len(row[i]) for row in cells) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+    return tables.render(cells)
 
 
 def summary(report: Report) -> str:

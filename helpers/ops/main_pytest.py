@@ -22,6 +22,7 @@ from helpers.effects import fsutil
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 from helpers.model import config, junit, project, testlists, workspace
 from helpers.ops import dirrun, driver, report
+from helpers.ops.selection import Selection, select
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,7 +31,39 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+@dataclass(frozen=True)
+class Options:
+    """main_pytest's flags, checked, built once from the parsed command line."""
+
+    dir: str
+    test_list: str
+    jobs: int
+    stage: str
+    changed_since: Optional[str]
+    fail_fast: bool
+    if_missing: str
+    allow_stale: bool
+    fresh: bool
+    verbose: bool
+    pytest_opts: str
+    allow_no_tests: bool
+    junit_xml: Optional[Path]
+    json: Optional[Path]
+    shard: Optional[str]
+    durations: Optional[Path]
+    exact: bool
+    merge_reports: Optional[tuple[Path, ...]]
+    expect_matrix: Optional[str]
+
+    @classmethod
+    def of(cls, ns: argparse.Namespace) -> Options:
+        given = vars(ns)
+        if given["merge_reports"] is not None:
+            given = {**given, "merge_reports": tuple(given["merge_reports"])}
+        return cls(**given)
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> Options:
     p = _Parser(prog="main_pytest.py", description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--dir", default=".", help="run every runnable dir under this dir (default: .)")
     p.add_argument("--test-list", default="fast,slow,superslow", help="comma-separated lists")
@@ -68,31 +101,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     for flag, path in (("--junit-xml", args.junit_xml), ("--json", args.json)):
         if path is not None and not path.resolve().parent.is_dir():
             p.error(f"{flag} {path}: its dir does not exist")
-    return args
-
-
-@dataclass(frozen=True)
-class Selection:
-    root: Path
-    dirs: tuple[str, ...]
-    skipped: tuple[tuple[str, str], ...] = ()
-    unaffected: tuple[tuple[str, str], ...] = ()  # left out by --changed-since: not a failure
-
-
-def select(dir_flag: str, cwd: Path) -> Selection:
-    root = workspace.find_repo_root(cwd)
-    base = (cwd / dir_flag).resolve()
-    if not base.is_dir():
-        raise UserError(f"--dir {dir_flag}: no such dir under {cwd}")
-    if base != root and root not in base.parents:
-        raise UserError(f"--dir {dir_flag}: {base} is outside the repo {root}")
-    rel = workspace.relative(root, base)
-    ignore = config.load(root, ".").ignore_dirs
-    found = workspace.runnable_in_work_tree(root, workspace.list_files(root), ignore)
-    dirs = tuple(d for d in found if workspace.is_under(d, rel))
-    if not dirs:
-        raise UserError(f"--dir {dir_flag}: no runnable dir under {base} (run `invoke info`)")
-    return Selection(root, dirs)
+    return Options.of(args)
 
 
 @dataclass
@@ -102,7 +111,7 @@ class Prepared:
     broken: list[tuple[str, str]]  # the image build failed (exit 1)
 
 
-def _prepare(sel: Selection, args: argparse.Namespace, lists: list[str], run_id: str) -> Prepared:
+def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Prepared:
     """Each dir's image (checked, built if asked) and run plan, `-j` dirs at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -160,7 +169,7 @@ def _write_reports(
     results: Sequence[driver.DirResult],
     skipped: Sequence[tuple[str, str]],
     runs: Sequence[dirrun.DirRun],
-    args: argparse.Namespace,
+    args: Options,
     extra: Optional[dict[str, object]] = None,
 ) -> Path:
     out_dir = dirrun.reports_root(root) / run_id
@@ -185,7 +194,7 @@ def _stop_warm(runs: Sequence[dirrun.DirRun]) -> None:
             warm.remove(run.container)
 
 
-def run(args: argparse.Namespace, cwd: Path) -> int:
+def run(args: Options, cwd: Path) -> int:
     lists = testlists.parse_lists(args.test_list)
     from helpers.ops import shards
 
@@ -195,14 +204,14 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
 
     images.check_stage(args.stage)
     sel = select(args.dir, cwd)
-    from helpers.ops import affected, bookmarks
+    from helpers.ops import bookmarks, selection
 
     rel = workspace.relative(sel.root, (cwd / args.dir).resolve())
     key = bookmarks.selection("main_pytest", rel, lists)
     if args.exact:
         sel = shards.exact(sel, rel)
     if args.changed_since:
-        sel = affected.narrow(sel, args.changed_since, key)
+        sel = selection.narrow(sel, args.changed_since, key)
         n_dirs = len(sel.dirs) + len(sel.unaffected)
         output.data(
             f"--changed-since {args.changed_since}: {len(sel.dirs)} of {n_dirs} dirs affected"
@@ -210,7 +219,7 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
         if not sel.dirs and not args.shard:
             output.data(report.table([], sel.unaffected))
             output.data(
-                affected.record_success(sel.root, key, args.changed_since) or "nothing to run"
+                bookmarks.record_success(sel.root, key, args.changed_since) or "nothing to run"
             )
             return EXIT_OK
     run_id = dirrun.new_run_id()
@@ -259,7 +268,7 @@ def run(args: argparse.Namespace, cwd: Path) -> int:
         output.data("no tests ran: that is a failure (pass --allow-no-tests if expected)")
     # A shard's or --exact's success is not the whole selection's.
     whole = code == EXIT_OK and shard is None and not args.exact
-    note = affected.record_success(sel.root, key, args.changed_since) if whole else None
+    note = bookmarks.record_success(sel.root, key, args.changed_since) if whole else None
     if note:
         output.data(note)
     return code
@@ -273,7 +282,7 @@ def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> in
     return edge.main(lambda: _main(parse_args(argv), (cwd or Path.cwd()).resolve()), shown)
 
 
-def _main(args: argparse.Namespace, where: Path) -> int:
+def _main(args: Options, where: Path) -> int:
     if args.merge_reports:
         from helpers.ops import merge
 

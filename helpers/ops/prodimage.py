@@ -115,7 +115,17 @@ def plan(
         ref, args, flags, platform=platform, no_cache=False, dockerfile=ctx.dockerfile
     )
     return build.BuildPlan(
-        ref, target.version, digest, ctx, argv, up_to_date, reason, labels, args, platform, False
+        ref=ref,
+        version=target.version,
+        inputs_hash=digest,
+        context=ctx,
+        argv=argv,
+        up_to_date=up_to_date,
+        reason=reason,
+        labels=labels,
+        args=args,
+        platform=platform,
+        no_cache=False,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from helpers.model.junit import Counts
+from helpers.ops import tables
 from helpers.ops.driver import DirResult, Event, Started
 
 HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "seconds")
@@ -44,12 +45,8 @@ def _row(r: DirResult) -> tuple[str, ...]:
 
 
 def table(results: Sequence[DirResult], skipped: Sequence[tuple[str, str]] = ()) -> str:
-    rows = [HEADERS, *(_row(r) for r in results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    for rel_dir, why in skipped:
-        lines.append(f"{rel_dir}: not run ({why})")
+    lines = [tables.render([HEADERS, *(_row(r) for r in results)], rule=True)]
+    lines += [f"{rel_dir}: not run ({why})" for rel_dir, why in skipped]
     return "\n".join(lines)
 
 

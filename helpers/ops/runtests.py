@@ -17,32 +17,38 @@ from helpers.ops import dirrun, driver, stale
 PYTEST_USAGE_ERROR = 4
 
 
-def _plan(
-    target: project.Target,
-    lists: Sequence[str],
-    run_id: str,
-    stage: str,
-    version: Optional[str],
-    no_docker: bool,
-    pytest_opts: str,
-    node_ids: Sequence[str] = (),
-    image: Optional[str] = None,
-    fresh: bool = False,
-    policy: Optional[stale.Policy] = None,
-) -> dirrun.DirRun:
-    if no_docker:
-        return dirrun.plan_dir(target, None, lists, run_id, pytest_opts, node_ids)
+@dataclass(frozen=True)
+class PlanRequest:
+    """What one dir's run is planned from: which tests, and where they run (`image` given:
+    exactly that one; else the stage's image, chosen by `policy`; `no_docker`: the host)."""
+
+    lists: tuple[str, ...]
+    stage: str = "local"
+    version: Optional[str] = None
+    no_docker: bool = False
+    pytest_opts: str = ""
+    node_ids: tuple[str, ...] = ()
+    image: Optional[str] = None
+    fresh: bool = False
+    policy: Optional[stale.Policy] = None
+
+
+def _plan(target: project.Target, run_id: str, req: PlanRequest) -> dirrun.DirRun:
+    lists, opts, node_ids = req.lists, req.pytest_opts, req.node_ids
+    if req.no_docker:
+        return dirrun.plan_dir(target, None, lists, run_id, opts, node_ids)
+    image = req.image
     if image is None:
-        chosen = stale.choose(target, stage, version, policy or stale.Policy())
+        chosen = stale.choose(target, req.stage, req.version, req.policy or stale.Policy())
         for warning in chosen.warnings:
             output.note(warning)
-        if target.cfg.warm_containers and not fresh:
+        if target.cfg.warm_containers and not req.fresh:
             from helpers.ops import warm
 
             name = warm.ensure(target, chosen.image)
-            return dirrun.plan_dir(target, chosen.ref, lists, run_id, pytest_opts, node_ids, name)
+            return dirrun.plan_dir(target, chosen.ref, lists, run_id, opts, node_ids, name)
         image = chosen.ref
-    return dirrun.plan_dir(target, image, lists, run_id, pytest_opts, node_ids)
+    return dirrun.plan_dir(target, image, lists, run_id, opts, node_ids)
 
 
 def _execute(run: dirrun.DirRun, run_id: str) -> int:
@@ -97,7 +103,7 @@ def run_in_image(
     if baked:
         run = dirrun.plan_baked(target, image_ref, lists, run_id)
     else:
-        run = _plan(target, lists, run_id, "local", None, False, "", image=image_ref, fresh=True)
+        run = _plan(target, run_id, PlanRequest(tuple(lists), image=image_ref, fresh=True))
     code = _execute(run, run_id)
     dirrun.record_last(target.root, run_id, [run], lists)
     return _verdict(run, code, allow_no_tests=False)
@@ -121,32 +127,31 @@ class RunRequest:
 
 
 def run_tests(req: RunRequest) -> int:
-    from helpers.ops import affected, bookmarks
+    from helpers.ops import bookmarks, selection
 
     lists = testlists.parse_lists(req.test_list)
     target = project.target(req.dir)
     key = bookmarks.selection("run_tests", target.rel_dir, lists)
     if req.changed_since:
-        hit, since = affected.dir_affected(target.root, target.rel_dir, req.changed_since, key)
+        hit, since = selection.dir_affected(target.root, target.rel_dir, req.changed_since, key)
         if not hit:
             output.data(f"{target.rel_dir}: not run (not affected since {since})")
             return EXIT_OK
     run_id = dirrun.new_run_id()
-    run = _plan(
-        target,
-        lists,
-        run_id,
-        req.stage,
-        req.version,
-        req.no_docker,
-        req.pytest_opts,
+    plan = PlanRequest(
+        tuple(lists),
+        stage=req.stage,
+        version=req.version,
+        no_docker=req.no_docker,
+        pytest_opts=req.pytest_opts,
         fresh=req.fresh,
         policy=stale.Policy(req.if_missing, req.allow_stale),
     )
+    run = _plan(target, run_id, plan)
     code = _execute(run, run_id)
     dirrun.record_if_ran(target.root, run_id, [run], lists)
     verdict = _verdict(run, code, req.allow_no_tests)
-    note = affected.record_success(target.root, key, None) if verdict == EXIT_OK else None
+    note = bookmarks.record_success(target.root, key, None) if verdict == EXIT_OK else None
     if note:
         output.note(note)
     return verdict
@@ -177,9 +182,14 @@ def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> int:
         run_id = dirrun.new_run_id()
         host = last.image == "host"
         image = None if host else last.image
-        run = _plan(
-            target, testlists.LISTS, run_id, "local", None, host, pytest_opts, node_ids, image
+        plan = PlanRequest(
+            tuple(testlists.LISTS),
+            no_docker=host,
+            pytest_opts=pytest_opts,
+            node_ids=tuple(node_ids),
+            image=image,
         )
+        run = _plan(target, run_id, plan)
         output.data(f"rerunning {len(node_ids)} failed tests of {last.dir}")
         code = _verdict(run, _execute(run, run_id), allow_no_tests=False)
         worst = max(worst, code)

@@ -62,11 +62,7 @@ def remove_for_dir(
 ) -> None:
     """Remove this dir's warm containers (stale ones, or before starting a new one);
     `keep` is spared: another run may have just started it (main_pytest runs at once)."""
-    label = f"label={LABEL_WARM}={_slot(target)}"
-    listed = runner((engine.DOCKER, "ps", "--all", "--filter", label, "--format", "{{.Names}}"))
-    names = [n for n in listed.out.split() if n != keep]
-    if names:
-        runner((engine.DOCKER, "rm", "--force", *names))
+    engine.remove_labelled(LABEL_WARM, _slot(target), runner, keep)
 
 
 def ensure(

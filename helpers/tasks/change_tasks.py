@@ -38,9 +38,9 @@ def changes(ctx: Context, since: Optional[str] = None, format: str = "text") -> 
 @task(help={"since": SINCE.replace("default:", "default (no marks without one):")})
 def info(ctx: Context, since: Optional[str] = None) -> None:
     """The workspace at a glance: units, versions, local images, * changed, (*) affected."""
-    from helpers.ops import affected
+    from helpers.ops import infotable
 
-    output.data(affected.info(_root(), since))
+    output.data(infotable.info(_root(), since))
 
 
 @task(

@@ -12,7 +12,7 @@ from packaging.version import Version
 
 from helpers.errors import UserError
 from helpers.model import changelog, config, envfile, images, project
-from helpers.ops import affected, changes, containers, dirrun, imagecheck, main_pytest, runtests
+from helpers.ops import changes, containers, dirrun, imagecheck, main_pytest, runtests, selection
 from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
 
@@ -244,9 +244,9 @@ def test_env_var_ref_is_named_as_the_env_var(repo: Path) -> None:
 def test_changed_since_flag_is_named_as_the_flag(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sel = main_pytest.Selection(repo, ("svc",))
+    sel = selection.Selection(repo, ("svc",))
     with pytest.raises(UserError, match=r"^--changed-since nope: no such commit"):
-        affected.narrow(sel, "nope", "main_pytest . fast")
+        selection.narrow(sel, "nope", "main_pytest . fast")
     assert main_pytest.main(["--changed-since", "nope"], cwd=repo) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: --changed-since nope: no such commit, branch or tag in ")
@@ -298,7 +298,7 @@ def test_one_definition_of_a_runnable_dir_from_the_work_tree(lost_dockerfile: Pa
 
     root = lost_dockerfile
     assert "infra/devops/Dockerfile" in workspace.list_files(root)  # git still tracks it
-    assert main_pytest.select(".", root).dirs == (".",)
+    assert selection.select(".", root).dirs == (".",)
     assert units.load(root).runnable() == ["."]
     with pytest.raises(UserError) as err:
         workspace.resolve_dir(root, root / "infra", "infra")

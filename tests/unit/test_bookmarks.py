@@ -12,7 +12,7 @@ import pytest
 
 from helpers.errors import UserError
 from helpers.model import units
-from helpers.ops import affected, bookmarks, changes, main_pytest, runtests
+from helpers.ops import bookmarks, changes, main_pytest, runtests, selection
 from tests.conftest import REPO, make_runnable, write
 from tests.conftest import git as run_git
 from tests.unit.test_git_changes import commit, package
@@ -86,16 +86,16 @@ def test_env_var_gives_the_ref_in_ci(repo: Path) -> None:
 
 
 def test_explicit_ref_narrowing_does_not_move_the_bookmark(repo: Path) -> None:
-    assert affected.record_success(repo, "main_pytest . fast", "origin/main") is None
+    assert bookmarks.record_success(repo, "main_pytest . fast", "origin/main") is None
     assert bookmarks.find(repo, "main_pytest . fast") is None
-    note = affected.record_success(repo, "main_pytest . fast", bookmarks.LAST_SUCCESS)
+    note = bookmarks.record_success(repo, "main_pytest . fast", bookmarks.LAST_SUCCESS)
     assert note is not None and note.startswith("recorded last-success of `main_pytest . fast`")
 
 
 def test_narrow_keeps_affected_dirs_and_says_why_the_rest(repo: Path) -> None:
     write(repo / "libs/core/src.py", "x = 3\n")
-    sel = main_pytest.Selection(repo, ("svc", "web"))
-    narrowed = affected.narrow(sel, "HEAD", "main_pytest . fast")
+    sel = selection.Selection(repo, ("svc", "web"))
+    narrowed = selection.narrow(sel, "HEAD", "main_pytest . fast")
     assert narrowed.dirs == ("web",)
     head = run_git(repo, "rev-parse", "HEAD").strip()[:8]
     why = f"not affected since HEAD (merge base {head})"

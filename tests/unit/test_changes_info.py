@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers.effects import commands
-from helpers.ops import affected, bookmarks
+from helpers.ops import bookmarks, infotable
 from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
 from tests.fakes import FakeRunner, result
@@ -33,23 +33,23 @@ def FakeEngine(present: Sequence[str] = (), up: bool = True) -> FakeRunner:
 def test_image_column_uses_one_inspect_call() -> None:
     fake = FakeEngine(present=["acme-svc:local-u-1.0.0"])
     refs = {"svc": "acme-svc:local-u-1.0.0", "web": "acme-web:local-u-2.0.0"}
-    column, note = affected.image_column(refs, fake)
+    column, note = infotable.image_column(refs, fake)
     assert (column, note) == ({"svc": "yes", "web": "no"}, None)
     assert fake.argvs == [("docker", "image", "inspect", "--format", "{{json .}}", *refs.values())]
 
 
 def test_engine_down_is_question_marks_and_one_note() -> None:
-    column, note = affected.image_column({"svc": "a:1", "web": "b:1"}, FakeEngine(up=False))
+    column, note = infotable.image_column({"svc": "a:1", "web": "b:1"}, FakeEngine(up=False))
     assert column == {"svc": "?", "web": "?"}
     assert note is not None and note.startswith("images: ? = unknown, no container engine answers")
 
 
 def test_render_table_aligns_columns() -> None:
     rows = [
-        affected.Row("svc", "runnable", "1.0.0", "yes", "*"),
-        affected.Row("libs/core", "package", "-", "-", "(*)"),
+        infotable.Row("svc", "runnable", "1.0.0", "yes", "*"),
+        infotable.Row("libs/core", "package", "-", "-", "(*)"),
     ]
-    assert affected.render_table(rows, ["", "note"]) == (
+    assert infotable.render_table(rows, ["", "note"]) == (
         "unit       kind      version  local image\n"
         "svc        runnable  1.0.0    yes          *\n"
         "libs/core  package   -        -            (*)\n"
@@ -76,7 +76,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_info_marks_changed_and_affected(repo: Path) -> None:
     write(repo / "libs/core/src.py", "x = 5\n")
     fake = FakeEngine(present=["acme-svc:local-u-1.0.0"])
-    out = affected.info(repo, "HEAD", fake).splitlines()
+    out = infotable.info(repo, "HEAD", fake).splitlines()
     assert out[:5] == [
         "unit       kind      version  local image",
         "libs/core  package   -        -            *",
@@ -90,9 +90,10 @@ def test_info_marks_changed_and_affected(repo: Path) -> None:
 
 def test_info_without_since_or_bookmark_has_no_marks(repo: Path) -> None:
     write(repo / "libs/core/src.py", "x = 5\n")
-    out = affected.info(repo, None, FakeEngine(up=False))
+    out = infotable.info(repo, None, FakeEngine(up=False))
     assert "*" not in out.split("\n\n")[0]
     assert "no marks: pass --since REF" in out
     assert out.count("no container engine answers") == 1
     bookmarks.record(repo, "main_pytest . fast")
-    assert "libs/core  package   -        -            *" in affected.info(repo, None, FakeEngine())
+    row = "libs/core  package   -        -            *"
+    assert row in infotable.info(repo, None, FakeEngine())

@@ -293,3 +293,25 @@ def test_cleanup_repo_only_skips_other_repos() -> None:
     assert len(wide.containers) == 1 and len(wide.images) == 1
     narrow = cleanup.select(boxes, imgs, _scope(repo_only=True))
     assert narrow.containers == () and narrow.images == () and narrow.argvs() == []
+
+
+def test_one_table_renderer_aligns_rules_and_cuts_trailing_blanks() -> None:
+    from helpers.ops import tables
+
+    rows = [("a", "bbb", ""), ("cccc", "d", "x")]
+    assert tables.render(rows) == "a     bbb\ncccc  d    x"
+    assert tables.render(rows, rule=True) == "a     bbb\n----  ---  -\ncccc  d    x"
+
+
+def test_remove_labelled_lists_by_label_and_spares_keep() -> None:
+    from helpers.effects import engine
+
+    runner = FakeRunner({"ps": result(out="a\nkeep\nb\n")})
+    assert engine.remove_labelled("io.helpers.run", "r1", runner, keep="keep") == 2
+    assert runner.argvs == [
+        ("docker", "ps", "--all", "--filter", "label=io.helpers.run=r1", "--format", "{{.Names}}"),
+        ("docker", "rm", "--force", "a", "b"),
+    ]
+    quiet = FakeRunner()
+    assert engine.remove_labelled("io.helpers.warm", "x", quiet) == 0
+    assert [argv[1] for argv in quiet.argvs] == ["ps"]

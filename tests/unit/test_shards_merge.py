@@ -190,7 +190,7 @@ def test_bad_shard_flag_is_one_line(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_narrow_and_exact_keep_the_selection_shape() -> None:
-    from helpers.ops.main_pytest import Selection
+    from helpers.ops.selection import Selection
 
     sel = Selection(Path("/r"), tuple(DIRS), unaffected=(("z", "not affected since x"),))
     first = shards.narrow(sel, shards.Shard(1, 3))

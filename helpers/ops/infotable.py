@@ -1,10 +1,5 @@
-"""What a change reaches, as the commands show it: affected-only test runs and `info`.
-
-`narrow` and `dir_affected` cut a test selection down to the runnable dirs
-affected since a base; `info` is the workspace at a glance with `*` (changed)
-and `(*)` (affected through a dependency) marks; `record_success` moves a
-selection's bookmark after a run that passed.
-"""
+"""`info`: the workspace at a glance, with `*` (changed) and `(*)` (affected through a
+dependency) marks, local image presence and the configured checks' counts."""
 
 from __future__ import annotations
 
@@ -12,51 +7,15 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from helpers.effects import commands, git
 from helpers.errors import UserError
 from helpers.model import changelog, config, units
-from helpers.ops import bookmarks, changes
-
-if TYPE_CHECKING:
-    from helpers.ops.main_pytest import Selection
+from helpers.ops import bookmarks, changes, tables
 
 CHANGED = "*"
 AFFECTED = "(*)"
-
-
-def narrow(
-    sel: Selection, since: str, key: str, runner: commands.Runner = commands.run
-) -> Selection:
-    """Only the dirs of `sel` affected since `since`; the rest listed as not run, and why."""
-    cs = _changes_since(sel.root, since, key, runner)
-    hit = set(cs.affected)
-    why = f"not affected since {cs.base.label}"
-    return dataclasses.replace(
-        sel,
-        dirs=tuple(d for d in sel.dirs if d in hit),
-        unaffected=tuple((d, why) for d in sel.dirs if d not in hit),
-    )
-
-
-def dir_affected(
-    root: Path, rel_dir: str, since: str, key: str, runner: commands.Runner = commands.run
-) -> tuple[bool, str]:
-    """Whether one runnable dir is affected since `since`, and the base as a label."""
-    cs = _changes_since(root, since, key, runner)
-    return rel_dir in cs.affected, cs.base.label
-
-
-def _changes_since(root: Path, since: str, key: str, runner: commands.Runner) -> changes.ChangeSet:
-    """What changed since `--changed-since` (the flag the test runners take)."""
-    try:
-        return changes.load_and_compute(root, since, key, runner)[1]
-    except UserError as err:
-        raise bookmarks.renamed(err, since, "--changed-since") from None
-
-
-# ---------------------------------------------------------------- info
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,9 +99,7 @@ def render_table(
     """`checks`: titles of the extra count columns (each row's `checks`, in order)."""
     cells = [("unit", "kind", "version", "local image", *checks, "")]
     cells += [(r.unit, r.kind, r.version, r.image, *r.checks, r.mark) for r in table]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join([*lines, *notes])
+    return "\n".join([tables.render(cells), *notes])
 
 
 def _info_base(
@@ -207,23 +164,3 @@ def _check_counts(
         return hygiene.info_counts(root, ws, runner), None
     except UserError as err:
         return {}, f"checks: not counted, {err.message}"
-
-
-# ---------------------------------------------------------------- recording success
-
-
-def record_success(
-    root: Path, key: str, since: Optional[str], runner: commands.Runner = commands.run
-) -> Optional[str]:
-    """Bookmark HEAD for `key` after a run that covered its whole selection; a note, or None.
-
-    A run narrowed by an explicit ref skipped dirs that were never tested against
-    this selection's last success, so it does not move the bookmark.
-    """
-    if since not in (None, "", bookmarks.LAST_SUCCESS):
-        return None
-    try:
-        mark = bookmarks.record(root, key, runner)
-    except UserError as err:
-        return f"warning: last success not recorded: {err.message}"
-    return f"recorded last-success of `{key}` at {mark.commit[:8]}"

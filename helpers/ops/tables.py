@@ -1,0 +1,14 @@
+"""The one plain-text table renderer: left-aligned columns two spaces apart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def render(rows: Sequence[Sequence[str]], *, rule: bool = False) -> str:
+    """`rows[0]` is the header; `rule` puts a dashed line under it. Trailing blanks are cut."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    if rule:
+        lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
