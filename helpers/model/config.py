@@ -388,4 +388,11 @@ def dir_dockerfile(dir_path: Path, display: str) -> str:
     path = dir_path / FILENAME
     if not path.is_file():
         return DEFAULT_DOCKERFILE
-    return str(_validated(path, display).get("dockerfile", DEFAULT_DOCKERFILE))
+    try:
+        raw = _read_yaml(path, display)
+    except UserError:
+        return DEFAULT_DOCKERFILE  # config.load reports a broken file, where the task runs
+    if "dockerfile" not in raw:
+        return DEFAULT_DOCKERFILE  # other keys are checked by config.load, not here
+    value, line = raw["dockerfile"]
+    return _dir_path(value, f"{display}:{line}", "dockerfile")
