@@ -45,6 +45,10 @@ def _key(target: project.Target, image: engine.ImageInfo) -> str:
     if containers.ENV_FILE_FLAG in argv:  # a temp file per process: its content counts below
         del argv[argv.index(containers.ENV_FILE_FLAG) + 1]
     digest.update("\0".join(argv).encode())
+    # The mounted dir itself, not only its path: a repo deleted and cloned again at the
+    # same path is a new dir, and a container still holding the old mount cannot exec.
+    here = target.root.stat()
+    digest.update(f"\0{here.st_dev}:{here.st_ino}".encode())
     env_file = target.root / target.cfg.env_file
     if env_file.is_file():
         digest.update(env_file.read_bytes())

@@ -278,3 +278,25 @@ def test_docker_bash_reads_piped_commands_and_passes_the_exit_code(
         text=True,
     )
     assert listing.stdout.strip() == ""
+
+
+def test_a_repo_cloned_again_at_the_same_path_gets_a_new_warm_container(
+    client_factory: ClientFactory, tmp_path: Path
+) -> None:
+    """A warm container holds a mount of the dir it was started for; after the repo is
+    deleted and made again at the same path, exec into it fails ('outside of container
+    mount namespace'): the new dir must get a container of its own."""
+
+    client = client_factory(
+        ".", files={"tests/test_a.py": "def test_a():\n    assert 1 + 1 == 2\n"}
+    )
+    assert client.invoke("docker_build_local_image").returncode == 0
+    first = client.invoke("run_tests")
+    assert first.returncode == 0, first.stdout + first.stderr
+    saved = tmp_path / "saved"
+    shutil.copytree(client.root, saved, symlinks=True)
+    shutil.rmtree(client.root)
+    shutil.copytree(saved, client.root, symlinks=True)
+    again = client.invoke("run_tests")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1 passed" in again.stdout
