@@ -45,9 +45,4 @@ set -- # `.` would pass this script's arguments on to setenv.sh
 
 rc=0
 python -m helpers.ops.adopt ${force[@]+"${force[@]}"} || rc=$?
-[ "$rc" -le 1 ] || exit "$rc"
-echo
-echo "next, in each new shell, then run the tests of every runnable dir:"
-echo "  source ./$rel/dev_scripts/thin_env/setenv.sh"
-echo "  python ./$rel/dev_scripts/main_pytest.py --dir . --if-missing build"
-exit "$rc"
+exit "$rc" # helpers.adopt printed the next steps

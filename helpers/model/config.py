@@ -195,6 +195,17 @@ def _ports(value: Any, where: str, key: str) -> tuple[str, ...]:
     return items
 
 
+def _mounts(value: Any, where: str, key: str) -> tuple[str, ...]:
+    """`HOST:CONTAINER[:ro|rw]`, checked where it is written (not first at `docker run`)."""
+    items = _str_list(value, where, key)
+    for item in items:
+        parts = item.split(":")
+        mode_ok = len(parts) == 2 or (len(parts) == 3 and parts[2] in ("ro", "rw"))
+        if not (mode_ok and parts[0] and parts[1].startswith("/")):
+            raise _fail(where, key, "mounts like 'data:/data' or '/srv/cache:/cache:ro'", item)
+    return items
+
+
 def _library_pins(value: Any, where: str, key: str) -> dict[str, str]:
     """`{library: PEP 440 specifier}`, names PEP 503-normalized (check_libs)."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -240,7 +251,7 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "platforms": _platforms,
     "env_file": _str,
     "depends_on": _repo_paths,
-    "mounts": _str_list,
+    "mounts": _mounts,
     "ports": _ports,
     "env_passthrough": _str_list,
     "container_env": _str_map,

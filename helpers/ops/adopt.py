@@ -112,6 +112,17 @@ def _adopt(args: Sequence[str], here: Path) -> int:
     for cand in candidates(files, runnable):
         for line in cand.hint():
             output.data(line)
+    output.data("")
+    output.data("next, in each new shell:")
+    output.data(f"  source ./{client.helpers_dir}/dev_scripts/thin_env/setenv.sh")
+    if runnable:
+        output.data("then run the tests of every runnable dir:")
+        output.data(
+            f"  python ./{client.helpers_dir}/dev_scripts/main_pytest.py --dir . --if-missing build"
+        )
+    else:
+        output.data("then make one (a new dir, or an existing pyproject package):")
+        output.data("  invoke create_runnable_dir DIR")
     return outcome.code
 
 

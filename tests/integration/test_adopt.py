@@ -95,6 +95,8 @@ def test_adopt_from_empty_repo_to_green_main_pytest_and_twice_changes_nothing(
     assert "vendor/helpers/dev_scripts/main_pytest.py" in (root / SYNCED[3]).read_text()
     assert "runnable dirs: none yet" in first.stdout
     assert f"source ./{SUB}/dev_scripts/thin_env/setenv.sh" in first.stdout
+    assert "invoke create_runnable_dir DIR" in first.stdout  # nothing to test yet
+    assert "main_pytest.py" not in first.stdout
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "adopt helpers")
 
@@ -112,6 +114,8 @@ def test_adopt_from_empty_repo_to_green_main_pytest_and_twice_changes_nothing(
     green = in_env(root, f"python ./{SUB}/dev_scripts/main_pytest.py --dir . --if-missing build")
     assert green.returncode == 0, green.stdout + green.stderr
     assert "1 passed, 0 failed in 1 dirs" in green.stdout
+    hinted = adopt(root)  # now there is a runnable dir: the next step is to test it
+    assert f"python ./{SUB}/dev_scripts/main_pytest.py --dir . --if-missing build" in hinted.stdout
 
 
 def test_existing_file_shown_as_diff_never_overwritten_force_replaces(

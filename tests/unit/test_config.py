@@ -81,6 +81,8 @@ def test_unknown_key_without_close_match_lists_keys(tmp_path: Path) -> None:
         ("platforms: [linux/amd46]\n", "unknown architecture in 'linux/amd46'"),
         ("registry: https://localhost:5000\n", "without the scheme: 'localhost:5000'"),
         ("registries: [a.io, http://b.io]\n", "without the scheme: 'b.io'"),
+        ("mounts: [/nonexist]\n", "'mounts' must be mounts like 'data:/data'"),
+        ("mounts: ['data:/data:rx']\n", "'mounts' must be mounts like 'data:/data'"),
         ("image_name: Acme_App\n", "'image_name' must be a lowercase image name"),
         ("test_timeouts: {quick: 3}\n", "'test_timeouts' has unknown test list 'quick'"),
         ("test_timeouts: {fast: -1}\n", "'test_timeouts.fast' must be a positive number"),
