@@ -23,7 +23,10 @@ def _files() -> dict[str, str]:
     files = {"conftest.py": 'pytest_plugins = ["helpers.pytest_plugin"]\n'}
     for i, rel in enumerate(DIRS):
         prefix = "" if rel == "." else f"{rel}/"
-        body = "".join(f"def test_{n}():\n    assert True\n\n" for n in range(i + 1))
+        body = "".join(
+            f"def test_{n}():\n    assert sum(range({n} + 1)) == {n * (n + 1) // 2}\n\n"
+            for n in range(i + 1)
+        )
         files[f"{prefix}tests/test_{i}.py"] = body
     files["libs x/c/changelog.txt"] = "# libs-c-0.1.0\n- 2026-11-22\n- first\n"  # a space
     files["d/tests/test_bad.py"] = "def test_bad():\n    assert 1 == 2\n"
