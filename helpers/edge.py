@@ -12,6 +12,7 @@ It turns what can go wrong into an exit code and at most one line on stderr:
   exit 3, with the traceback, versions and argv written to a log under the
   user's state dir ($XDG_STATE_HOME, else ~/.local/state, then helpers/).
 
+What operations emit inside (helpers/events.py) goes to the renderer (helpers/output.py).
 Signal handlers are installed on entry and the previous ones restored on exit;
 a signal the caller ignores (nohup, a background job) stays ignored.
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Optional, TypeVar
 
-from helpers import output
+from helpers import events, output
 from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, render
 
 EXIT_UNEXPECTED = 3
@@ -156,7 +157,7 @@ def exit_code(
     """Run `work` at the edge: its value and 0, or None and the exit code it ends with."""
     argv = sys.argv if argv is None else argv
     try:
-        with stop_signals_interrupt():
+        with stop_signals_interrupt(), events.to(output.render):
             return work(), EXIT_OK
     except SystemExit as exc:  # a command's own exit code, passed through
         return None, _exit_status(exc)

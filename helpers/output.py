@@ -2,7 +2,8 @@
 
 Data is what a pipe reads (`invoke changes --format json | jq`): results, tables,
 dry-run plans. Notes are for the person watching: progress, warnings, hints. Nothing
-in helpers prints but through here and the edge (helpers/edge.py). No colour is used;
+in helpers prints but through here: the task layer and the edge (helpers/edge.py)
+call it; operations emit events (helpers/events.py), which `render` prints. No colour is used;
 if it ever is, `NO_COLOR` and `TERM=dumb` turn it off (`color_ok`).
 """
 
@@ -10,6 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from helpers.events import Event
 
 
 def data(text: str) -> None:
@@ -20,6 +25,18 @@ def data(text: str) -> None:
 def note(text: str) -> None:
     """A progress, warning or hint line on stderr (stdout stays data)."""
     print(text, file=sys.stderr, flush=True)
+
+
+def render(event: Event) -> None:
+    """The edge's sink for what operations emit (helpers/events.py)."""
+    from helpers.events import Kind
+
+    if event.kind is Kind.DATA:
+        data(event.text)
+    elif event.kind is Kind.WARNING:
+        note(f"warning: {event.text}")
+    else:
+        note(event.text)
 
 
 def color_ok() -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
-from helpers import output
+from helpers import events
 from helpers.errors import UserError
 from helpers.model import config, workspace
 from helpers.ops import syncfiles
@@ -103,26 +103,26 @@ def _adopt(args: Sequence[str], here: Path) -> int:
     how = f"bash {client.helpers_dir}/dev_scripts/adopt.sh"
     outcome = syncfiles.sync(here, force=force, how=how)
     for line in outcome.lines:
-        output.data(line)
+        events.data(line)
     root = client.root
     ignore = config.load(root, ".").ignore_dirs
     files = workspace.list_files(root)
     runnable = workspace.runnable_in_work_tree(root, files, ignore)
-    output.data(f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}")
+    events.data(f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}")
     for cand in candidates(files, runnable):
         for line in cand.hint():
-            output.data(line)
-    output.data("")
-    output.data("next, in each new shell:")
-    output.data(f"  source ./{client.helpers_dir}/dev_scripts/thin_env/setenv.sh")
+            events.data(line)
+    events.data("")
+    events.data("next, in each new shell:")
+    events.data(f"  source ./{client.helpers_dir}/dev_scripts/thin_env/setenv.sh")
     if runnable:
-        output.data("then run the tests of every runnable dir:")
-        output.data(
+        events.data("then run the tests of every runnable dir:")
+        events.data(
             f"  python ./{client.helpers_dir}/dev_scripts/main_pytest.py --dir . --if-missing build"
         )
     else:
-        output.data("then make one (a new dir, or an existing pyproject package):")
-        output.data("  invoke create_runnable_dir DIR")
+        events.data("then make one (a new dir, or an existing pyproject package):")
+        events.data("  invoke create_runnable_dir DIR")
     return outcome.code
 
 

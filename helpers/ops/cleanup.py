@@ -15,7 +15,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands, engine
 from helpers.model import images, workspace
 from helpers.ops import inventory
@@ -114,9 +114,10 @@ def select(
     return Plan(kept, tuple(removals))
 
 
-def plan(
+def survey(
     containers: bool, images_: bool, repo_only: bool, runner: commands.Runner = commands.run
 ) -> Plan:
+    """Ask the engine what exists, then `select` (pure) what goes."""
     root = workspace.find_repo_root(Path.cwd())
     versions = {t.rel_dir: t.changelog.version for t in inventory.repo_targets(root, runner)}
     both = not containers and not images_
@@ -137,14 +138,14 @@ def execute(p: Plan, runner: commands.Runner = commands.run) -> int:
     """Run the removals; what docker refuses is a warning line and exit 1."""
     code = 0
     for line in p.describe("removing"):
-        output.data(line)
+        events.data(line)
     for argv in p.argvs():
         result = runner(argv)
         if not result.ok:
             code = 1
             for line in result.err.splitlines():
                 if line.strip():
-                    output.note(f"warning: {line.strip()}")
+                    events.warning(line.strip())
     return code
 
 
@@ -155,12 +156,12 @@ def cleanup(
     dry_run: bool,
     runner: commands.Runner = commands.run,
 ) -> int:
-    p = plan(containers, images_, repo_only, runner)
+    p = survey(containers, images_, repo_only, runner)
     if not p.containers and not p.images:
-        output.data("nothing to clean up")
+        events.data("nothing to clean up")
         return 0
     if dry_run:
-        output.data("\n".join(p.describe("would remove")))
-        output.data("\n".join(commands.display(a) for a in p.argvs()))
+        events.data("\n".join(p.describe("would remove")))
+        events.data("\n".join(commands.display(a) for a in p.argvs()))
         return 0
     return execute(p, runner)

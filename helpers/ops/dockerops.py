@@ -7,7 +7,7 @@ import secrets
 import sys
 from typing import Optional
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands
 from helpers.errors import UserError
 from helpers.model import project
@@ -21,7 +21,8 @@ def build_local(
     build_args: list[str],
     platform: Optional[str],
     dry_run: bool,
-) -> None:
+) -> str:
+    """Build the dir's local image unless it is up to date; what happened, for the task to show."""
     from helpers.ops import build  # only builds pay for hashing and tar support
 
     target = project.target(dir_flag)
@@ -29,17 +30,13 @@ def build_local(
         target, version=version, build_args=build_args, platform=platform, no_cache=no_cache
     )
     if p.up_to_date and not dry_run:
-        output.data(
-            f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"
-        )
-        return
+        return f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"
     p = build.with_revision(p, build.git_revision(target))
     if dry_run:
-        output.data("\n".join(build.describe(p)))
-        return
-    output.note(f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files")
+        return "\n".join(build.describe(p))
+    events.progress(f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files")
     build.execute(p)
-    output.data(f"built {p.ref}")
+    return f"built {p.ref}"
 
 
 def _run(
@@ -52,7 +49,7 @@ def _run(
     target = project.target(dir_flag)
     chosen = stale.choose(target, stage, version, policy or stale.Policy())
     for warning in chosen.warnings:
-        output.note(warning)
+        events.warning(warning)
     containers.prepare_host(target)
     run_id = f"run-{secrets.token_hex(6)}"
     opts = dataclasses.replace(opts, run_id=run_id)

@@ -48,14 +48,14 @@ def check(image_version: str, wanted: Version, ref: str, changelog: str, fix: st
     try:
         have = Version(image_version)
     except InvalidVersion:
-        return [f"warning: {ref} has no usable version label ({image_version!r}); not checked"]
+        return [f"{ref} has no usable version label ({image_version!r}); not checked"]
     if have.release[:2] < wanted.release[:2]:
         raise UserError(
             f"{ref} is version {have} but {changelog} says {wanted}: "
             f"the image is too old for this code; run `{fix}`"
         )
     if have != wanted:
-        return [f"warning: {ref} is version {have}, {changelog} says {wanted}; running anyway"]
+        return [f"{ref} is version {have}, {changelog} says {wanted}; running anyway"]
     return []
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import config, images, project, workspace
@@ -276,17 +276,17 @@ def kill(
     running = list_containers(runner=runner)
     chosen = select_kill(running, split_names(names), kill_all, repo)
     if not chosen:
-        output.data("nothing to kill: no container started by these tools is running")
+        events.data("nothing to kill: no container started by these tools is running")
         return 0
     argv = kill_argv(chosen)
     if dry_run:
-        output.data(commands.display(argv))
+        events.data(commands.display(argv))
         return 0
     result = runner(argv)
     for c in chosen:
         if c.name in result.out.split():
-            output.data(f"killed {c.name}")
+            events.data(f"killed {c.name}")
     if not result.ok:
-        output.note(f"warning: {last_line(result.err)}")
+        events.warning(last_line(result.err))
         return 1
     return 0

@@ -12,7 +12,7 @@ import secrets
 import socket
 from typing import Optional
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import project
@@ -119,21 +119,21 @@ def serve(
     port = choose_port(port_flag)
     chosen = imagecheck.choose(target, stage, version, runner=runner)
     for warning in chosen.warnings:
-        output.note(warning)
+        events.warning(warning)
     name = containers.container_name(target, "jupyter")
     host_network = target.cfg.network == "host"
     opts = run_options(port, name, as_root=os.getuid() == 0, host_network=host_network)
     argv = containers.run_argv(target, chosen.ref, opts)
     if dry_run:
-        output.data(f"url      {url(port, '<token generated at start>')}")
-        output.data(
+        events.data(f"url      {url(port, '<token generated at start>')}")
+        events.data(
             f"env      {TOKEN_ENV}=<token> (in docker's environment, not on its command line)"
         )
-        output.data(f"command  {commands.display(argv)}")
+        events.data(f"command  {commands.display(argv)}")
         return 0
     token = secrets.token_hex(24)
     containers.prepare_host(target)
-    output.data(f"jupyter: {url(port, token)}  (container {name}; Ctrl-C stops it)")
+    events.data(f"jupyter: {url(port, token)}  (container {name}; Ctrl-C stops it)")
     code = _wait(argv, name, token, runner)
     if code == NO_JUPYTER:
         raise UserError(no_jupyter_message(chosen.ref, target))

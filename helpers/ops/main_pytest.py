@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, Optional
 
-from helpers import output
+from helpers import events
 from helpers.effects import fsutil
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 from helpers.model import config, junit, project, testlists, workspace
@@ -27,8 +27,7 @@ from helpers.ops.selection import Selection, select
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        output.note(f"error: main_pytest.py: {message}; see --help")
-        raise SystemExit(EXIT_USAGE)
+        raise UserError(f"main_pytest.py: {message}; see --help")
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
 
     out = Prepared([], list(sel.skipped), [])
     if args.if_missing == "build" and args.stage != "local":
-        output.data(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
+        events.data(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
     policy = stale.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
     runner = prefetch.for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
 
@@ -129,7 +128,7 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
         try:
             chosen = stale.choose(target, args.stage, None, policy, runner)
             for warning in chosen.warnings:
-                output.note(warning)
+                events.warning(warning)
             hot = target.cfg.warm_containers and not args.fresh
             name = warm.ensure(target, chosen.image, runner) if hot else None
             plan = dirrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
@@ -213,12 +212,12 @@ def run(args: Options, cwd: Path) -> int:
     if args.changed_since:
         sel = selection.narrow(sel, args.changed_since, key)
         n_dirs = len(sel.dirs) + len(sel.unaffected)
-        output.data(
+        events.data(
             f"--changed-since {args.changed_since}: {len(sel.dirs)} of {n_dirs} dirs affected"
         )
         if not sel.dirs and not args.shard:
-            output.data(report.table([], sel.unaffected))
-            output.data(
+            events.data(report.table([], sel.unaffected))
+            events.data(
                 bookmarks.record_success(sel.root, key, args.changed_since) or "nothing to run"
             )
             return EXIT_OK
@@ -228,28 +227,28 @@ def run(args: Options, cwd: Path) -> int:
         n_dirs = len(sel.dirs)
         sel = shards.narrow(sel, shard, durations)
         shard_info = {"shard": shard.as_json(sel.dirs)}
-        output.data(f"--shard {shard.label}: {len(sel.dirs)} of {n_dirs} dirs")
+        events.data(f"--shard {shard.label}: {len(sel.dirs)} of {n_dirs} dirs")
         if not sel.dirs:
             out = _write_reports(
                 sel.root, run_id, EXIT_OK, [], sel.unaffected, [], args, shard_info
             )
-            output.data(f"nothing to run in this shard; reports: {out}")
+            events.data(f"nothing to run in this shard; reports: {out}")
             return EXIT_OK
     prepared = _prepare(sel, args, lists, run_id)
     runs, skipped = prepared.runs, prepared.skipped
-    output.data(f"run {run_id}: {len(runs)} dirs, -j {args.jobs}, lists {','.join(lists)}")
+    events.data(f"run {run_id}: {len(runs)} dirs, -j {args.jobs}, lists {','.join(lists)}")
 
     def show(event: driver.Event) -> None:
-        output.data(report.progress_line(event))
+        events.data(report.progress_line(event))
         if isinstance(event, driver.Finished):
-            output.data(report.block(event.result))
+            events.data(report.block(event.result))
 
     drv = driver.Driver(run_id, args.jobs, show)
     try:
         results = drv.run(runs, fail_fast=args.fail_fast)
     except KeyboardInterrupt:
         _stop_warm(runs)
-        output.note(f"interrupted: removed the containers of run {run_id}")
+        events.progress(f"interrupted: removed the containers of run {run_id}")
         return EXIT_INTERRUPTED
     started = [r for r in results if r.note != driver.NOT_STARTED]
     skipped += [(r.rel_dir, "not started: --fail-fast") for r in results if r not in started]
@@ -261,16 +260,16 @@ def run(args: Options, cwd: Path) -> int:
     not_run = [*skipped, *sel.unaffected]
     out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args, shard_info)
     dirrun.record_if_ran(sel.root, run_id, runs, lists)
-    output.data(report.table(results, not_run))
+    events.data(report.table(results, not_run))
     total = report.totals(results)
-    output.data(f"\n{total.describe()} in {len(results)} dirs; reports: {out_dir}")
+    events.data(f"\n{total.describe()} in {len(results)} dirs; reports: {out_dir}")
     if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
-        output.data("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+        events.data("no tests ran: that is a failure (pass --allow-no-tests if expected)")
     # A shard's or --exact's success is not the whole selection's.
     whole = code == EXIT_OK and shard is None and not args.exact
     note = bookmarks.record_success(sel.root, key, args.changed_since) if whole else None
     if note:
-        output.data(note)
+        events.data(note)
     return code
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from helpers import output
+from helpers import events
 from helpers.effects import fsutil
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 from helpers.model import junit, workspace
@@ -288,13 +288,13 @@ def run(
 
     m = merge(dirs, expect_from_matrix(expect_matrix))
     out_dir = write_outputs(m, cwd, junit_xml, json_path)
-    output.data(report.table(m.results, m.not_run))
+    events.data(report.table(m.results, m.not_run))
     total = report.totals(m.results)
-    output.data(
+    events.data(
         f"\n{total.describe()} in {len(m.results)} dirs from {len(m.parts)} reports: {out_dir}"
     )
     if m.missing:
-        output.note(
+        events.progress(
             f"error: {FLAG}: missing {', '.join(m.missing)}: that shard's job did not upload "
             "its report; rerun it"
         )

@@ -87,7 +87,7 @@ def emulation_note(ref: str, image_arch: str) -> Optional[str]:
     mine = _MACHINE_ARCH.get(host.machine(), host.machine())
     if is_foreign(f"linux/{image_arch}", f"linux/{mine}"):
         return (
-            f"warning: {ref} is linux/{image_arch} and this machine linux/{mine}: "
+            f"{ref} is linux/{image_arch} and this machine linux/{mine}: "
             "it runs under emulation, slowly"
         )
     return None

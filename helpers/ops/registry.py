@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Optional
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import config, images, project, workspace
@@ -95,10 +95,10 @@ def pull(
     ref = pull_ref(target, stage, version)
     argv = (engine.DOCKER, "pull", ref)
     if dry_run:
-        output.data(commands.display(argv))
+        events.data(commands.display(argv))
         return
     engine.require(runner)
-    output.data(f"pulling {ref}")
+    events.data(f"pulling {ref}")
     result = runner(argv)
     if not result.ok:
         raise UserError(
@@ -109,8 +109,8 @@ def pull(
     if image is None:
         raise UserError(f"docker pull {ref} reported success but the image is not present")
     for warning in pull_checks(target, stage, ref, image):
-        output.note(warning)
-    output.data(f"pulled {ref} (version {image.labels.get(images.LABEL_VERSION, '?')})")
+        events.warning(warning)
+    events.data(f"pulled {ref} (version {image.labels.get(images.LABEL_VERSION, '?')})")
 
 
 def login(
@@ -141,9 +141,9 @@ def login(
         reason = scrub(last_line(result.err), secret)
         raise UserError(f"docker login to {host} failed: {reason}; {hint}")
     if "unencrypted" in result.err:
-        output.note(
-            "warning: docker stored the credentials unencrypted in its config.json; "
+        events.warning(
+            "docker stored the credentials unencrypted in its config.json; "
             "configure a credential helper to avoid that"
         )
-    output.data(f"logged in to {host}")
+    events.data(f"logged in to {host}")
     return 0

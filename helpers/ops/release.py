@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 from packaging.version import InvalidVersion, Version
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands, engine, git, registry_api
 from helpers.errors import UserError
 from helpers.model import images, project, testlists
@@ -231,7 +231,7 @@ def native_ref(s: Setting, tag: str) -> str:
 def run_or_show(steps: Sequence[rs.Step], dry_run: bool) -> bool:
     """True when the steps ran; a dry run prints them and runs none."""
     if dry_run:
-        output.data("\n".join(rs.show(steps)))
+        events.data("\n".join(rs.show(steps)))
         return False
     rs.execute(steps)
     return True
@@ -248,8 +248,8 @@ def labels_for(base: Mapping[str, str], revision: str, stage: str, tests: str) -
 
 def tests_label(skip: bool) -> str:
     if skip:
-        output.note(
-            "warning: --skip-tests: NO TESTS RUN for this release; its images say "
+        events.warning(
+            "--skip-tests: NO TESTS RUN for this release; its images say "
             f"{images.LABEL_TESTS}=skipped"
         )
         return "skipped"
@@ -316,13 +316,13 @@ def release(s: Setting, c: Candidate, req: Request, runner: commands.Runner = co
         steps += rs.local_tags(native_ref(s, c.tag), here)
     if not steps:
         also = f" and {c.moving} points at it" if c.moving else ""
-        output.data(
+        events.data(
             f"nothing to release: {c.tag} is published with the same inputs "
             f"({p.inputs_hash[:12]}){also} in {', '.join(s.repos)}"
         )
         return 0
     if not c.moving:
-        output.note(f"candidate {c.tag}: pushed for a trial; no moving tag moves")
+        events.progress(f"candidate {c.tag}: pushed for a trial; no moving tag moves")
     if run_or_show(steps, req.dry_run):
         report(s.repos, c.tag, c.moving)
     return 0
@@ -335,4 +335,4 @@ def report(repos: Sequence[str], tag: str, moving: Optional[str]) -> None:
         digest = image.digest if image else "?"
         plats = ", ".join(image.platforms) if image else "?"
         also = f" and {repo}:{moving}" if moving else ""
-        output.data(f"released {repo}:{tag}{also} ({digest}; {plats})")
+        events.data(f"released {repo}:{tag}{also} ({digest}; {plats})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from packaging.version import InvalidVersion, Version
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands, engine, registry_api
 from helpers.errors import UserError
 from helpers.model import images
@@ -58,7 +58,7 @@ def tag_local_as_dev(req: rel.Request, runner: commands.Runner = commands.run) -
         *rs.local_tags(dev, [images.moving_ref(target.cfg, "dev")]),
     ]
     if rel.run_or_show(steps, req.dry_run):
-        output.data(f"tagged {dev} and {images.moving_ref(target.cfg, 'dev')}")
+        events.data(f"tagged {dev} and {images.moving_ref(target.cfg, 'dev')}")
     return 0
 
 
@@ -95,7 +95,7 @@ def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
         steps.append(rs.Step(f"push {repo}:{tag}", (engine.DOCKER, "push", f"{repo}:{tag}")))
     steps += rel.moves(s, todo, published, moving, tag, "dev")
     if not steps:
-        output.data(
+        events.data(
             f"nothing to push: {tag} is published with the same inputs and dev points at it"
         )
         return 0
@@ -144,10 +144,10 @@ def rollback(req: rel.Request, stage: str, runner: commands.Runner = commands.ru
     if rel.run_or_show(steps, req.dry_run):
         for repo in repos:
             image = published[repo]
-            output.data(f"{repo}:{stage} -> {tag} ({image.digest if image else '?'})")
+            events.data(f"{repo}:{stage} -> {tag} ({image.digest if image else '?'})")
         if not here:
             pull = task_line("docker_pull", target.rel_dir, "--stage", stage)
-            output.note(
+            events.progress(
                 f"note: {tag} is not here, so a local {stage} image is the old one: run `{pull}`"
             )
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands, engine, registry_api
 from helpers.errors import UserError
 from helpers.model import images, project
@@ -50,13 +50,13 @@ def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> int:
     """Build the prod image here (this platform); a no-op when its inputs did not change."""
     p, _ = plan(dataclasses.replace(req, allow_dirty=True), runner)
     if p.up_to_date and not req.dry_run:
-        output.data(
+        events.data(
             f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"
         )
         return 0
     step = rs.Step(f"build {p.ref}", p.argv, context=p.context)
     if rel.run_or_show([step], req.dry_run):
-        output.data(f"built {p.ref}")
+        events.data(f"built {p.ref}")
     return 0
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands, engine, registry_api
 from helpers.errors import UserError
 from helpers.model import images
@@ -205,7 +205,7 @@ def execute(steps: Sequence[Step]) -> None:
     """Run the steps in order, each printed first; stop at the first failure, naming it."""
     lines = show(steps)
     for i, (step, line) in enumerate(zip(steps, lines), 1):
-        output.note(line)
+        events.progress(line)
         try:
             code = _run(step)
         except UserError as err:

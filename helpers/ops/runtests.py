@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from helpers.model import config, hints, junit, project, testlists
@@ -41,7 +41,7 @@ def _plan(target: project.Target, run_id: str, req: PlanRequest) -> dirrun.DirRu
     if image is None:
         chosen = stale.choose(target, req.stage, req.version, req.policy or stale.Policy())
         for warning in chosen.warnings:
-            output.note(warning)
+            events.warning(warning)
         if target.cfg.warm_containers and not req.fresh:
             from helpers.ops import warm
 
@@ -72,24 +72,24 @@ def _execute(run: dirrun.DirRun, run_id: str) -> int:
 
 def _verdict(run: dirrun.DirRun, code: int, allow_no_tests: bool) -> int:
     if code == EXIT_INTERRUPTED:
-        output.note(
+        events.progress(
             f"{run.rel_dir}: interrupted" + (" (container removed)" if run.container else "")
         )
         return EXIT_INTERRUPTED
     if code == PYTEST_USAGE_ERROR:
-        output.note(f"{run.rel_dir}: pytest refused its options (exit 4); check --pytest-opts")
+        events.progress(f"{run.rel_dir}: pytest refused its options (exit 4); check --pytest-opts")
         return EXIT_USAGE
     counts = junit.read_counts(run.junit)
     if counts is None:
-        output.note(
+        events.progress(
             f"{run.rel_dir}: no test report was written (exit {code}); see the output above"
         )
         return EXIT_FAILED
-    output.data(f"{run.rel_dir}: {counts.describe()} ({run.image}); junit: {run.junit}")
+    events.data(f"{run.rel_dir}: {counts.describe()} ({run.image}); junit: {run.junit}")
     if code == driver.PYTEST_NO_TESTS or counts.total == 0:
         if allow_no_tests:
             return EXIT_OK
-        output.note("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+        events.progress("no tests ran: that is a failure (pass --allow-no-tests if expected)")
         return EXIT_FAILED
     return EXIT_OK if code == 0 else EXIT_FAILED
 
@@ -135,7 +135,7 @@ def run_tests(req: RunRequest) -> int:
     if req.changed_since:
         hit, since = selection.dir_affected(target.root, target.rel_dir, req.changed_since, key)
         if not hit:
-            output.data(f"{target.rel_dir}: not run (not affected since {since})")
+            events.data(f"{target.rel_dir}: not run (not affected since {since})")
             return EXIT_OK
     run_id = dirrun.new_run_id()
     plan = PlanRequest(
@@ -153,7 +153,7 @@ def run_tests(req: RunRequest) -> int:
     verdict = _verdict(run, code, req.allow_no_tests)
     note = bookmarks.record_success(target.root, key, None) if verdict == EXIT_OK else None
     if note:
-        output.note(note)
+        events.progress(note)
     return verdict
 
 
@@ -174,7 +174,7 @@ def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> int:
     """Rerun the failed tests of the last run, each dir in the image it used."""
     anchor, failing = _last_failures(dir_flag)
     if not failing:
-        output.data("the last run had no failures: nothing to rerun")
+        events.data("the last run had no failures: nothing to rerun")
         return EXIT_OK
     worst = EXIT_OK
     for last, node_ids in failing:
@@ -190,7 +190,7 @@ def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> int:
             image=image,
         )
         run = _plan(target, run_id, plan)
-        output.data(f"rerunning {len(node_ids)} failed tests of {last.dir}")
+        events.data(f"rerunning {len(node_ids)} failed tests of {last.dir}")
         code = _verdict(run, _execute(run, run_id), allow_no_tests=False)
         worst = max(worst, code)
     return worst

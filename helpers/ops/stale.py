@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from helpers import output
+from helpers import events
 from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
 from helpers.model import images, project
@@ -244,7 +244,7 @@ def rebuild(target: project.Target, why: str, quiet: bool) -> None:
     if p.up_to_date:
         return
     p = build.with_revision(p, build.git_revision(target))
-    output.note(f"build  {target.rel_dir}  {p.ref} ({why})")
+    events.progress(f"build  {target.rel_dir}  {p.ref} ({why})")
     sys.stdout.flush()
     sys.stderr.flush()
     with tempfile.TemporaryFile() as log, buildctx.write_tar(p.context) as tar:
@@ -254,7 +254,7 @@ def rebuild(target: project.Target, why: str, quiet: bool) -> None:
             log.seek(0)
             text = log.read().decode(errors="replace")
             if text.strip():
-                output.note(text.rstrip())
+                events.progress(text.rstrip())
             raise build.BuildFailedError(
                 f"docker build of {p.ref} failed (exit {code}); its log is above"
             )
@@ -287,7 +287,7 @@ def choose(
     if not changes:
         return chosen
     if policy.allow_stale:
-        warning = f"warning: {chosen.ref} is stale ({describe(changes)} changed); running it anyway"
+        warning = f"{chosen.ref} is stale ({describe(changes)} changed); running it anyway"
         return dataclasses.replace(chosen, warnings=(*chosen.warnings, warning))
     fix = imagecheck.fix_command(target, stage)
     raise UserError(

@@ -6,6 +6,7 @@ from typing import Optional
 
 from invoke.context import Context
 
+from helpers import output
 from helpers.tasks._common import (
     ALLOW_STALE_HELP,
     DIR_HELP,
@@ -43,7 +44,7 @@ def docker_build_local_image(
     """Build local-<user>-<version>; a no-op when its build inputs did not change."""
     from helpers.ops import dockerops
 
-    dockerops.build_local(dir, version, no_cache, build_arg or [], platform, dry_run)
+    output.data(dockerops.build_local(dir, version, no_cache, build_arg or [], platform, dry_run))
 
 
 @task(help={"dir": DIR, "stage": STAGE, "version": VERSION, **STALE})

@@ -49,7 +49,7 @@ def test_compat_check() -> None:
     )
     assert imagecheck.check("1.3.1", want, "img", "c", fix) == []
     (patch,) = imagecheck.check("1.3.0", want, "img", "c", fix)
-    assert patch.startswith("warning: img is version 1.3.0, c says 1.3.1")
+    assert patch.startswith("img is version 1.3.0, c says 1.3.1")
     assert imagecheck.check("1.10.0", Version("1.9.0"), "img", "c", fix)  # newer: a warning only
     (nolabel,) = imagecheck.check("", want, "img", "c", fix)
     assert "no usable version label" in nolabel
