@@ -1,4 +1,4 @@
-"""Build a runnable dir's local image: plan (pure-ish), then execute.
+"""Build a runnable dir's local image: prepare (asks the engine), plan (computes), execute.
 
 The plan names the image, the context files and the exact `docker build` argv.
 An image whose inputs-hash label equals the plan's hash is reused: no build runs.
@@ -62,7 +62,28 @@ def _own_unit(path: Path) -> bool:
     return (path / ".git").exists() or workspace.is_runnable(path)
 
 
-def plan(
+@dataclass(frozen=True)
+class BuildRequest:
+    """What a local build is asked for (the flags of docker_build_local_image)."""
+
+    version: Optional[str] = None
+    build_args: tuple[str, ...] = ()
+    platform: Optional[str] = None
+    no_cache: bool = False
+    user: Optional[str] = None
+    revision: str = "unknown"
+
+
+def names(target: project.Target, req: BuildRequest) -> tuple[str, str, dict[str, str]]:
+    """The version, the image ref and the build args (`--build-arg` wins over config)."""
+    version = images.check_version(req.version) if req.version else target.version
+    ref = images.ref(target.cfg, "local", version, req.user or images.user_name())
+    args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
+    args.update(parse_build_args(req.build_args))
+    return version, ref, args
+
+
+def prepare(
     target: project.Target,
     *,
     version: Optional[str] = None,
@@ -73,13 +94,28 @@ def plan(
     revision: str = "unknown",
     runner: commands.Runner = commands.run,
 ) -> BuildPlan:
-    version = images.check_version(version) if version else target.version
-    ref = images.ref(target.cfg, "local", version, user or images.user_name())
-    # --build-arg wins over config, BASE_IMAGE included.
-    args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
-    args.update(parse_build_args(build_args))
+    """Ask the engine for the image and its base (one call), then `plan`; the digest
+    cache learns the files it hashed."""
+    req = BuildRequest(version, tuple(build_args), platform, no_cache, user, revision)
+    _, ref, args = names(target, req)
     found = engine.inspect_images([ref, args["BASE_IMAGE"]], runner)
-    base = found[args["BASE_IMAGE"]]
+    cache = digestcache.for_repo(target.root)  # a stat per unchanged file, not a read
+    p = plan(target, req, found, cache)
+    cache.save()
+    return p
+
+
+def plan(
+    target: project.Target,
+    req: BuildRequest,
+    found: Mapping[str, Optional[engine.ImageInfo]],
+    cache: Optional[digestcache.DigestCache] = None,
+) -> BuildPlan:
+    """The build computed from the work tree and what the engine holds (`found`: the image
+    and its base by ref, as `prepare` looked them up); nothing is asked or written."""
+    version, ref, args = names(target, req)
+    platform, no_cache = req.platform, req.no_cache
+    base = found.get(args["BASE_IMAGE"])
     # The dir's files, `.helpers/` (CA, install helper) and its in-repo dependency units.
     ctx = unitctx.context(
         target, target.dockerfile, skip_dir=_own_unit, secrets=unitctx.env_file_in(target)
@@ -91,11 +127,9 @@ def plan(
         platform=platform or "",
         version=version,
     )
-    cache = digestcache.for_repo(target.root)  # a stat per unchanged file, not a read
     digest = buildctx.inputs_hash(ctx, settings, cache)
     install = stale.install_inputs(ctx, args, settings["base_id"], cache)
-    cache.save()
-    existing = found[ref]
+    existing = found.get(ref)
     current = existing.labels.get(images.LABEL_INPUTS) if existing else None
     # An image from before install inputs were recorded is rebuilt once, to record them.
     recorded = existing is not None and stale.LABEL in existing.labels
@@ -111,7 +145,7 @@ def plan(
     )
     labels = images.labels(
         version=version,
-        revision=revision,
+        revision=req.revision,
         inputs_hash=digest,
         rel_dir=target.rel_dir,
         repo_id=repo_id(target),

@@ -71,8 +71,10 @@ def python_path(target: project.Target) -> str:
     return ":".join(dict.fromkeys(p for p in parts if p))
 
 
-def container_name(target: project.Target, purpose: str) -> str:
-    return f"helpers-{target.cfg.image_name.replace('/', '-')}-{purpose}-{secrets.token_hex(3)}"
+def container_name(target: project.Target, purpose: str, token: Optional[str] = None) -> str:
+    """`helpers-<image>-<purpose>-<token>`; a plan passes its token, else a random one."""
+    token = token or secrets.token_hex(3)
+    return f"helpers-{target.cfg.image_name.replace('/', '-')}-{purpose}-{token}"
 
 
 def workdir(rel_dir: str) -> str:
@@ -93,12 +95,22 @@ def _mount(spec: str, root: Path) -> list[str]:
     return ["--volume", ":".join([str(host), *rest])]
 
 
+def mount_dirs(target: project.Target) -> tuple[Path, ...]:
+    """The mount sources to create as dirs when missing (a name with a suffix is a file)."""
+    hosts = (mount_source(spec, target.root)[0] for spec in target.cfg.mounts)
+    return tuple(host for host in hosts if not host.suffix)
+
+
+def make_dirs(paths: Sequence[Path]) -> None:
+    """Create the missing ones as the host user (docker would make them root-owned)."""
+    for path in paths:
+        if not path.exists():
+            path.mkdir(parents=True, exist_ok=True)
+
+
 def prepare_host(target: project.Target) -> None:
-    """Create missing mount sources as the host user (docker would make them root-owned)."""
-    for spec in target.cfg.mounts:
-        host, _ = mount_source(spec, target.root)
-        if not host.exists() and not host.suffix:
-            host.mkdir(parents=True, exist_ok=True)
+    """Before a container starts: its missing mount sources, created as the host user."""
+    make_dirs(mount_dirs(target))
 
 
 def _ca_args(target: project.Target) -> list[str]:

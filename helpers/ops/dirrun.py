@@ -36,6 +36,7 @@ class DirRun:
     container: str = ""
     cwd: Optional[str] = None
     env: tuple[tuple[str, str], ...] = ()
+    make_dirs: tuple[Path, ...] = ()  # host dirs to create before it starts (see `prepare`)
 
     @property
     def junit(self) -> Path:
@@ -57,12 +58,31 @@ def state_dir(root: Path) -> Path:
 
 
 def reports_root(root: Path) -> Path:
+    """Where run reports go (a path only: `prepare` and the writers create it)."""
+    return root / STATE_DIR / "reports"
+
+
+def ensure_reports_root(root: Path) -> Path:
     return state_dir(root) / "reports"
+
+
+def prepare(run: DirRun, root: Path) -> None:
+    """The execute step's first act: the state dir (ignored by git) and the host dirs the
+    run mounts, created as the host user (docker would create them root-owned)."""
+    ensure_reports_root(root)
+    containers.make_dirs(run.make_dirs)
 
 
 def new_run_id() -> str:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def run_token(run_id: str, rel_dir: str) -> str:
+    """A container name's token, derived from the run: plans stay free of randomness."""
+    import hashlib
+
+    return f"{run_id.rsplit('-', 1)[-1]}-{hashlib.sha1(rel_dir.encode()).hexdigest()[:4]}"
 
 
 def slug(rel_dir: str) -> str:
@@ -101,12 +121,12 @@ def plan_dir(
     if warm:
         argv = containers.exec_argv(warm, workdir, run_env, pytest)
         return DirRun(target.rel_dir, image_ref, argv, host_reports, container=warm)
-    name = containers.container_name(target, "test")
+    name = containers.container_name(target, "test", run_token(run_id, target.rel_dir))
     env = {**container_env(target), **run_env}
     opts = containers.RunOptions(command=pytest, env=env, run_id=run_id, name=name)
-    containers.prepare_host(target)
     argv = containers.run_argv(target, image_ref, opts)
-    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name)
+    dirs = containers.mount_dirs(target)
+    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name, make_dirs=dirs)
 
 
 BAKED_HELPERS = "/opt/helpers"
@@ -117,7 +137,6 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
     """Tests against the code inside the image (prod): no repo mount. Only the report dir
     and helpers' pytest plugin (read-only) are mounted; nothing is written to the image."""
     host_reports = reports_root(target.root) / run_id / slug(target.rel_dir)
-    host_reports.mkdir(parents=True, exist_ok=True)
     where = containers.workdir(target.rel_dir)
     pytest = testlists.pytest_argv(
         "python3", lists, f"{BAKED_REPORTS}/junit.xml", target.rel_dir, "", (), where
@@ -131,7 +150,7 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONPATH": path,
     }
-    name = containers.container_name(target, "test")
+    name = containers.container_name(target, "test", run_token(run_id, target.rel_dir))
     opts = containers.RunOptions(
         command=(*pytest, "-p", "no:cacheprovider"),
         env=env,
@@ -141,7 +160,8 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
         volumes=(f"{here}:{BAKED_HELPERS}:ro", f"{host_reports}:{BAKED_REPORTS}"),
     )
     argv = containers.run_argv(target, image_ref, opts)
-    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name)
+    dirs = (host_reports, *containers.mount_dirs(target))  # the report dir is mounted
+    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name, make_dirs=dirs)
 
 
 def container_env(target: project.Target) -> dict[str, str]:
@@ -214,7 +234,7 @@ def record_last(root: Path, run_id: str, runs: Sequence[DirRun], lists: Sequence
             {"dir": r.rel_dir, "image": r.image, "report_dir": str(r.report_dir)} for r in runs
         ],
     }
-    target = reports_root(root) / LAST
+    target = ensure_reports_root(root) / LAST
     target.parent.mkdir(parents=True, exist_ok=True)
     fsutil.write_atomic(target, json.dumps(data, indent=2) + "\n")
 

@@ -26,7 +26,7 @@ def build_local(
     from helpers.ops import build  # only builds pay for hashing and tar support
 
     target = project.target(dir_flag)
-    p = build.plan(
+    p = build.prepare(
         target, version=version, build_args=build_args, platform=platform, no_cache=no_cache
     )
     if p.up_to_date and not dry_run:

@@ -132,6 +132,7 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
             hot = target.cfg.warm_containers and not args.fresh
             name = warm.ensure(target, chosen.image, runner) if hot else None
             plan = dirrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
+            dirrun.prepare(plan, sel.root)
             return "run", plan
         except build.BuildFailedError as err:
             return "broken", (rel, err.message)
@@ -171,7 +172,7 @@ def _write_reports(
     args: Options,
     extra: Optional[dict[str, object]] = None,
 ) -> Path:
-    out_dir = dirrun.reports_root(root) / run_id
+    out_dir = dirrun.ensure_reports_root(root) / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     combined = junit.combine([(r.rel_dir, r.junit) for r in runs])
     as_json = report.to_json(run_id, code, results, skipped, extra)

@@ -261,7 +261,7 @@ def write_outputs(
         root = workspace.find_repo_root(cwd)
     except UserError:
         root = cwd
-    out_dir = dirrun.reports_root(root) / m.run_id
+    out_dir = dirrun.ensure_reports_root(root) / m.run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     as_json = m.to_json()
     for path, text in ((out_dir / JUNIT, m.junit_xml), (out_dir / REPORT, as_json)):

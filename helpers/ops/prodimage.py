@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Optional
 
 from helpers.effects import commands, engine
@@ -77,24 +78,39 @@ def context(target: project.Target, runner: commands.Runner = commands.run) -> b
     return buildctx.Context(target.path, tuple(sorted(files)), dockerfile, injected)
 
 
+@dataclass(frozen=True)
+class ProdRequest:
+    """The prod build of `dev_image` (identified by `dev_id`: a digest or image id) as `tag`."""
+
+    dev_image: str
+    dev_id: str
+    tag: str
+    revision: str
+    platform: Optional[str] = None
+
+
+def prepare(
+    target: project.Target, req: ProdRequest, runner: commands.Runner = commands.run
+) -> build.BuildPlan:
+    """Read what git tracks and what the engine holds under the tag, then `plan`."""
+    ctx = context(target, runner)
+    existing = engine.inspect_image(f"{images.repository(target.cfg)}:{req.tag}", runner)
+    return plan(target, req, ctx, existing)
+
+
 def plan(
     target: project.Target,
-    dev_image: str,
-    dev_id: str,
-    tag: str,
-    *,
-    revision: str,
-    platform: Optional[str] = None,
-    runner: commands.Runner = commands.run,
+    req: ProdRequest,
+    ctx: buildctx.Context,
+    existing: Optional[engine.ImageInfo],
 ) -> build.BuildPlan:
-    """The prod build of `dev_image` (identified by `dev_id`: a digest or image id) as `tag`."""
-    ctx = context(target, runner)
-    ref = f"{images.repository(target.cfg)}:{tag}"
+    """The prod build, computed from its context and the image already under the tag."""
+    ref = f"{images.repository(target.cfg)}:{req.tag}"
+    platform, revision, dev_image = req.platform, req.revision, req.dev_image
     own = ctx.dockerfile != GENERATED
     args = {"DEV_IMAGE": dev_image, **({"BASE_IMAGE": dev_image} if own else {})}
-    settings = {"dev": dev_id, "dockerfile": ctx.dockerfile, "platform": platform or ""}
+    settings = {"dev": req.dev_id, "dockerfile": ctx.dockerfile, "platform": platform or ""}
     digest = buildctx.inputs_hash(ctx, settings)
-    existing = engine.inspect_image(ref, runner)
     current = existing.labels.get(images.LABEL_INPUTS) if existing else None
     up_to_date = current == digest
     reason = "inputs unchanged" if up_to_date else "no image yet" if not existing else "changed"

@@ -32,6 +32,6 @@ def stale_local(
     for target in targets:
         if found[refs[target.rel_dir]] is None:
             continue
-        if not build.plan(target, runner=runner).up_to_date:
+        if not build.prepare(target, runner=runner).up_to_date:
             out.append(target.rel_dir)
     return tuple(out)

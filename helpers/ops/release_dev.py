@@ -24,7 +24,7 @@ def _check_version(text: str) -> str:
 def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
     """Build local (no-op when unchanged) -> test in it -> push dev-X.Y.Z -> move dev."""
     s = rel.prepare(req, runner)
-    bp = build.plan(s.target, runner=runner)
+    bp = build.prepare(s.target, runner=runner)
     dirty = rel.dirty_check(s.target, bp.context.files, req.allow_dirty)
     revision = build.git_revision(s.target, runner) + ("-dirty" if dirty else "")
     base = bp.args["BASE_IMAGE"]

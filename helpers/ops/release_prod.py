@@ -35,20 +35,24 @@ def _dev_image(s_target: project.Target, runner: commands.Runner) -> tuple[str, 
     return dev_ref, prodimage.require_dev(found, dev_ref, s_target.rel_dir)
 
 
-def plan(req: rel.Request, runner: commands.Runner = commands.run) -> tuple[build.BuildPlan, bool]:
-    """The prod build of this checkout; also says whether the dir's inputs are dirty."""
+def prepare(
+    req: rel.Request, runner: commands.Runner = commands.run
+) -> tuple[build.BuildPlan, bool]:
+    """The prod build of this checkout (asks the registry, the engine and git); also says
+    whether the dir's inputs are dirty."""
     target = project.target(req.dir)
     dev_ref, dev_id = _dev_image(target, runner)
     ctx_files = prodimage.context(target, runner).files
     dirty = rel.dirty_check(target, ctx_files, req.allow_dirty)
     revision = build.git_revision(target, runner) + ("-dirty" if dirty else "")
     tag = _tag(target.version, req.candidate, revision)
-    return prodimage.plan(target, dev_ref, dev_id, tag, revision=revision, runner=runner), dirty
+    prod = prodimage.ProdRequest(dev_ref, dev_id, tag, revision)
+    return prodimage.prepare(target, prod, runner), dirty
 
 
 def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> int:
     """Build the prod image here (this platform); a no-op when its inputs did not change."""
-    p, _ = plan(dataclasses.replace(req, allow_dirty=True), runner)
+    p, _ = prepare(dataclasses.replace(req, allow_dirty=True), runner)
     if p.up_to_date and not req.dry_run:
         events.data(
             f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"
@@ -63,7 +67,7 @@ def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> int:
 def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> int:
     """Build prod -> test it (code inside, no mount) -> push prod-X.Y.Z -> move prod."""
     s = rel.prepare(req, runner)
-    p, _ = plan(req, runner)
+    p, _ = prepare(req, runner)
     candidate = rel.Candidate(
         stage="prod",
         tag=p.ref.rsplit(":", 1)[1],

@@ -33,26 +33,40 @@ class PlanRequest:
     policy: Optional[stale.Policy] = None
 
 
-def _plan(target: project.Target, run_id: str, req: PlanRequest) -> dirrun.DirRun:
-    lists, opts, node_ids = req.lists, req.pytest_opts, req.node_ids
+@dataclass(frozen=True)
+class Where:
+    """Where a run happens: an image (None: on the host), and the warm container to exec in."""
+
+    image: Optional[str]
+    warm: Optional[str] = None
+
+
+def _where(target: project.Target, req: PlanRequest) -> Where:
+    """The execute step before planning: choose the image (asks the engine, may build it)
+    and start the dir's warm container when one is used."""
     if req.no_docker:
-        return dirrun.plan_dir(target, None, lists, run_id, opts, node_ids)
-    image = req.image
-    if image is None:
-        chosen = stale.choose(target, req.stage, req.version, req.policy or stale.Policy())
-        for warning in chosen.warnings:
-            events.warning(warning)
-        if target.cfg.warm_containers and not req.fresh:
-            from helpers.ops import warm
+        return Where(None)
+    if req.image is not None:
+        return Where(req.image)
+    chosen = stale.choose(target, req.stage, req.version, req.policy or stale.Policy())
+    for warning in chosen.warnings:
+        events.warning(warning)
+    if target.cfg.warm_containers and not req.fresh:
+        from helpers.ops import warm
 
-            name = warm.ensure(target, chosen.image)
-            return dirrun.plan_dir(target, chosen.ref, lists, run_id, opts, node_ids, name)
-        image = chosen.ref
-    return dirrun.plan_dir(target, image, lists, run_id, opts, node_ids)
+        return Where(chosen.ref, warm.ensure(target, chosen.image))
+    return Where(chosen.ref)
 
 
-def _execute(run: dirrun.DirRun, run_id: str) -> int:
+def _plan(target: project.Target, run_id: str, req: PlanRequest, where: Where) -> dirrun.DirRun:
+    """The run's argv and report dir: computed only (no engine, no files written)."""
+    lists, opts, ids = req.lists, req.pytest_opts, req.node_ids
+    return dirrun.plan_dir(target, where.image, lists, run_id, opts, ids, where.warm)
+
+
+def _execute(run: dirrun.DirRun, run_id: str, root: Path) -> int:
     """Run live; an interrupt removes the run's container. Returns pytest's exit code."""
+    dirrun.prepare(run, root)
     cwd = Path(run.cwd) if run.cwd else None
 
     def clean_up() -> None:
@@ -103,8 +117,9 @@ def run_in_image(
     if baked:
         run = dirrun.plan_baked(target, image_ref, lists, run_id)
     else:
-        run = _plan(target, run_id, PlanRequest(tuple(lists), image=image_ref, fresh=True))
-    code = _execute(run, run_id)
+        req = PlanRequest(tuple(lists), image=image_ref, fresh=True)
+        run = _plan(target, run_id, req, _where(target, req))
+    code = _execute(run, run_id, target.root)
     dirrun.record_last(target.root, run_id, [run], lists)
     return _verdict(run, code, allow_no_tests=False)
 
@@ -147,8 +162,8 @@ def run_tests(req: RunRequest) -> int:
         fresh=req.fresh,
         policy=stale.Policy(req.if_missing, req.allow_stale),
     )
-    run = _plan(target, run_id, plan)
-    code = _execute(run, run_id)
+    run = _plan(target, run_id, plan, _where(target, plan))
+    code = _execute(run, run_id, target.root)
     dirrun.record_if_ran(target.root, run_id, [run], lists)
     verdict = _verdict(run, code, req.allow_no_tests)
     note = bookmarks.record_success(target.root, key, None) if verdict == EXIT_OK else None
@@ -189,9 +204,9 @@ def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> int:
             node_ids=tuple(node_ids),
             image=image,
         )
-        run = _plan(target, run_id, plan)
+        run = _plan(target, run_id, plan, _where(target, plan))
         events.data(f"rerunning {len(node_ids)} failed tests of {last.dir}")
-        code = _verdict(run, _execute(run, run_id), allow_no_tests=False)
+        code = _verdict(run, _execute(run, run_id, target.root), allow_no_tests=False)
         worst = max(worst, code)
     return worst
 

@@ -240,7 +240,7 @@ class Policy:
 def rebuild(target: project.Target, why: str, quiet: bool) -> None:
     from helpers.ops import build
 
-    p = build.plan(target)
+    p = build.prepare(target)
     if p.up_to_date:
         return
     p = build.with_revision(p, build.git_revision(target))

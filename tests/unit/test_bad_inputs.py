@@ -176,7 +176,7 @@ def test_build_plan_refuses_a_bad_version(tmp_path: Path) -> None:
 
     make_runnable(tmp_path, ".")
     with pytest.raises(UserError, match="--version 'v1' is not a version like 1.2.3"):
-        build.plan(_target(tmp_path), version="v1")
+        build.prepare(_target(tmp_path), version="v1")
 
 
 # ---------------------------------------------------------------- bump_version

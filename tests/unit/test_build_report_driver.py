@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import edge
+from helpers.effects import engine
 from helpers.effects.commands import Argv, Result
 from helpers.model import config, images, junit, project
 from helpers.ops import build, dirrun, driver, report
@@ -49,7 +50,7 @@ def test_plan_without_an_image_builds_with_labels_and_force_rm(tmp_path: Path) -
     write(tmp_path / "app.py", "print(1)\n")
     target = _target(tmp_path, image_name="acme", build_args={"PIP": "1", "BASE_IMAGE": "b:1"})
     fake = _engine({"b:1": {}})  # the base image is here, ours is not
-    p = build.plan(target, user="ann", build_args=["PIP=2"], runner=fake)
+    p = build.prepare(target, user="ann", build_args=["PIP=2"], runner=fake)
     assert (p.ref, p.version, p.up_to_date, p.reason) == (
         "acme:local-ann-1.2.0",
         "1.2.0",
@@ -71,29 +72,29 @@ def test_plan_without_an_image_builds_with_labels_and_force_rm(tmp_path: Path) -
 def test_plan_reuses_an_image_whose_inputs_are_unchanged(tmp_path: Path) -> None:
     make_runnable(tmp_path, ".")
     target = _target(tmp_path, image_name="acme")
-    first = build.plan(target, user="ann", runner=_engine({}))
+    first = build.prepare(target, user="ann", runner=_engine({}))
     same = _engine({first.ref: dict(first.labels)})  # as the build labelled it
-    again = build.plan(target, user="ann", runner=same)
+    again = build.prepare(target, user="ann", runner=same)
     assert (again.up_to_date, again.reason, again.inputs_hash) == (
         True,
         "inputs unchanged",
         first.inputs_hash,
     )
-    forced = build.plan(target, user="ann", no_cache=True, runner=same)
+    forced = build.prepare(target, user="ann", no_cache=True, runner=same)
     assert (forced.up_to_date, forced.reason) == (False, "--no-cache")
     assert forced.argv[-2:] == ("--no-cache", "-")
     write(tmp_path / "new.py", "x = 1\n")
-    changed = build.plan(target, user="ann", runner=same)
+    changed = build.prepare(target, user="ann", runner=same)
     assert (changed.up_to_date, changed.reason) == (False, "inputs changed")
     assert changed.inputs_hash != first.inputs_hash
-    other_platform = build.plan(target, user="ann", platform="linux/arm64", runner=same)
+    other_platform = build.prepare(target, user="ann", platform="linux/arm64", runner=same)
     assert other_platform.inputs_hash != first.inputs_hash
     assert "--platform linux/arm64" in " ".join(other_platform.argv)
 
 
 def test_with_revision_adds_the_label_to_the_argv(tmp_path: Path) -> None:
     make_runnable(tmp_path, ".")
-    p = build.plan(_target(tmp_path, image_name="acme"), user="ann", runner=_engine({}))
+    p = build.prepare(_target(tmp_path, image_name="acme"), user="ann", runner=_engine({}))
     labelled = build.with_revision(p, "abc123")
     assert f"--label {images.LABEL_REVISION}=abc123" in " ".join(labelled.argv)
     assert labelled.inputs_hash == p.inputs_hash
@@ -246,3 +247,41 @@ def test_write_atomic_keeps_the_mode_and_leaves_nothing_on_failure(tmp_path: Pat
         fsutil.write_atomic(path, None)  # type: ignore[arg-type]
     assert path.read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]  # no temp file left
+
+
+# ---------------------------------------------------------------- plans compute only
+
+
+def _tree(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if ".git" not in p.parts}
+
+
+def test_build_plan_asks_nothing_and_writes_nothing(tmp_path: Path) -> None:
+    """`prepare` looks the images up; `plan` only computes from what it is handed."""
+    make_runnable(tmp_path, ".", version="1.2.0")
+    target = _target(tmp_path, image_name="acme")
+    req = build.BuildRequest(user="ann")
+    before = _tree(tmp_path)
+    fresh = build.plan(target, req, {})  # no runner at all: the engine cannot be asked
+    assert (fresh.up_to_date, fresh.reason) == (False, "no image yet")
+    image = engine.ImageInfo(fresh.ref, "sha256:1", dict(fresh.labels), "amd64")
+    found = {fresh.ref: image}
+    assert build.plan(target, req, found).up_to_date
+    assert build.plan(target, req, found) == build.plan(target, req, found)
+    assert _tree(tmp_path) == before  # no state dir, no digest cache written
+
+
+def test_a_dir_run_plan_is_deterministic_and_prepare_makes_its_dirs(tmp_path: Path) -> None:
+    make_runnable(tmp_path, "svc")
+    base = config.load(tmp_path, "svc", env={})
+    cfg = config.Config(**{**base.__dict__, "mounts": ("data/cache:/cache",)})
+    target = project.Target(tmp_path, "svc", cfg)
+    before = _tree(tmp_path)
+    first = dirrun.plan_baked(target, "acme:prod-1", ["fast"], "20261129-120000-abc123")
+    again = dirrun.plan_baked(target, "acme:prod-1", ["fast"], "20261129-120000-abc123")
+    assert first == again  # the container name comes from the run id, not from randomness
+    assert first.container.endswith("-test-abc123-" + first.container.rsplit("-", 1)[-1])
+    assert _tree(tmp_path) == before  # the report dir and the mount source are not made yet
+    dirrun.prepare(first, tmp_path)
+    assert first.report_dir.is_dir() and (tmp_path / "data" / "cache").is_dir()
+    assert (tmp_path / ".helpers" / ".gitignore").is_file()
