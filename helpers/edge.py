@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Optional, TypeVar
 
-from helpers import events, output
+from helpers import events, output  # noqa: TID251 (the edge renders)
 from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, render
 
 EXIT_UNEXPECTED = 3

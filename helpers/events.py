@@ -41,7 +41,7 @@ _sinks: list[Sink] = []
 
 
 def _render(event: Event) -> None:
-    from helpers import output
+    from helpers import output  # noqa: TID251 (the default sink is the renderer)
 
     output.render(event)
 
@@ -73,8 +73,8 @@ def to(sink: Sink) -> Iterator[None]:
     try:
         yield
     finally:
-        with _lock:
-            _sinks.remove(sink)
+        with _lock:  # this block's own entry: the innermost one that is this very sink
+            del _sinks[max(i for i, s in enumerate(_sinks) if s is sink)]
 
 
 @contextlib.contextmanager

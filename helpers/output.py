@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from helpers.events import Event
 
 
+def _line(stream: TextIO, text: str) -> None:
+    # One write per line: threads (main_pytest's planning) never split each other's lines.
+    stream.write(text + "\n")
+    stream.flush()
+
+
 def data(text: str) -> None:
     """A result line (or lines) on stdout."""
-    print(text, flush=True)
+    _line(sys.stdout, text)
 
 
 def note(text: str) -> None:
     """A progress, warning or hint line on stderr (stdout stays data)."""
-    print(text, file=sys.stderr, flush=True)
+    _line(sys.stderr, text)
 
 
 def render(event: Event) -> None:

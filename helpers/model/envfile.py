@@ -109,15 +109,20 @@ def _remove_written() -> None:
 
 
 def docker_file(root: Path, cfg: Config) -> Optional[Path]:
-    """A private temp file with the env file's values for `docker run --env-file`.
+    """A private temp file with the env file's values for `docker run --env-file`."""
+    text = docker_text_for(root, cfg)
+    return None if text is None else private_file(text)
 
-    One per content and process, removed at exit: every docker this process starts
-    has read it by then (each is waited for).
-    """
+
+def docker_text_for(root: Path, cfg: Config) -> Optional[str]:
+    """The configured env file, checked, in docker's format; None when it sets nothing."""
     env = load(root, cfg)
-    if env is None or not env.entries:
-        return None
-    text = docker_text(env)
+    return docker_text(env) if env is not None and env.entries else None
+
+
+def private_file(text: str) -> Path:
+    """`text` in a private temp file (mode 0600), one per content and process, removed at
+    exit: every docker this process starts has read it by then (each is waited for)."""
     with _lock:  # main_pytest prepares dirs in threads
         if text in _written and _written[text].is_file():
             return _written[text]

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
+from helpers import events
 from helpers.effects import commands, fsutil, git
 from helpers.errors import UserError
 
@@ -150,5 +151,6 @@ def record_success(
     try:
         mark = record(root, key, runner)
     except UserError as err:
-        return f"warning: last success not recorded: {err.message}"
+        events.warning(f"last success not recorded: {err.message}")
+        return None
     return f"recorded last-success of `{key}` at {mark.commit[:8]}"

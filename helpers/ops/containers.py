@@ -28,6 +28,8 @@ LABEL_RUN = "io.helpers.run"
 # from a container someone started by hand from one of our images.
 LABEL_CONTAINER = "io.helpers.container"
 ENV_FILE_FLAG = "--env-file"
+# In a plan's argv until the run starts (dirrun.prepare writes the file): plans write nothing.
+ENV_FILE_LATER = "<env file, written when the run starts>"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class RunOptions:
     # False: the code comes from the image (prod tests); nothing of the repo is mounted.
     mount_repo: bool = True
     volumes: tuple[str, ...] = ()  # more HOST:CONTAINER[:ro] mounts for this run
+    # True: the env file's path is ENV_FILE_LATER (a plan); False: written now.
+    defer_env_file: bool = False
 
 
 def helpers_inside(root: Path) -> Optional[str]:
@@ -174,9 +178,10 @@ def _env_args(target: project.Target, opts: RunOptions, env: Mapping[str, str]) 
     argv = ["--env", "HOME=/tmp", "--env", "HELPERS_IN_CONTAINER=1"]
     if opts.mount_repo:
         argv += ["--env", f"PYTHONPATH={python_path(target)}"]
-    env_file = envfile.docker_file(target.root, cfg)  # checked; values never on argv
-    if env_file is not None:
-        argv += [ENV_FILE_FLAG, str(env_file)]
+    text = envfile.docker_text_for(target.root, cfg)  # checked; values never on argv
+    if text is not None:
+        later = opts.defer_env_file
+        argv += [ENV_FILE_FLAG, ENV_FILE_LATER if later else str(envfile.private_file(text))]
     for name in cfg.env_passthrough:
         if name in env:
             argv += ["--env", name]  # docker copies the value from its own environment

@@ -7,6 +7,7 @@ run so `pytest_failed` / `pytest_repro` can find its failures.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Optional
 import helpers
 from helpers.effects import fsutil
 from helpers.errors import UserError
-from helpers.model import project, testlists
+from helpers.model import envfile, project, testlists
 from helpers.ops import containers
 
 STATE_DIR = ".helpers"
@@ -37,6 +38,7 @@ class DirRun:
     cwd: Optional[str] = None
     env: tuple[tuple[str, str], ...] = ()
     make_dirs: tuple[Path, ...] = ()  # host dirs to create before it starts (see `prepare`)
+    env_file: Optional[str] = None  # the env file's text, written by `prepare`
 
     @property
     def junit(self) -> Path:
@@ -66,11 +68,17 @@ def ensure_reports_root(root: Path) -> Path:
     return state_dir(root) / "reports"
 
 
-def prepare(run: DirRun, root: Path) -> None:
-    """The execute step's first act: the state dir (ignored by git) and the host dirs the
-    run mounts, created as the host user (docker would create them root-owned)."""
+def prepare(run: DirRun, root: Path) -> DirRun:
+    """The execute step's first act: the state dir (ignored by git), the host dirs the run
+    mounts (as the host user; docker would make them root-owned) and its private env file.
+    The run, with the env file's path in its argv."""
     ensure_reports_root(root)
     containers.make_dirs(run.make_dirs)
+    if run.env_file is None:
+        return run
+    path = str(envfile.private_file(run.env_file))
+    argv = tuple(path if arg == containers.ENV_FILE_LATER else arg for arg in run.argv)
+    return dataclasses.replace(run, argv=argv)
 
 
 def new_run_id() -> str:
@@ -82,7 +90,7 @@ def run_token(run_id: str, rel_dir: str) -> str:
     """A container name's token, derived from the run: plans stay free of randomness."""
     import hashlib
 
-    return f"{run_id.rsplit('-', 1)[-1]}-{hashlib.sha1(rel_dir.encode()).hexdigest()[:4]}"
+    return f"{run_id.rsplit('-', 1)[-1]}-{hashlib.sha1(rel_dir.encode()).hexdigest()[:8]}"
 
 
 def slug(rel_dir: str) -> str:
@@ -123,10 +131,11 @@ def plan_dir(
         return DirRun(target.rel_dir, image_ref, argv, host_reports, container=warm)
     name = containers.container_name(target, "test", run_token(run_id, target.rel_dir))
     env = {**container_env(target), **run_env}
-    opts = containers.RunOptions(command=pytest, env=env, run_id=run_id, name=name)
+    opts = containers.RunOptions(
+        command=pytest, env=env, run_id=run_id, name=name, defer_env_file=True
+    )
     argv = containers.run_argv(target, image_ref, opts)
-    dirs = containers.mount_dirs(target)
-    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name, make_dirs=dirs)
+    return _container_run(target, image_ref, argv, host_reports, name, ())
 
 
 BAKED_HELPERS = "/opt/helpers"
@@ -157,11 +166,30 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
         run_id=run_id,
         name=name,
         mount_repo=False,
+        defer_env_file=True,
         volumes=(f"{here}:{BAKED_HELPERS}:ro", f"{host_reports}:{BAKED_REPORTS}"),
     )
     argv = containers.run_argv(target, image_ref, opts)
-    dirs = (host_reports, *containers.mount_dirs(target))  # the report dir is mounted
-    return DirRun(target.rel_dir, image_ref, argv, host_reports, container=name, make_dirs=dirs)
+    return _container_run(target, image_ref, argv, host_reports, name, (host_reports,))
+
+
+def _container_run(
+    target: project.Target,
+    image_ref: str,
+    argv: Sequence[str],
+    host_reports: Path,
+    name: str,
+    more_dirs: tuple[Path, ...],
+) -> DirRun:
+    return DirRun(
+        target.rel_dir,
+        image_ref,
+        tuple(argv),
+        host_reports,
+        container=name,
+        make_dirs=(*more_dirs, *containers.mount_dirs(target)),
+        env_file=envfile.docker_text_for(target.root, target.cfg),
+    )
 
 
 def container_env(target: project.Target) -> dict[str, str]:

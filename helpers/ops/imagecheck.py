@@ -43,8 +43,16 @@ def fix_command(target: project.Target, stage: str, version: Optional[str] = Non
     return task_line("docker_pull", target.rel_dir, "--stage", stage, *pinned)
 
 
-def check(image_version: str, wanted: Version, ref: str, changelog: str, fix: str) -> list[str]:
-    """Warnings to print; raises when the image is too old for the code."""
+def check(
+    image_version: str,
+    wanted: Version,
+    ref: str,
+    changelog: str,
+    fix: str,
+    going_on: str = "running anyway",
+) -> list[str]:
+    """Warnings to print; raises when the image is too old for the code. `going_on` says
+    what happens next despite a different patch version."""
     try:
         have = Version(image_version)
     except InvalidVersion:
@@ -55,7 +63,7 @@ def check(image_version: str, wanted: Version, ref: str, changelog: str, fix: st
             f"the image is too old for this code; run `{fix}`"
         )
     if have != wanted:
-        return [f"{ref} is version {have}, {changelog} says {wanted}; running anyway"]
+        return [f"{ref} is version {have}, {changelog} says {wanted}; {going_on}"]
     return []
 
 

@@ -132,8 +132,7 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
             hot = target.cfg.warm_containers and not args.fresh
             name = warm.ensure(target, chosen.image, runner) if hot else None
             plan = dirrun.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
-            dirrun.prepare(plan, sel.root)
-            return "run", plan
+            return "run", dirrun.prepare(plan, sel.root)
         except build.BuildFailedError as err:
             return "broken", (rel, err.message)
         except engine.EngineDownError:
@@ -213,9 +212,8 @@ def run(args: Options, cwd: Path) -> int:
     if args.changed_since:
         sel = selection.narrow(sel, args.changed_since, key)
         n_dirs = len(sel.dirs) + len(sel.unaffected)
-        events.data(
-            f"--changed-since {args.changed_since}: {len(sel.dirs)} of {n_dirs} dirs affected"
-        )
+        affected = f"{len(sel.dirs)} of {report.dirs(n_dirs)} affected"
+        events.data(f"--changed-since {args.changed_since}: {affected}")
         if not sel.dirs and not args.shard:
             events.data(report.table([], sel.unaffected))
             events.data(
@@ -228,7 +226,7 @@ def run(args: Options, cwd: Path) -> int:
         n_dirs = len(sel.dirs)
         sel = shards.narrow(sel, shard, durations)
         shard_info = {"shard": shard.as_json(sel.dirs)}
-        events.data(f"--shard {shard.label}: {len(sel.dirs)} of {n_dirs} dirs")
+        events.data(f"--shard {shard.label}: {len(sel.dirs)} of {report.dirs(n_dirs)}")
         if not sel.dirs:
             out = _write_reports(
                 sel.root, run_id, EXIT_OK, [], sel.unaffected, [], args, shard_info
@@ -237,7 +235,7 @@ def run(args: Options, cwd: Path) -> int:
             return EXIT_OK
     prepared = _prepare(sel, args, lists, run_id)
     runs, skipped = prepared.runs, prepared.skipped
-    events.data(f"run {run_id}: {len(runs)} dirs, -j {args.jobs}, lists {','.join(lists)}")
+    events.data(f"run {run_id}: {report.dirs(len(runs))}, -j {args.jobs}, lists {','.join(lists)}")
 
     def show(event: driver.Event) -> None:
         events.data(report.progress_line(event))
@@ -263,7 +261,7 @@ def run(args: Options, cwd: Path) -> int:
     dirrun.record_if_ran(sel.root, run_id, runs, lists)
     events.data(report.table(results, not_run))
     total = report.totals(results)
-    events.data(f"\n{total.describe()} in {len(results)} dirs; reports: {out_dir}")
+    events.data(f"\n{total.describe()} in {report.dirs(len(results))}; reports: {out_dir}")
     if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
         events.data("no tests ran: that is a failure (pass --allow-no-tests if expected)")
     # A shard's or --exact's success is not the whole selection's.

@@ -249,7 +249,7 @@ def markdown(m: Merged) -> str:
     for what in m.missing:
         lines.append(f"- **{what}: missing** (no report)")
     total = report.totals(m.results)
-    lines.append(f"\n**{total.describe()}** in {len(m.results)} dirs; exit {m.exit_code}\n")
+    lines.append(f"\n**{total.describe()}** in {report.dirs(len(m.results))}; exit {m.exit_code}\n")
     return "\n".join(lines)
 
 
@@ -290,9 +290,8 @@ def run(
     out_dir = write_outputs(m, cwd, junit_xml, json_path)
     events.data(report.table(m.results, m.not_run))
     total = report.totals(m.results)
-    events.data(
-        f"\n{total.describe()} in {len(m.results)} dirs from {len(m.parts)} reports: {out_dir}"
-    )
+    where = f"{report.dirs(len(m.results))} from {len(m.parts)} reports"
+    events.data(f"\n{total.describe()} in {where}: {out_dir}")
     if m.missing:
         events.progress(
             f"error: {FLAG}: missing {', '.join(m.missing)}: that shard's job did not upload "

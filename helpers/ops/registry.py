@@ -36,7 +36,8 @@ def pull_checks(target: project.Target, stage: str, ref: str, image: engine.Imag
     fix = imagecheck.fix_command(target, "local")
     changelog = target.changelog.path.relative_to(target.root).as_posix()
     label = image.labels.get(images.LABEL_VERSION, "")
-    return imagecheck.check(label, target.changelog.version, ref, changelog, fix)
+    wanted = target.changelog.version
+    return imagecheck.check(label, wanted, ref, changelog, fix, going_on="pulled it anyway")
 
 
 # ---------------------------------------------------------------- docker_login

@@ -13,6 +13,11 @@ from helpers.ops.driver import DirResult, Event, Started
 HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "seconds")
 
 
+def dirs(n: int) -> str:
+    """`1 dir`, `3 dirs`: counts in summaries read as English."""
+    return f"{n} dir" if n == 1 else f"{n} dirs"
+
+
 def progress_line(event: Event) -> str:
     if isinstance(event, Started):
         return f"start  {event.run.rel_dir}  ({event.run.image})"

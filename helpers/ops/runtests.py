@@ -66,7 +66,7 @@ def _plan(target: project.Target, run_id: str, req: PlanRequest, where: Where) -
 
 def _execute(run: dirrun.DirRun, run_id: str, root: Path) -> int:
     """Run live; an interrupt removes the run's container. Returns pytest's exit code."""
-    dirrun.prepare(run, root)
+    run = dirrun.prepare(run, root)
     cwd = Path(run.cwd) if run.cwd else None
 
     def clean_up() -> None:

@@ -12,7 +12,9 @@ atomically, and nothing is written when any check fails.
 from __future__ import annotations
 
 import datetime
+import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +70,8 @@ def _project(path: Path) -> Mapping[str, Any]:
     return project
 
 
-def plan(root: Path, target: Path) -> tuple[dict[str, str], str]:
-    """The files to write (relative to `target`) and the version."""
-    today = datetime.date.today().isoformat()
+def plan(root: Path, target: Path, today: str) -> tuple[dict[str, str], str]:
+    """The files to write (relative to `target`) and the version (`today` dates the entry)."""
     pyproject = target / pyprojects.FILENAME
     files = {dest: syncfiles.template_text(src) for dest, src in syncfiles.DIR_TEMPLATES}
     if pyproject.is_file():
@@ -93,13 +94,25 @@ def plan(root: Path, target: Path) -> tuple[dict[str, str], str]:
     return files, version
 
 
+def _not_a_source_folder(target: Path, cwd: Path, name: str) -> None:
+    """`libs/a/src` is package a's code, not a package: making it one nests src/src."""
+    owner = target.parent
+    if target.name == "src" and (owner / pyprojects.FILENAME).is_file():
+        fix = shlex.quote(os.path.relpath(owner, cwd))
+        raise UserError(
+            f"create_runnable_dir {name}: {target} is the source folder of the package in "
+            f"{owner}; make the package runnable: invoke create_runnable_dir {fix}"
+        )
+
+
 def create(root: Path, cwd: Path, name: str, force: bool = False) -> Created:
     if not name.strip():
         raise UserError("create_runnable_dir needs a dir: invoke create_runnable_dir DIR")
     target = (cwd / name).resolve()
     if target != root and root not in target.parents:
         raise UserError(f"create_runnable_dir {name}: {target} is outside the repo {root}")
-    files, version = plan(root, target)
+    _not_a_source_folder(target, cwd, name)
+    files, version = plan(root, target, datetime.date.today().isoformat())
     clashes = [rel for rel in files if (target / rel).exists()]
     if clashes and not force:
         shown = ", ".join(clashes[:3])

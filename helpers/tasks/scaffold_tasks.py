@@ -38,6 +38,7 @@ def create_runnable_dir(ctx: Context, name: str, force: bool = False) -> None:
 @task(help={"dir": DIR_HELP, "if_missing": IF_MISSING_HELP})
 def docker_update_lock(ctx: Context, dir: Optional[str] = None, if_missing: str = "fail") -> None:
     """Resolve the dir's dependencies in its image (uv, poetry or pip-tools); write the lock."""
+    from helpers import events
     from helpers.model import project
     from helpers.ops import locks, stale
 
@@ -45,7 +46,7 @@ def docker_update_lock(ctx: Context, dir: Optional[str] = None, if_missing: str 
     locks.detect(target.path)  # nothing to lock: say so before touching any image
     chosen = stale.choose(target, "local", None, stale.Policy(if_missing, allow_stale=True))
     for warning in chosen.warnings:
-        output.note(warning)
+        events.warning(warning)
     locked = locks.update(target, chosen.ref)
     rel = locked.path.relative_to(target.root).as_posix()
     output.data(rel)

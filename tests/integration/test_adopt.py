@@ -113,7 +113,7 @@ def test_adopt_from_empty_repo_to_green_main_pytest_and_twice_changes_nothing(
     write(root / "svc" / "tests" / "test_svc.py", TEST)
     green = in_env(root, f"python ./{SUB}/dev_scripts/main_pytest.py --dir . --if-missing build")
     assert green.returncode == 0, green.stdout + green.stderr
-    assert "1 passed, 0 failed in 1 dirs" in green.stdout
+    assert "1 passed, 0 failed in 1 dir;" in green.stdout
     hinted = adopt(root)  # now there is a runnable dir: the next step is to test it
     assert f"python ./{SUB}/dev_scripts/main_pytest.py --dir . --if-missing build" in hinted.stdout
 
@@ -221,7 +221,7 @@ def test_older_tool_layout_through_the_dockerfile_key(empty_repo: Callable[[], P
     ), built.stderr
     ran = in_env(root, f"python ./{SUB}/dev_scripts/main_pytest.py --if-missing build")
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "1 passed, 0 failed in 1 dirs" in ran.stdout
+    assert "1 passed, 0 failed in 1 dir;" in ran.stdout
 
 
 def test_adopt_bad_usage_is_one_line(empty_repo: Callable[[], Path]) -> None:

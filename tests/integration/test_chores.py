@@ -164,6 +164,12 @@ def test_pull_checks_version_and_fails_in_one_line(
         assert f"docker pull {repo}:dev-9.9.9 failed:" in missing
         assert "`invoke docker_login`" in missing
 
+        set_version(client, ".", "0.1.1")  # a patch ahead: pulled, with a warning
+        patch = client.invoke("docker_pull")
+        assert f"pulled {repo}:dev (version 0.1.0)" in ok(patch)
+        warned = f"warning: {repo}:dev is version 0.1.0, changelog.txt says 0.1.1; pulled it"
+        assert patch.stderr.strip() == warned + " anyway"
+
         set_version(client, ".", "0.2.0")
         too_old = one_line_error(client.invoke("docker_pull"))
         assert too_old == (

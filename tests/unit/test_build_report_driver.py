@@ -14,7 +14,7 @@ from helpers import edge
 from helpers.effects import engine
 from helpers.effects.commands import Argv, Result
 from helpers.model import config, images, junit, project
-from helpers.ops import build, dirrun, driver, report
+from helpers.ops import build, containers, dirrun, driver, report
 from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
 from tests.fakes import Answer, FakeRunner, result
@@ -276,12 +276,22 @@ def test_a_dir_run_plan_is_deterministic_and_prepare_makes_its_dirs(tmp_path: Pa
     base = config.load(tmp_path, "svc", env={})
     cfg = config.Config(**{**base.__dict__, "mounts": ("data/cache:/cache",)})
     target = project.Target(tmp_path, "svc", cfg)
+    write(tmp_path / ".env", 'export TOKEN="s3cret"  # python-dotenv style\n')
     before = _tree(tmp_path)
     first = dirrun.plan_baked(target, "acme:prod-1", ["fast"], "20261129-120000-abc123")
     again = dirrun.plan_baked(target, "acme:prod-1", ["fast"], "20261129-120000-abc123")
     assert first == again  # the container name comes from the run id, not from randomness
     assert first.container.endswith("-test-abc123-" + first.container.rsplit("-", 1)[-1])
+    flag = first.argv.index(containers.ENV_FILE_FLAG)
+    assert first.argv[flag + 1] == containers.ENV_FILE_LATER  # no temp file written yet
+    assert "s3cret" not in " ".join(first.argv)
     assert _tree(tmp_path) == before  # the report dir and the mount source are not made yet
-    dirrun.prepare(first, tmp_path)
+    ready = dirrun.prepare(first, tmp_path)
     assert first.report_dir.is_dir() and (tmp_path / "data" / "cache").is_dir()
     assert (tmp_path / ".helpers" / ".gitignore").is_file()
+    env_path = Path(ready.argv[flag + 1])
+    assert env_path.read_text() == "TOKEN=s3cret\n"
+    assert env_path.stat().st_mode & 0o077 == 0  # private to the user
+    assert (
+        ready.argv[:flag] == first.argv[:flag] and ready.argv[flag + 2 :] == first.argv[flag + 2 :]
+    )

@@ -153,3 +153,23 @@ def test_scaffold_refuses_to_overwrite_and_seeds_the_version(tmp_path: Path) -> 
     make_runnable(root, "other")
     new = scaffold.create(root, root, "fresh-app")
     assert "fresh-app/src/fresh_app/__init__.py" in new.written
+
+
+def test_scaffold_refuses_a_packages_source_folder(tmp_path: Path) -> None:
+    write(tmp_path / "libs/a pkg/pyproject.toml", '[project]\nname = "a"\nversion = "1.0"\n')
+    write(tmp_path / "libs/a pkg/src/a/__init__.py", "")
+    cwd = tmp_path / "libs"
+    with pytest.raises(UserError) as err:
+        scaffold.create(tmp_path, cwd, "a pkg/src")
+    assert err.value.message.endswith("invoke create_runnable_dir 'a pkg'")
+    assert not (tmp_path / "libs/a pkg/src/src").exists()
+    assert not (tmp_path / "libs/a pkg/src/changelog.txt").exists()
+
+
+def test_scaffold_plan_is_dated_by_its_caller(tmp_path: Path) -> None:
+    files, version = scaffold.plan(tmp_path, tmp_path / "app", "2026-01-02")
+    assert version == "0.1.0"
+    assert (
+        files["changelog.txt"]
+        == "# app-0.1.0\n- 2026-01-02\n- Made a runnable dir (create_runnable_dir)\n"
+    )
