@@ -56,7 +56,7 @@ def env(client: Path) -> dict[str, str]:
 def client_repo(root: Path, dirs: Sequence[str], files: Optional[Mapping[str, str]] = None) -> Path:
     """A client repo with a copy of this checkout at helpers_root and the given runnable dirs."""
     root.mkdir(parents=True)
-    for part in ("helpers", "dev_scripts"):
+    for part in ("helpers", "dev_scripts", "templates"):
         shutil.copytree(
             ROOT / part, root / "helpers_root" / part, ignore=shutil.ignore_patterns("__pycache__")
         )

@@ -86,8 +86,9 @@ def export_context(client: Path, e: dict[str, str], out: Path) -> None:
     """Our exact build context (dir, .helpers/, dependency copies), unpacked into `out`."""
     code = (
         "import shutil, sys\n"
-        "from helpers import project, unitctx, buildctx\n"
-        "ctx = unitctx.context(project.target('app'))\n"
+        "from helpers.model import project\n"
+        "from helpers.ops import build, buildctx\n"
+        "ctx = build.prepare(project.target('app')).context\n"
         "with buildctx.write_tar(ctx) as tar, open(sys.argv[1], 'wb') as f:\n"
         "    shutil.copyfileobj(tar, f)\n"
     )
@@ -100,7 +101,8 @@ def export_context(client: Path, e: dict[str, str], out: Path) -> None:
 def stale_check_seconds(client: Path, e: dict[str, str]) -> float:
     code = (
         "import statistics, time\n"
-        "from helpers import compat, project, stale\n"
+        "from helpers.model import project\n"
+        "from helpers.ops import imagecheck, stale\n"
         "t = project.target('app')\n"
         "image = imagecheck.choose(t, 'local', None).image\n"
         "runs = []\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,26 @@ def dir_hits(
     return tuple(hit or bool(p.regex.match(dir_path)) for p, hit in zip(patterns, parent))
 
 
-def excluded_in(patterns: tuple[Pattern, ...], hits: tuple[bool, ...], path: str) -> bool:
-    """`excluded(patterns, path)` for a file whose dir's `dir_hits` are `hits`."""
-    result = False
-    for pattern, hit in zip(patterns, hits):
+def any_of(patterns: tuple[Pattern, ...]) -> re.Pattern[str]:
+    """One regex matching what any of the patterns matches: most files match none."""
+    return re.compile("|".join(f"(?:{p.regex.pattern})" for p in patterns) or "(?!)")
+
+
+def excluded_in(
+    patterns: tuple[Pattern, ...],
+    hits: tuple[bool, ...],
+    path: str,
+    combined: Optional[re.Pattern[str]] = None,
+) -> bool:
+    """`excluded(patterns, path)` for a file whose dir's `dir_hits` are `hits`;
+    `combined`: `any_of(patterns)`, made once per walk."""
+    combined = combined or any_of(patterns)
+    if True not in hits and not combined.match(path):
+        return False  # one regex call instead of one per pattern
+    for pattern, hit in zip(reversed(patterns), reversed(hits)):
         if hit or pattern.regex.match(path):
-            result = not pattern.negate
-    return result
+            return not pattern.negate  # the last matching pattern wins
+    return False
 
 
 def _literal_prefix(pattern: str) -> str:

@@ -67,6 +67,7 @@ def collect(
     `secrets` are more context-relative paths that must never be sent (the env file).
     """
     patterns = _patterns(root, secrets)
+    combined = dockerignore.any_of(patterns)
     files: list[str] = []
     # Per dir, which patterns match it or an ancestor: a file then costs one match per pattern.
     hits: dict[str, tuple[bool, ...]] = {"": (False,) * len(patterns)}
@@ -83,7 +84,7 @@ def collect(
             hits[prefix + d] = dockerignore.dir_hits(patterns, here, prefix + d)
         for name in names:
             rel = prefix + name
-            if not dockerignore.excluded_in(patterns, here, rel):
+            if not dockerignore.excluded_in(patterns, here, rel, combined):
                 files.append(rel)
     for always in (dockerfile, IGNORE_FILE):
         if always not in files and (root / always).is_file():

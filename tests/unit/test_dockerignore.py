@@ -45,3 +45,24 @@ def test_may_prune_unless_a_negation_reaches_inside() -> None:
     assert dockerignore.may_prune(dockerignore.parse("*\n!devops/"), "node_modules")
     assert not dockerignore.may_prune(dockerignore.parse("*\n!devops/"), "devops")
     assert not dockerignore.may_prune(dockerignore.parse("*\n!**/keep"), "node_modules")
+
+
+def test_the_walks_fast_form_agrees_with_the_rule_on_every_path() -> None:
+    """excluded_in's one-regex shortcut and reverse scan give excluded's answer."""
+    text = "**/*.pyc\n/data\n!data/keep/**\ndocs/**\n*.md\n!README.md\n[a-c]?.txt\nbuild/\n"
+    paths = [
+        "a.pyc", "x/y/z.pyc", "data/raw.csv", "data/keep/k.csv", "docs/a/b.md", "README.md",
+        "notes.md", "sub/README.md", "b1.txt", "d1.txt", "build/out", "src/app/m.py", "x",
+    ]  # fmt: skip
+    parsed = dockerignore.parse(text)
+    for path in paths:
+        hits = (False,) * len(parsed)
+        parts = path.split("/")
+        for k in range(1, len(parts)):
+            hits = dockerignore.dir_hits(parsed, hits, "/".join(parts[:k]))
+        assert dockerignore.excluded_in(parsed, hits, path) is dockerignore.excluded(parsed, path)
+    assert not dockerignore.excluded_in((), (), "anything")
+    assert [dockerignore.excluded(parsed, p) for p in ("data/keep/k.csv", "notes.md")] == [
+        False,
+        True,
+    ]
