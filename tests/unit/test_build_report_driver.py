@@ -249,6 +249,23 @@ def test_write_atomic_keeps_the_mode_and_leaves_nothing_on_failure(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]  # no temp file left
 
 
+def test_write_atomic_gives_a_new_file_the_umasks_mode(tmp_path: Path) -> None:
+    """Not mkstemp's 0600: a file COPYed into an image must stay readable to its user."""
+    import os
+
+    from helpers.effects import fsutil
+
+    old = os.umask(0o027)
+    try:
+        fsutil.write_atomic(tmp_path / "new.txt", "x")
+        os.umask(0o002)
+        fsutil.write_atomic(tmp_path / "open.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "open.txt").stat().st_mode & 0o777 == 0o664
+
+
 # ---------------------------------------------------------------- plans compute only
 
 
