@@ -12,7 +12,8 @@ It turns what can go wrong into an exit code and at most one line on stderr:
   exit 3, with the traceback, versions and argv written to a log under the
   user's state dir ($XDG_STATE_HOME, else ~/.local/state, then helpers/).
 
-What operations emit inside (helpers/events.py) goes to the renderer (helpers/output.py).
+What operations emit inside (helpers/events.py) goes to the renderer (helpers/output.py);
+the `Outcome` an operation returns is shown on stdout and gives the exit code.
 Signal handlers are installed on entry and the previous ones restored on exit;
 a signal the caller ignores (nohup, a background job) stays ignored.
 """
@@ -27,10 +28,11 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar, Union
 
 from helpers import events, output  # noqa: TID251 (the edge renders)
 from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, render
+from helpers.outcome import Outcome
 
 EXIT_UNEXPECTED = 3
 # Each of these ends the run the way Ctrl-C does.
@@ -158,7 +160,13 @@ def exit_code(
     argv = sys.argv if argv is None else argv
     try:
         with stop_signals_interrupt(), events.to(output.render):
-            return work(), EXIT_OK
+            value = work()
+            code = EXIT_OK
+            if isinstance(value, Outcome):  # an operation's result: shown here, not by it
+                if value.text:
+                    output.data(value.text)
+                code = value.code
+            return value, code
     except SystemExit as exc:  # a command's own exit code, passed through
         return None, _exit_status(exc)
     except UserError as err:
@@ -186,7 +194,7 @@ def run(work: Callable[[], T], argv: Optional[Sequence[str]] = None) -> Optional
     return value
 
 
-def main(work: Callable[[], int], argv: Optional[Sequence[str]] = None) -> int:
-    """The edge for a script's main: the work's own exit code, or the edge's."""
+def main(work: Callable[[], Union[int, Outcome]], argv: Optional[Sequence[str]] = None) -> int:
+    """The edge for a script's main: the work's own exit code (or its Outcome's), or the edge's."""
     value, code = exit_code(work, argv)
-    return code if value is None else value
+    return value if isinstance(value, int) else code

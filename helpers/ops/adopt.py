@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
-from helpers import events
 from helpers.errors import UserError
 from helpers.model import config, workspace
 from helpers.ops import syncfiles
+from helpers.outcome import Outcome
 
 
 @dataclass(frozen=True)
@@ -94,36 +94,32 @@ def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> in
     return edge.main(lambda: _adopt(args, (cwd or Path.cwd()).resolve()), ["adopt.sh", *args])
 
 
-def _adopt(args: Sequence[str], here: Path) -> int:
+def _adopt(args: Sequence[str], here: Path) -> Outcome:
     force = "--force" in args
     unknown = [a for a in args if a != "--force"]
     if unknown:
         raise UserError(f"unknown argument {unknown[0]!r} (adopt): usage: adopt.sh [--force]")
     client = syncfiles.locate(here)
     how = f"bash {client.helpers_dir}/dev_scripts/adopt.sh"
-    outcome = syncfiles.sync(here, force=force, how=how)
-    for line in outcome.lines:
-        events.data(line)
+    synced = syncfiles.sync(here, force=force, how=how)
     root = client.root
     ignore = config.load(root, ".").ignore_dirs
     files = workspace.list_files(root)
     runnable = workspace.runnable_in_work_tree(root, files, ignore)
-    events.data(f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}")
+    lines = [*synced.lines, f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}"]
     for cand in candidates(files, runnable):
-        for line in cand.hint():
-            events.data(line)
-    events.data("")
-    events.data("next, in each new shell:")
-    events.data(f"  source ./{client.helpers_dir}/dev_scripts/thin_env/setenv.sh")
+        lines += cand.hint()
+    lines += ["", "next, in each new shell:"]
+    lines.append(f"  source ./{client.helpers_dir}/dev_scripts/thin_env/setenv.sh")
     if runnable:
-        events.data("then run the tests of every runnable dir:")
-        events.data(
+        lines.append("then run the tests of every runnable dir:")
+        lines.append(
             f"  python ./{client.helpers_dir}/dev_scripts/main_pytest.py --dir . --if-missing build"
         )
     else:
-        events.data("then make one (a new dir, or an existing pyproject package):")
-        events.data("  invoke create_runnable_dir DIR")
-    return outcome.code
+        lines.append("then make one (a new dir, or an existing pyproject package):")
+        lines.append("  invoke create_runnable_dir DIR")
+    return Outcome.of(lines, synced.code)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from helpers import events
 from helpers.effects import commands, engine
 from helpers.model import images, workspace
 from helpers.ops import inventory
+from helpers.outcome import Outcome
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,9 @@ def survey(
     return select(every, managed, scope)
 
 
-def execute(p: Plan, runner: commands.Runner = commands.run) -> int:
-    """Run the removals; what docker refuses is a warning line and exit 1."""
+def execute(p: Plan, runner: commands.Runner = commands.run) -> Outcome:
+    """Run the removals: what was removed; what docker refuses is a warning line and exit 1."""
     code = 0
-    for line in p.describe("removing"):
-        events.data(line)
     for argv in p.argvs():
         result = runner(argv)
         if not result.ok:
@@ -146,7 +145,7 @@ def execute(p: Plan, runner: commands.Runner = commands.run) -> int:
             for line in result.err.splitlines():
                 if line.strip():
                     events.warning(line.strip())
-    return code
+    return Outcome.of(p.describe("removing"), code)
 
 
 def cleanup(
@@ -155,13 +154,10 @@ def cleanup(
     repo_only: bool,
     dry_run: bool,
     runner: commands.Runner = commands.run,
-) -> int:
+) -> Outcome:
     p = survey(containers, images_, repo_only, runner)
     if not p.containers and not p.images:
-        events.data("nothing to clean up")
-        return 0
+        return Outcome("nothing to clean up")
     if dry_run:
-        events.data("\n".join(p.describe("would remove")))
-        events.data("\n".join(commands.display(a) for a in p.argvs()))
-        return 0
+        return Outcome.of([*p.describe("would remove"), *map(commands.display, p.argvs())])
     return execute(p, runner)

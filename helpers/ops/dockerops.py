@@ -12,6 +12,7 @@ from helpers.effects import commands
 from helpers.errors import UserError
 from helpers.model import project
 from helpers.ops import containers, stale
+from helpers.outcome import Outcome
 
 
 def build_local(
@@ -21,7 +22,7 @@ def build_local(
     build_args: list[str],
     platform: Optional[str],
     dry_run: bool,
-) -> str:
+) -> Outcome:
     """Build the dir's local image unless it is up to date; what happened, for the task to show."""
     from helpers.ops import build  # only builds pay for hashing and tar support
 
@@ -30,13 +31,15 @@ def build_local(
         target, version=version, build_args=build_args, platform=platform, no_cache=no_cache
     )
     if p.up_to_date and not dry_run:
-        return f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"
+        return Outcome(
+            f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"
+        )
     p = build.with_revision(p, build.git_revision(target))
     if dry_run:
-        return "\n".join(build.describe(p))
+        return Outcome.of(build.describe(p))
     events.progress(f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files")
     build.execute(p)
-    return f"built {p.ref}"
+    return Outcome(f"built {p.ref}")
 
 
 def _run(

@@ -20,6 +20,7 @@ from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import config, images, project, workspace
 from helpers.ops import containers, tables
+from helpers.outcome import Outcome
 
 MANAGED = f"label={images.LABEL_MANAGED}=true"
 OURS = (MANAGED, f"label={containers.LABEL_CONTAINER}=true")
@@ -271,22 +272,17 @@ def kill(
     repo_only: bool,
     dry_run: bool,
     runner: commands.Runner = commands.run,
-) -> int:
+) -> Outcome:
     repo = str(workspace.find_repo_root(Path.cwd())) if repo_only else None
     running = list_containers(runner=runner)
     chosen = select_kill(running, split_names(names), kill_all, repo)
     if not chosen:
-        events.data("nothing to kill: no container started by these tools is running")
-        return 0
+        return Outcome("nothing to kill: no container started by these tools is running")
     argv = kill_argv(chosen)
     if dry_run:
-        events.data(commands.display(argv))
-        return 0
+        return Outcome(commands.display(argv))
     result = runner(argv)
-    for c in chosen:
-        if c.name in result.out.split():
-            events.data(f"killed {c.name}")
     if not result.ok:
         events.warning(last_line(result.err))
-        return 1
-    return 0
+    killed = [f"killed {c.name}" for c in chosen if c.name in result.out.split()]
+    return Outcome.of(killed, 0 if result.ok else 1)

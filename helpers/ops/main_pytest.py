@@ -23,6 +23,7 @@ from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, U
 from helpers.model import config, junit, project, testlists, workspace
 from helpers.ops import dirrun, driver, report
 from helpers.ops.selection import Selection, select
+from helpers.outcome import Outcome
 
 
 class _Parser(argparse.ArgumentParser):
@@ -193,7 +194,9 @@ def _stop_warm(runs: Sequence[dirrun.DirRun]) -> None:
             warm.remove(run.container)
 
 
-def run(args: Options, cwd: Path) -> int:
+def run(args: Options, cwd: Path) -> Outcome:
+    """Every selected dir's tests, each in its container, `-j` at a time: the summary table
+    and the exit code (progress lines are emitted while the dirs run)."""
     lists = testlists.parse_lists(args.test_list)
     from helpers.ops import shards
 
@@ -215,11 +218,8 @@ def run(args: Options, cwd: Path) -> int:
         affected = f"{len(sel.dirs)} of {report.dirs(n_dirs)} affected"
         events.data(f"--changed-since {args.changed_since}: {affected}")
         if not sel.dirs and not args.shard:
-            events.data(report.table([], sel.unaffected))
-            events.data(
-                bookmarks.record_success(sel.root, key, args.changed_since) or "nothing to run"
-            )
-            return EXIT_OK
+            done = bookmarks.record_success(sel.root, key, args.changed_since)
+            return Outcome.of([report.table([], sel.unaffected), done or "nothing to run"])
     run_id = dirrun.new_run_id()
     shard_info: Optional[dict[str, object]] = None
     if shard:
@@ -231,8 +231,7 @@ def run(args: Options, cwd: Path) -> int:
             out = _write_reports(
                 sel.root, run_id, EXIT_OK, [], sel.unaffected, [], args, shard_info
             )
-            events.data(f"nothing to run in this shard; reports: {out}")
-            return EXIT_OK
+            return Outcome(f"nothing to run in this shard; reports: {out}")
     prepared = _prepare(sel, args, lists, run_id)
     runs, skipped = prepared.runs, prepared.skipped
     events.data(f"run {run_id}: {report.dirs(len(runs))}, -j {args.jobs}, lists {','.join(lists)}")
@@ -248,7 +247,7 @@ def run(args: Options, cwd: Path) -> int:
     except KeyboardInterrupt:
         _stop_warm(runs)
         events.progress(f"interrupted: removed the containers of run {run_id}")
-        return EXIT_INTERRUPTED
+        return Outcome(code=EXIT_INTERRUPTED)
     started = [r for r in results if r.note != driver.NOT_STARTED]
     skipped += [(r.rel_dir, "not started: --fail-fast") for r in results if r not in started]
     results = started
@@ -259,17 +258,17 @@ def run(args: Options, cwd: Path) -> int:
     not_run = [*skipped, *sel.unaffected]
     out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args, shard_info)
     dirrun.record_if_ran(sel.root, run_id, runs, lists)
-    events.data(report.table(results, not_run))
     total = report.totals(results)
-    events.data(f"\n{total.describe()} in {report.dirs(len(results))}; reports: {out_dir}")
+    lines = [
+        report.table(results, not_run),
+        f"\n{total.describe()} in {report.dirs(len(results))}; reports: {out_dir}",
+    ]
     if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
-        events.data("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+        lines.append("no tests ran: that is a failure (pass --allow-no-tests if expected)")
     # A shard's or --exact's success is not the whole selection's.
     whole = code == EXIT_OK and shard is None and not args.exact
     note = bookmarks.record_success(sel.root, key, args.changed_since) if whole else None
-    if note:
-        events.data(note)
-    return code
+    return Outcome.of([*lines, note] if note else lines, code)
 
 
 def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> int:
@@ -280,7 +279,7 @@ def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> in
     return edge.main(lambda: _main(parse_args(argv), (cwd or Path.cwd()).resolve()), shown)
 
 
-def _main(args: Options, where: Path) -> int:
+def _main(args: Options, where: Path) -> Outcome:
     if args.merge_reports:
         from helpers.ops import merge
 

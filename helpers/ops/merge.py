@@ -22,6 +22,7 @@ from helpers.effects import fsutil
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 from helpers.model import junit, workspace
 from helpers.ops import dirrun, driver, report, shards
+from helpers.outcome import Outcome
 
 FLAG = "--merge-reports"
 REPORT = "report.json"
@@ -283,18 +284,17 @@ def run(
     junit_xml: Optional[Path] = None,
     json_path: Optional[Path] = None,
     expect_matrix: Optional[str] = None,
-) -> int:
-    """Merge, print the table, write the outputs; the missing shards as error lines."""
-
+) -> Outcome:
+    """Merge and write the outputs: the table and the exit code; the missing shards as
+    error lines."""
     m = merge(dirs, expect_from_matrix(expect_matrix))
     out_dir = write_outputs(m, cwd, junit_xml, json_path)
-    events.data(report.table(m.results, m.not_run))
-    total = report.totals(m.results)
-    where = f"{report.dirs(len(m.results))} from {len(m.parts)} reports"
-    events.data(f"\n{total.describe()} in {where}: {out_dir}")
     if m.missing:
         events.progress(
             f"error: {FLAG}: missing {', '.join(m.missing)}: that shard's job did not upload "
             "its report; rerun it"
         )
-    return m.exit_code
+    total = report.totals(m.results)
+    where = f"{report.dirs(len(m.results))} from {len(m.parts)} reports"
+    summary = f"\n{total.describe()} in {where}: {out_dir}"
+    return Outcome.of([report.table(m.results, m.not_run), summary], m.exit_code)

@@ -11,6 +11,7 @@ from helpers.errors import UserError
 from helpers.model import config, images, project, workspace
 from helpers.ops import imagecheck
 from helpers.ops.inventory import last_line
+from helpers.outcome import Outcome
 
 # ---------------------------------------------------------------- docker_pull
 
@@ -91,15 +92,14 @@ def pull(
     version: Optional[str],
     dry_run: bool,
     runner: commands.Runner = commands.run,
-) -> None:
+) -> Outcome:
     target = project.target(dir_flag)
     ref = pull_ref(target, stage, version)
     argv = (engine.DOCKER, "pull", ref)
     if dry_run:
-        events.data(commands.display(argv))
-        return
+        return Outcome(commands.display(argv))
     engine.require(runner)
-    events.data(f"pulling {ref}")
+    events.progress(f"pulling {ref}")
     result = runner(argv)
     if not result.ok:
         raise UserError(
@@ -111,7 +111,7 @@ def pull(
         raise UserError(f"docker pull {ref} reported success but the image is not present")
     for warning in pull_checks(target, stage, ref, image):
         events.warning(warning)
-    events.data(f"pulled {ref} (version {image.labels.get(images.LABEL_VERSION, '?')})")
+    return Outcome(f"pulled {ref} (version {image.labels.get(images.LABEL_VERSION, '?')})")
 
 
 def login(
@@ -120,7 +120,7 @@ def login(
     password_stdin: bool,
     stdin: IO[str],
     runner: commands.Runner = commands.run,
-) -> int:
+) -> Outcome:
     host = login_host(registry or default_registry(Path.cwd()))
     argv = login_argv(host, username, password_stdin)
     secret = read_secret(stdin, username) if password_stdin else None
@@ -129,7 +129,7 @@ def login(
         code = commands.run_live(argv)
         if code != 0:
             raise UserError(f"docker login to {host} failed (exit {code}); see docker's message")
-        return 0
+        return Outcome()
     result = runner(argv, input=secret)
     if not result.ok:
         # No engine check: a v28 CLI logs in by itself when the engine is down.
@@ -146,5 +146,4 @@ def login(
             "docker stored the credentials unencrypted in its config.json; "
             "configure a credential helper to avoid that"
         )
-    events.data(f"logged in to {host}")
-    return 0
+    return Outcome(f"logged in to {host}")

@@ -26,6 +26,7 @@ from helpers.model import images, project, testlists
 from helpers.model.hints import task_line
 from helpers.ops import build, platforms
 from helpers.ops import release_steps as rs
+from helpers.outcome import Outcome
 
 RemoteMap = Mapping[str, Optional[registry_api.RemoteImage]]
 
@@ -228,13 +229,13 @@ def native_ref(s: Setting, tag: str) -> str:
     return f"{main}:{tag}" if s.plats == (s.native,) else rs.arch_ref(main, tag, s.native)
 
 
-def run_or_show(steps: Sequence[rs.Step], dry_run: bool) -> bool:
-    """True when the steps ran; a dry run prints them and runs none."""
+def finish(steps: Sequence[rs.Step], dry_run: bool, done: Callable[[], list[str]]) -> Outcome:
+    """A dry run's result is its steps, none run; else the steps run (each shown as it
+    starts) and the result is `done()`'s lines."""
     if dry_run:
-        events.data("\n".join(rs.show(steps)))
-        return False
+        return Outcome.of(rs.show(steps))
     rs.execute(steps)
-    return True
+    return Outcome.of(done())
 
 
 def labels_for(base: Mapping[str, str], revision: str, stage: str, tests: str) -> dict[str, str]:
@@ -287,7 +288,9 @@ def _test_step(target: project.Target, ref: str, lists: Sequence[str], baked: bo
     )
 
 
-def release(s: Setting, c: Candidate, req: Request, runner: commands.Runner = commands.run) -> int:
+def release(
+    s: Setting, c: Candidate, req: Request, runner: commands.Runner = commands.run
+) -> Outcome:
     """Refuse what must not be pushed, then build -> test -> push -> move, every step shown."""
     target, p = s.target, c.plan
     lists = test_lists(req.test_list)
@@ -316,23 +319,22 @@ def release(s: Setting, c: Candidate, req: Request, runner: commands.Runner = co
         steps += rs.local_tags(native_ref(s, c.tag), here)
     if not steps:
         also = f" and {c.moving} points at it" if c.moving else ""
-        events.data(
+        return Outcome(
             f"nothing to release: {c.tag} is published with the same inputs "
             f"({p.inputs_hash[:12]}){also} in {', '.join(s.repos)}"
         )
-        return 0
     if not c.moving:
         events.progress(f"candidate {c.tag}: pushed for a trial; no moving tag moves")
-    if run_or_show(steps, req.dry_run):
-        report(s.repos, c.tag, c.moving)
-    return 0
+    return finish(steps, req.dry_run, lambda: report(s.repos, c.tag, c.moving))
 
 
-def report(repos: Sequence[str], tag: str, moving: Optional[str]) -> None:
-    """What the registries hold now (data: stdout)."""
+def report(repos: Sequence[str], tag: str, moving: Optional[str]) -> list[str]:
+    """What the registries hold now, read back."""
+    lines = []
     for repo in repos:
         image = registry_api.inspect(f"{repo}:{tag}")
         digest = image.digest if image else "?"
         plats = ", ".join(image.platforms) if image else "?"
         also = f" and {repo}:{moving}" if moving else ""
-        events.data(f"released {repo}:{tag}{also} ({digest}; {plats})")
+        lines.append(f"released {repo}:{tag}{also} ({digest}; {plats})")
+    return lines

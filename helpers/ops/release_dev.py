@@ -12,6 +12,7 @@ from helpers.model.hints import task_line
 from helpers.ops import build
 from helpers.ops import release as rel
 from helpers.ops import release_steps as rs
+from helpers.outcome import Outcome
 
 
 def _check_version(text: str) -> str:
@@ -21,7 +22,7 @@ def _check_version(text: str) -> str:
         raise UserError(f"--version {text!r} is not a version like 1.2.3; fix the flag") from None
 
 
-def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
+def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Build local (no-op when unchanged) -> test in it -> push dev-X.Y.Z -> move dev."""
     s = rel.prepare(req, runner)
     bp = build.prepare(s.target, runner=runner)
@@ -40,7 +41,7 @@ def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int
     return rel.release(s, candidate, req, runner)
 
 
-def tag_local_as_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
+def tag_local_as_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """local-<user>-X.Y.Z -> dev-X.Y.Z and dev, here only (labels say stage dev, tests not run)."""
     from helpers.model import project
 
@@ -57,12 +58,11 @@ def tag_local_as_dev(req: rel.Request, runner: commands.Runner = commands.run) -
         rs.label_step(f"label {local} as {dev}", dev, local, labels),
         *rs.local_tags(dev, [images.moving_ref(target.cfg, "dev")]),
     ]
-    if rel.run_or_show(steps, req.dry_run):
-        events.data(f"tagged {dev} and {images.moving_ref(target.cfg, 'dev')}")
-    return 0
+    moving = images.moving_ref(target.cfg, "dev")
+    return rel.finish(steps, req.dry_run, lambda: [f"tagged {dev} and {moving}"])
 
 
-def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
+def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Push the local dev-X.Y.Z (this platform only) to every registry, then move dev."""
     from helpers.model import project
 
@@ -95,16 +95,13 @@ def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> int:
         steps.append(rs.Step(f"push {repo}:{tag}", (engine.DOCKER, "push", f"{repo}:{tag}")))
     steps += rel.moves(s, todo, published, moving, tag, "dev")
     if not steps:
-        events.data(
+        return Outcome(
             f"nothing to push: {tag} is published with the same inputs and dev points at it"
         )
-        return 0
-    if rel.run_or_show(steps, req.dry_run):
-        rel.report(repos, tag, "dev")
-    return 0
+    return rel.finish(steps, req.dry_run, lambda: rel.report(repos, tag, "dev"))
 
 
-def rollback(req: rel.Request, stage: str, runner: commands.Runner = commands.run) -> int:
+def rollback(req: rel.Request, stage: str, runner: commands.Runner = commands.run) -> Outcome:
     """Point the moving tag back at what `<stage>-X.Y.Z` holds, in every registry."""
     from helpers.model import project
 
@@ -141,16 +138,19 @@ def rollback(req: rel.Request, stage: str, runner: commands.Runner = commands.ru
     here = engine.inspect_image(f"{repos[0]}:{tag}", runner) is not None
     if here:
         steps += rs.local_tags(f"{repos[0]}:{tag}", [f"{repos[0]}:{stage}"])
-    if rel.run_or_show(steps, req.dry_run):
-        for repo in repos:
-            image = published[repo]
-            events.data(f"{repo}:{stage} -> {tag} ({image.digest if image else '?'})")
+
+    def done() -> list[str]:
         if not here:
             pull = task_line("docker_pull", target.rel_dir, "--stage", stage)
             events.progress(
                 f"note: {tag} is not here, so a local {stage} image is the old one: run `{pull}`"
             )
-    return 0
+        return [
+            f"{repo}:{stage} -> {tag} ({image.digest if image else '?'})"
+            for repo, image in published.items()
+        ]
+
+    return rel.finish(steps, req.dry_run, done)
 
 
 def _version_key(text: str) -> tuple[int, Version | str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from helpers import events
 from helpers.effects import commands, engine, registry_api
 from helpers.errors import UserError
 from helpers.model import images, project
 from helpers.ops import build, prodimage
 from helpers.ops import release as rel
 from helpers.ops import release_steps as rs
+from helpers.outcome import Outcome
 
 
 def _tag(target_version: str, candidate: bool, revision: str) -> str:
@@ -50,21 +50,18 @@ def prepare(
     return prodimage.prepare(target, prod, runner), dirty
 
 
-def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> int:
+def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Build the prod image here (this platform); a no-op when its inputs did not change."""
     p, _ = prepare(dataclasses.replace(req, allow_dirty=True), runner)
     if p.up_to_date and not req.dry_run:
-        events.data(
+        return Outcome(
             f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"
         )
-        return 0
     step = rs.Step(f"build {p.ref}", p.argv, context=p.context)
-    if rel.run_or_show([step], req.dry_run):
-        events.data(f"built {p.ref}")
-    return 0
+    return rel.finish([step], req.dry_run, lambda: [f"built {p.ref}"])
 
 
-def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> int:
+def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Build prod -> test it (code inside, no mount) -> push prod-X.Y.Z -> move prod."""
     s = rel.prepare(req, runner)
     p, _ = prepare(req, runner)

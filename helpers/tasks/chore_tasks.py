@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from invoke.context import Context
 
 from helpers import output
 from helpers.tasks._common import DIR_HELP, STAGE_HELP, VERSION_HELP, exit_with, task
+
+if TYPE_CHECKING:
+    from helpers.outcome import Outcome
 
 DIR, STAGE, VERSION = DIR_HELP, STAGE_HELP, VERSION_HELP
 DRY_RUN = "print the exact commands; change nothing"
@@ -44,11 +47,11 @@ def docker_pull(
     stage: str = "dev",
     version: Optional[str] = None,
     dry_run: bool = False,
-) -> None:
+) -> Outcome:
     """Pull the stage's image from the configured registry, then check its version."""
     from helpers.ops import registry
 
-    registry.pull(dir, stage, version, dry_run)
+    return registry.pull(dir, stage, version, dry_run)
 
 
 @task(
@@ -63,11 +66,11 @@ def docker_login(
     registry: Optional[str] = None,
     username: Optional[str] = None,
     password_stdin: bool = False,
-) -> None:
+) -> Outcome:
     """Log in to the registry; the secret comes from stdin or docker's credential helper."""
     from helpers.ops import registry as registry_ops
 
-    exit_with(registry_ops.login(registry, username, password_stdin, sys.stdin))
+    return registry_ops.login(registry, username, password_stdin, sys.stdin)
 
 
 @task(help={"dir": DIR, "all_dirs": "every runnable dir of the repo"})
@@ -101,11 +104,11 @@ def docker_kill(
     all: bool = False,
     repo_only: bool = False,
     dry_run: bool = False,
-) -> None:
+) -> Outcome:
     """Kill containers these tools started; any other name is refused."""
     from helpers.ops import inventory
 
-    exit_with(inventory.kill(name or [], all, repo_only, dry_run))
+    return inventory.kill(name or [], all, repo_only, dry_run)
 
 
 @task(
@@ -122,8 +125,8 @@ def docker_cleanup(
     containers: bool = False,
     repo_only: bool = False,
     dry_run: bool = False,
-) -> None:
+) -> Outcome:
     """Remove stopped containers and stale images these tools created (found by label)."""
     from helpers.ops import cleanup
 
-    exit_with(cleanup.cleanup(containers, images, repo_only, dry_run))
+    return cleanup.cleanup(containers, images, repo_only, dry_run)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from invoke.context import Context
 
-from helpers import output
 from helpers.tasks._common import (
     ALLOW_STALE_HELP,
     DIR_HELP,
@@ -16,6 +15,9 @@ from helpers.tasks._common import (
     exit_with,
     task,
 )
+
+if TYPE_CHECKING:
+    from helpers.outcome import Outcome
 
 DIR, STAGE, VERSION = DIR_HELP, STAGE_HELP, VERSION_HELP
 STALE = {"if_missing": IF_MISSING_HELP, "allow_stale": ALLOW_STALE_HELP}
@@ -40,11 +42,11 @@ def docker_build_local_image(
     build_arg: Optional[list[str]] = None,
     platform: Optional[str] = None,
     dry_run: bool = False,
-) -> None:
+) -> Outcome:
     """Build local-<user>-<version>; a no-op when its build inputs did not change."""
     from helpers.ops import dockerops
 
-    output.data(dockerops.build_local(dir, version, no_cache, build_arg or [], platform, dry_run))
+    return dockerops.build_local(dir, version, no_cache, build_arg or [], platform, dry_run)
 
 
 @task(help={"dir": DIR, "stage": STAGE, "version": VERSION, **STALE})

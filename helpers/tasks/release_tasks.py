@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from invoke.context import Context
 
-from helpers.tasks._common import DIR_HELP, DRY_RUN_HELP, exit_with, task
+from helpers.tasks._common import DIR_HELP, DRY_RUN_HELP, task
 
 PLATFORMS = "comma-separated, e.g. linux/amd64,linux/arm64 (default: config `platforms`)"
 SKIP_TESTS = "release without running the tests (said in the output and in an image label)"
@@ -24,6 +24,7 @@ RELEASE_HELP = {
 
 if TYPE_CHECKING:
     from helpers.ops.release import Request
+    from helpers.outcome import Outcome
 
 
 def _request(**kwargs: Any) -> Request:
@@ -41,11 +42,11 @@ def _request(**kwargs: Any) -> Request:
 )
 def docker_tag_local_image_as_dev(
     ctx: Context, dir: Optional[str] = None, version: Optional[str] = None, dry_run: bool = False
-) -> None:
+) -> Outcome:
     """Tag local-<user>-X.Y.Z as dev-X.Y.Z and dev, here only."""
     from helpers.ops import release_dev
 
-    exit_with(release_dev.tag_local_as_dev(_request(dir=dir, version=version, dry_run=dry_run)))
+    return release_dev.tag_local_as_dev(_request(dir=dir, version=version, dry_run=dry_run))
 
 
 @task(
@@ -57,11 +58,11 @@ def docker_tag_local_image_as_dev(
 )
 def docker_push_dev_image(
     ctx: Context, dir: Optional[str] = None, version: Optional[str] = None, dry_run: bool = False
-) -> None:
+) -> Outcome:
     """Push dev-X.Y.Z to every configured registry, then move dev (never replaces a version)."""
     from helpers.ops import release_dev
 
-    exit_with(release_dev.push_dev(_request(dir=dir, version=version, dry_run=dry_run)))
+    return release_dev.push_dev(_request(dir=dir, version=version, dry_run=dry_run))
 
 
 @task(help=RELEASE_HELP)
@@ -73,14 +74,12 @@ def docker_release_dev_image(
     allow_dirty: bool = False,
     test_list: str = "fast,slow",
     dry_run: bool = False,
-) -> None:
+) -> Outcome:
     """Build local -> test in it -> push dev-X.Y.Z (every platform, one tag) -> move dev."""
     from helpers.ops import release_dev
 
     flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
-    exit_with(
-        release_dev.release_dev(_request(dir=dir, test_list=test_list, dry_run=dry_run, **flags))
-    )
+    return release_dev.release_dev(_request(dir=dir, test_list=test_list, dry_run=dry_run, **flags))
 
 
 @task(
@@ -92,11 +91,11 @@ def docker_release_dev_image(
 )
 def docker_build_prod_image(
     ctx: Context, dir: Optional[str] = None, candidate: bool = False, dry_run: bool = False
-) -> None:
+) -> Outcome:
     """Build prod-X.Y.Z here: the dev image plus this dir's code (or devops/prod.Dockerfile)."""
     from helpers.ops import release_prod
 
-    exit_with(release_prod.build_prod(_request(dir=dir, candidate=candidate, dry_run=dry_run)))
+    return release_prod.build_prod(_request(dir=dir, candidate=candidate, dry_run=dry_run))
 
 
 @task(help={**RELEASE_HELP, "candidate": "push prod-<short commit> for a trial; prod stays"})
@@ -109,13 +108,13 @@ def docker_release_prod_image(
     test_list: str = "fast,slow",
     candidate: bool = False,
     dry_run: bool = False,
-) -> None:
+) -> Outcome:
     """Build prod -> test the code inside it (no mount) -> push prod-X.Y.Z -> move prod."""
     from helpers.ops import release_prod
 
     flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
     req = _request(dir=dir, test_list=test_list, candidate=candidate, dry_run=dry_run, **flags)
-    exit_with(release_prod.release_prod(req))
+    return release_prod.release_prod(req)
 
 
 @task(
@@ -127,11 +126,11 @@ def docker_release_prod_image(
 )
 def docker_rollback_dev_image(
     ctx: Context, dir: Optional[str] = None, version: str = "", dry_run: bool = False
-) -> None:
+) -> Outcome:
     """Point dev back at dev-X.Y.Z (by digest, in every registry; nothing is rebuilt)."""
     from helpers.ops import release_dev
 
-    exit_with(release_dev.rollback(_request(dir=dir, version=version, dry_run=dry_run), "dev"))
+    return release_dev.rollback(_request(dir=dir, version=version, dry_run=dry_run), "dev")
 
 
 @task(
@@ -143,8 +142,8 @@ def docker_rollback_dev_image(
 )
 def docker_rollback_prod_image(
     ctx: Context, dir: Optional[str] = None, version: str = "", dry_run: bool = False
-) -> None:
+) -> Outcome:
     """Point prod back at prod-X.Y.Z (by digest, in every registry; nothing is rebuilt)."""
     from helpers.ops import release_dev
 
-    exit_with(release_dev.rollback(_request(dir=dir, version=version, dry_run=dry_run), "prod"))
+    return release_dev.rollback(_request(dir=dir, version=version, dry_run=dry_run), "prod")

@@ -14,6 +14,7 @@ from packaging.version import Version
 from helpers.errors import UserError
 from helpers.model import config, project
 from helpers.ops import cleanup, containers, inventory, jupyter, registry
+from helpers.outcome import Outcome
 from tests.conftest import make_runnable
 from tests.fakes import FakeRunner, result
 
@@ -106,7 +107,9 @@ def test_no_jupyter_message_names_the_dockerfile(tmp_path: Path) -> None:
 def test_login_secret_goes_to_stdin_never_argv() -> None:
     runner = FakeRunner()
     stdin = io.StringIO(SECRET + "\n")
-    assert registry.login("ghcr.io/acme", "ann", True, stdin, runner) == 0
+    assert registry.login("ghcr.io/acme", "ann", True, stdin, runner) == Outcome(
+        "logged in to ghcr.io"
+    )
     ((argv, given),) = runner.calls
     assert argv == ("docker", "login", "--username", "ann", "--password-stdin", "ghcr.io")
     assert given == SECRET
@@ -135,7 +138,7 @@ def test_login_needs_user_and_a_secret() -> None:
 def test_login_without_stdin_leaves_the_secret_to_docker() -> None:
     assert registry.login_argv("r.io", None, False) == ("docker", "login", "r.io")
     runner = FakeRunner()
-    assert registry.login("r.io/team", None, False, io.StringIO(""), runner) == 0
+    assert registry.login("r.io/team", None, False, io.StringIO(""), runner).code == 0
     assert runner.calls == [(("docker", "login", "r.io"), None)]
 
 

@@ -10,6 +10,7 @@ import pytest
 from helpers import edge, events
 from helpers.events import Event, Kind
 from helpers.ops import inventory
+from helpers.outcome import Outcome
 from tests.fakes import FakeRunner, result
 
 PS_LINE = (
@@ -75,10 +76,20 @@ def test_an_operation_emits_instead_of_printing(
         {"ps": result(out=PS_LINE), "kill": result(1, "helpers-a\n", "Error: permission denied")}
     )
     with events.collected() as seen:
-        code = inventory.kill(["helpers-a"], False, False, False, runner)
-    assert code == 1
-    assert seen == [
-        Event(Kind.DATA, "killed helpers-a"),
-        Event(Kind.WARNING, "Error: permission denied"),
-    ]
+        done = inventory.kill(["helpers-a"], False, False, False, runner)
+    assert done == Outcome("killed helpers-a", 1)  # the result is returned, not printed
+    assert seen == [Event(Kind.WARNING, "Error: permission denied")]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_edge_shows_an_outcome_and_exits_with_its_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert edge.main(lambda: Outcome("2 passed", 1), ["t"]) == 1
+    assert capsys.readouterr() == ("2 passed\n", "")
+    with pytest.raises(SystemExit) as exited:
+        edge.run(lambda: Outcome.of(["a", "b"], 2), ["t"])
+    assert exited.value.code == 2
+    assert capsys.readouterr() == ("a\nb\n", "")
+    assert edge.run(lambda: Outcome(), ["t"]) == Outcome()  # nothing to show, exit 0
     assert capsys.readouterr() == ("", "")
