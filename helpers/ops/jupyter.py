@@ -18,6 +18,7 @@ from helpers.errors import UserError
 from helpers.model import project
 from helpers.model.hints import task_line
 from helpers.ops import containers, imagecheck
+from helpers.outcome import Outcome
 
 TOKEN_ENV = "JUPYTER_TOKEN"
 HOST = "127.0.0.1"
@@ -114,7 +115,7 @@ def serve(
     port_flag: str,
     dry_run: bool,
     runner: commands.Runner = commands.run,
-) -> int:
+) -> Outcome:
     target = project.target(dir_flag)
     port = choose_port(port_flag)
     chosen = imagecheck.choose(target, stage, version, runner=runner)
@@ -125,16 +126,17 @@ def serve(
     opts = run_options(port, name, as_root=os.getuid() == 0, host_network=host_network)
     argv = containers.run_argv(target, chosen.ref, opts)
     if dry_run:
-        events.data(f"url      {url(port, '<token generated at start>')}")
-        events.data(
-            f"env      {TOKEN_ENV}=<token> (in docker's environment, not on its command line)"
+        return Outcome.of(
+            [
+                f"url      {url(port, '<token generated at start>')}",
+                f"env      {TOKEN_ENV}=<token> (in docker's environment, not on its command line)",
+                f"command  {commands.display(argv)}",
+            ]
         )
-        events.data(f"command  {commands.display(argv)}")
-        return 0
     token = secrets.token_hex(24)
     containers.prepare_host(target)
     events.data(f"jupyter: {url(port, token)}  (container {name}; Ctrl-C stops it)")
     code = _wait(argv, name, token, runner)
     if code == NO_JUPYTER:
         raise UserError(no_jupyter_message(chosen.ref, target))
-    return code
+    return Outcome(code=code)

@@ -13,6 +13,7 @@ from helpers.effects import commands
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from helpers.model import config, hints, junit, project, testlists
 from helpers.ops import dirrun, driver, stale
+from helpers.outcome import Outcome
 
 PYTEST_USAGE_ERROR = 4
 
@@ -84,28 +85,37 @@ def _execute(run: dirrun.DirRun, run_id: str, root: Path) -> int:
     return code
 
 
-def _verdict(run: dirrun.DirRun, code: int, allow_no_tests: bool) -> int:
+def _verdict(run: dirrun.DirRun, code: int, allow_no_tests: bool) -> Outcome:
+    """The dir's counts line and exit code, from pytest's exit code and its report."""
     if code == EXIT_INTERRUPTED:
         events.progress(
             f"{run.rel_dir}: interrupted" + (" (container removed)" if run.container else "")
         )
-        return EXIT_INTERRUPTED
+        return Outcome(code=EXIT_INTERRUPTED)
     if code == PYTEST_USAGE_ERROR:
         events.progress(f"{run.rel_dir}: pytest refused its options (exit 4); check --pytest-opts")
-        return EXIT_USAGE
+        return Outcome(code=EXIT_USAGE)
     counts = junit.read_counts(run.junit)
     if counts is None:
         events.progress(
             f"{run.rel_dir}: no test report was written (exit {code}); see the output above"
         )
-        return EXIT_FAILED
-    events.data(f"{run.rel_dir}: {counts.describe()} ({run.image}); junit: {run.junit}")
+        return Outcome(code=EXIT_FAILED)
+    line = f"{run.rel_dir}: {counts.describe()} ({run.image}); junit: {run.junit}"
     if code == driver.PYTEST_NO_TESTS or counts.total == 0:
         if allow_no_tests:
-            return EXIT_OK
+            return Outcome(line)
         events.progress("no tests ran: that is a failure (pass --allow-no-tests if expected)")
-        return EXIT_FAILED
-    return EXIT_OK if code == 0 else EXIT_FAILED
+        return Outcome(line, EXIT_FAILED)
+    return Outcome(line, EXIT_OK if code == 0 else EXIT_FAILED)
+
+
+def _shown(verdict: Outcome) -> int:
+    """A verdict in the middle of a longer run (a release's test step, one of several
+    reruns): its line now, its code for the caller."""
+    if verdict.text:
+        events.data(verdict.text)
+    return verdict.code
 
 
 def run_in_image(
@@ -121,7 +131,7 @@ def run_in_image(
         run = _plan(target, run_id, req, _where(target, req))
     code = _execute(run, run_id, target.root)
     dirrun.record_last(target.root, run_id, [run], lists)
-    return _verdict(run, code, allow_no_tests=False)
+    return _shown(_verdict(run, code, allow_no_tests=False))
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,7 @@ class RunRequest:
     allow_stale: bool = False
 
 
-def run_tests(req: RunRequest) -> int:
+def run_tests(req: RunRequest) -> Outcome:
     from helpers.ops import bookmarks, selection
 
     lists = testlists.parse_lists(req.test_list)
@@ -150,8 +160,7 @@ def run_tests(req: RunRequest) -> int:
     if req.changed_since:
         hit, since = selection.dir_affected(target.root, target.rel_dir, req.changed_since, key)
         if not hit:
-            events.data(f"{target.rel_dir}: not run (not affected since {since})")
-            return EXIT_OK
+            return Outcome(f"{target.rel_dir}: not run (not affected since {since})")
     run_id = dirrun.new_run_id()
     plan = PlanRequest(
         tuple(lists),
@@ -166,7 +175,7 @@ def run_tests(req: RunRequest) -> int:
     code = _execute(run, run_id, target.root)
     dirrun.record_if_ran(target.root, run_id, [run], lists)
     verdict = _verdict(run, code, req.allow_no_tests)
-    note = bookmarks.record_success(target.root, key, None) if verdict == EXIT_OK else None
+    note = bookmarks.record_success(target.root, key, None) if verdict.code == EXIT_OK else None
     if note:
         events.progress(note)
     return verdict
@@ -185,12 +194,11 @@ def _last_failures(
     return project.Target(root, ".", config.load(root, ".")), failing
 
 
-def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> int:
+def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> Outcome:
     """Rerun the failed tests of the last run, each dir in the image it used."""
     anchor, failing = _last_failures(dir_flag)
     if not failing:
-        events.data("the last run had no failures: nothing to rerun")
-        return EXIT_OK
+        return Outcome("the last run had no failures: nothing to rerun")
     worst = EXIT_OK
     for last, node_ids in failing:
         target = project.Target(anchor.root, last.dir, config.load(anchor.root, last.dir))
@@ -206,9 +214,9 @@ def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> int:
         )
         run = _plan(target, run_id, plan, _where(target, plan))
         events.data(f"rerunning {len(node_ids)} failed tests of {last.dir}")
-        code = _verdict(run, _execute(run, run_id, target.root), allow_no_tests=False)
+        code = _shown(_verdict(run, _execute(run, run_id, target.root), allow_no_tests=False))
         worst = max(worst, code)
-    return worst
+    return Outcome(code=worst)
 
 
 def pytest_repro(dir_flag: Optional[str]) -> list[str]:

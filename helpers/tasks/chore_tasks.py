@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional
 from invoke.context import Context
 
 from helpers import output
-from helpers.tasks._common import DIR_HELP, STAGE_HELP, VERSION_HELP, exit_with, task
+from helpers.tasks._common import DIR_HELP, STAGE_HELP, VERSION_HELP, task
 
 if TYPE_CHECKING:
     from helpers.outcome import Outcome
@@ -33,11 +33,11 @@ def docker_jupyter(
     version: Optional[str] = None,
     port: str = "0",
     dry_run: bool = False,
-) -> None:
+) -> Outcome:
     """Serve Jupyter from the runnable dir's container on a free port; prints the URL."""
     from helpers.ops import jupyter
 
-    exit_with(jupyter.serve(dir, stage, version, port, dry_run))
+    return jupyter.serve(dir, stage, version, port, dry_run)
 
 
 @task(help={"dir": DIR, "stage": "dev or prod", "version": VERSION, "dry_run": DRY_RUN})

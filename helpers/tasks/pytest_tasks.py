@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from invoke.context import Context
 from invoke.tasks import Task
@@ -14,9 +14,11 @@ from helpers.tasks._common import (
     IF_MISSING_HELP,
     STAGE_HELP,
     VERSION_HELP,
-    exit_with,
     task,
 )
+
+if TYPE_CHECKING:
+    from helpers.outcome import Outcome
 
 HELP = {
     "dir": DIR_HELP,
@@ -50,10 +52,10 @@ def _help(*names: str) -> dict[str, str]:
     return {name: HELP[name] for name in names}
 
 
-def _run(**flags: Any) -> None:
+def _run(**flags: Any) -> Outcome:
     from helpers.ops import runtests
 
-    exit_with(runtests.run_tests(runtests.RunRequest(**flags)))
+    return runtests.run_tests(runtests.RunRequest(**flags))
 
 
 @task(help=_help(*RUN_FLAGS, "test_list", "changed_since"))
@@ -70,11 +72,11 @@ def run_tests(
     fresh: bool = False,
     if_missing: str = "fail",
     allow_stale: bool = False,
-) -> None:
+) -> Outcome:
     """Run the dir's tests (all lists unless --test-list) inside its container."""
     flags = dict(locals())
     flags.pop("ctx")
-    _run(**flags)
+    return _run(**flags)
 
 
 def _one_list(name: str, doc: str) -> Task[Any]:
@@ -91,8 +93,8 @@ def _one_list(name: str, doc: str) -> Task[Any]:
         fresh: bool = False,
         if_missing: str = "fail",
         allow_stale: bool = False,
-    ) -> None:
-        _run(
+    ) -> Outcome:
+        return _run(
             test_list=name,
             dir=dir,
             stage=stage,
@@ -118,11 +120,11 @@ run_superslow_tests = _one_list(
 
 
 @task(help=_help("dir", "pytest_opts"))
-def pytest_failed(ctx: Context, dir: Optional[str] = None, pytest_opts: str = "") -> None:
+def pytest_failed(ctx: Context, dir: Optional[str] = None, pytest_opts: str = "") -> Outcome:
     """Rerun the failed tests of the last run, in the image each dir used."""
     from helpers.ops import runtests
 
-    exit_with(runtests.pytest_failed(dir, pytest_opts))
+    return runtests.pytest_failed(dir, pytest_opts)
 
 
 @task(help=_help("dir"))
