@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Users' Python caches bytecode. A machine or CI image with PYTHONDONTWRITEBYTECODE=1
+# (these machines have it) makes every start compile every module again: up to 0.1 s
+# that no user pays. Every process a benchmark starts runs with the cache, as users'.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
+    print("note: PYTHONDONTWRITEBYTECODE unset for this benchmark: users' Python caches bytecode")
 DOCKERFILE = """ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 COPY .helpers/ /tmp/helpers-build/
