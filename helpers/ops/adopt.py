@@ -106,7 +106,8 @@ def _adopt(args: Sequence[str], here: Path) -> Outcome:
     ignore = config.load(root, ".").ignore_dirs
     files = workspace.list_files(root)
     runnable = workspace.runnable_in_work_tree(root, files, ignore)
-    lines = [*synced.lines, f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}"]
+    lines = [synced.text] if synced.text else []
+    lines.append(f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}")
     for cand in candidates(files, runnable):
         lines += cand.hint()
     lines += ["", "next, in each new shell:"]

@@ -120,7 +120,7 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
 
     out = Prepared([], list(sel.skipped), [])
     if args.if_missing == "build" and args.stage != "local":
-        events.data(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
+        events.warning(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
     policy = stale.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
     runner = prefetch.for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
 

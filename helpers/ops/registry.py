@@ -99,7 +99,7 @@ def pull(
     if dry_run:
         return Outcome(commands.display(argv))
     engine.require(runner)
-    events.progress(f"pulling {ref}")
+    events.data(f"pulling {ref}")  # stdout: stderr keeps its one line if the pull fails
     result = runner(argv)
     if not result.ok:
         raise UserError(

@@ -216,7 +216,11 @@ def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> Outcome:
         events.data(f"rerunning {len(node_ids)} failed tests of {last.dir}")
         code = _shown(_verdict(run, _execute(run, run_id, target.root), allow_no_tests=False))
         worst = max(worst, code)
-    return Outcome(code=worst)
+    if len(failing) == 1:
+        return Outcome(code=worst)  # its counts line above says it all
+    reran = sum(len(ids) for _, ids in failing)
+    state = "all pass now" if worst == EXIT_OK else f"not all pass (exit {worst})"
+    return Outcome(f"reran {reran} failed tests in {len(failing)} dirs: {state}", worst)
 
 
 def pytest_repro(dir_flag: Optional[str]) -> list[str]:

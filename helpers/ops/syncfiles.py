@@ -24,6 +24,7 @@ from typing import Optional
 from helpers.effects import commands, fsutil
 from helpers.errors import UserError
 from helpers.model import changelog, config, workspace
+from helpers.outcome import Outcome
 
 RECORD = ".helpers-sync.json"
 PLACEHOLDER = "@HELPERS_DIR@"
@@ -235,12 +236,6 @@ def exclude_of(root: Path) -> tuple[str, ...]:
     return config.load(root, ".").sync_exclude
 
 
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    lines: tuple[str, ...]  # for stdout: statuses and diffs
-
-
 def sync(cwd: Path, check: bool = False, force: bool = False, how: str = "") -> Outcome:
     """`sync_files`: exit 1 when drift is left (--check: any drift), with the diffs."""
     client = locate(cwd)
@@ -256,7 +251,7 @@ def sync(cwd: Path, check: bool = False, force: bool = False, how: str = "") -> 
                 f"{len(drift)} files differ from helpers {client.version}: run "
                 f"`{how or 'invoke sync_files'}` (files you own: sync_exclude)"
             )
-        return Outcome(1 if drift else 0, tuple(lines))
+        return Outcome.of(lines, 1 if drift else 0)
     written = apply(client, states, force)
     left = [s for s in states if s.status == DIFFERS and not force]
     for s in states:
@@ -273,4 +268,4 @@ def sync(cwd: Path, check: bool = False, force: bool = False, how: str = "") -> 
             f"{len(left)} files differ ({names}): `{how or 'invoke sync_files'} --force` replaces "
             "them with helpers' version; list them in sync_exclude to keep yours"
         )
-    return Outcome(1 if left else 0, tuple(lines))
+    return Outcome.of(lines, 1 if left else 0)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 
-from helpers import output
-from helpers.tasks._common import exit_with, task
+from helpers.tasks._common import task
+
+if TYPE_CHECKING:
+    from helpers.outcome import Outcome
 
 
 @task(
@@ -16,11 +19,8 @@ from helpers.tasks._common import exit_with, task
         "force": "also replace files that differ from helpers' (yours are shown first)",
     }
 )
-def sync_files(ctx: Context, check: bool = False, force: bool = False) -> None:
+def sync_files(ctx: Context, check: bool = False, force: bool = False) -> Outcome:
     """tasks.py, invoke.yaml, the conftest hook, the CI workflow: as helpers renders them."""
     from helpers.ops import syncfiles
 
-    outcome = syncfiles.sync(Path.cwd(), check=check, force=force)
-    for line in outcome.lines:
-        output.data(line)
-    exit_with(outcome.code)
+    return syncfiles.sync(Path.cwd(), check=check, force=force)

@@ -166,9 +166,12 @@ def test_pull_checks_version_and_fails_in_one_line(
 
         set_version(client, ".", "0.1.1")  # a patch ahead: pulled, with a warning
         patch = client.invoke("docker_pull")
-        assert f"pulled {repo}:dev (version 0.1.0)" in ok(patch)
+        assert ok(patch).splitlines() == [
+            f"pulling {repo}:dev",
+            f"pulled {repo}:dev (version 0.1.0)",
+        ]
         warned = f"warning: {repo}:dev is version 0.1.0, changelog.txt says 0.1.1; pulled it"
-        assert patch.stderr.splitlines() == [f"pulling {repo}:dev", warned + " anyway"]
+        assert patch.stderr.splitlines() == [warned + " anyway"]
 
         set_version(client, ".", "0.2.0")
         too_old = one_line_error(client.invoke("docker_pull"))

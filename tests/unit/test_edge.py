@@ -15,6 +15,7 @@ import pytest
 from helpers import edge
 from helpers.errors import UserError
 from helpers.ops import main_pytest
+from helpers.outcome import Outcome
 from tests.conftest import REPO, make_runnable, write
 
 
@@ -87,7 +88,7 @@ def test_an_injected_bug_in_a_task(
     from helpers.ops import runtests
     from helpers.tasks import pytest_tasks
 
-    def buggy(req: object) -> int:
+    def buggy(req: object) -> Outcome:
         raise RuntimeError("injected")
 
     monkeypatch.setattr(runtests, "run_tests", buggy)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.outcome import Outcome
 from helpers.tasks import ns
 from tests.conftest import REPO, make_runnable, write
 
@@ -119,9 +120,9 @@ def test_list_tasks_pass_their_flags_through(monkeypatch: pytest.MonkeyPatch) ->
 
     seen: list[runtests.RunRequest] = []
 
-    def record(req: runtests.RunRequest) -> int:
+    def record(req: runtests.RunRequest) -> Outcome:
         seen.append(req)
-        return 0
+        return Outcome()
 
     monkeypatch.setattr(runtests, "run_tests", record)
     pytest_tasks.run_slow_tests.body(None, dir="infra", fresh=True, pytest_opts="-x")
