@@ -102,6 +102,13 @@ def with_tag(ref: str) -> str:
     return ref if ":" in last or "@" in last else f"{ref}:latest"
 
 
+def _all_missing(err: str, n_refs: int) -> bool:
+    """The engine said "No such image" for every ref: it is up, the images are absent
+    (saves a `docker version` call on the common path of nothing built yet)."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    return len(lines) == n_refs and all("no such image" in line.lower() for line in lines)
+
+
 def inspect_images(
     refs: Sequence[str], runner: commands.Runner = commands.run
 ) -> dict[str, Optional[ImageInfo]]:
@@ -110,8 +117,8 @@ def inspect_images(
         return {}
     result = runner((DOCKER, "image", "inspect", "--format", "{{json .}}", *refs))
     found: dict[str, Optional[ImageInfo]] = dict.fromkeys(refs)
-    if not result.ok and not result.out.strip():
-        st = status(runner)
+    if not result.ok and not result.out.strip() and not _all_missing(result.err, len(refs)):
+        st = status(runner)  # the engine answered nothing we understand: is it there?
         if not st.reachable:
             raise EngineDownError(down_message(st))
     for line in result.out.splitlines():

@@ -14,7 +14,6 @@ from pathlib import Path
 from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import config, images, project
-from helpers.ops import build
 
 
 def stale_local(
@@ -28,10 +27,9 @@ def stale_local(
         found = engine.inspect_images(list(refs.values()), runner)
     except UserError:
         return ()  # no engine: nothing to compare with
-    out = []
-    for target in targets:
-        if found[refs[target.rel_dir]] is None:
-            continue
-        if not build.prepare(target, runner=runner).up_to_date:
-            out.append(target.rel_dir)
-    return tuple(out)
+    have = [t for t in targets if found[refs[t.rel_dir]] is not None]
+    if not have:
+        return ()  # no local image to compare: the build machinery is not even imported
+    from helpers.ops import build
+
+    return tuple(t.rel_dir for t in have if not build.prepare(t, runner=runner).up_to_date)

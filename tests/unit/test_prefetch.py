@@ -52,7 +52,7 @@ def test_one_call_answers_every_dir_once() -> None:
     assert state.out.strip() == "true 2026-11-29T10:00:00Z"
     absent = runner(("docker", "container", "inspect", "--format", fmt, "warm-2"))
     assert not absent.ok
-    assert len(fake.calls) == before + 1  # only the `docker version` of the absent image
+    assert len(fake.calls) == before  # the batch said the image is absent: nothing more asked
     # A second ask (after a rebuild or a start) goes to the engine.
     runner(("docker", "container", "inspect", "--format", fmt, "warm-1"))
     runner(("docker", "rm", "-f", "x"))
@@ -60,3 +60,22 @@ def test_one_call_answers_every_dir_once() -> None:
         ("docker", "container", "inspect", "--format", fmt, "warm-1"),
         ("docker", "rm", "-f", "x"),
     ]
+
+
+def test_absent_images_need_no_engine_check_but_a_silent_engine_does() -> None:
+    from helpers.errors import UserError
+    from tests.fakes import FakeRunner, result
+
+    missing = "\n".join(f"Error response from daemon: No such image: {r}" for r in ("a:1", "b:1"))
+    up = FakeRunner({"image inspect": result(1, "", missing + "\n")})
+    assert engine.inspect_images(["a:1", "b:1"], up) == {"a:1": None, "b:1": None}
+    assert [argv[1] for argv in up.argvs] == ["image"]  # no `docker version` asked
+    refused = "Cannot connect to the Docker daemon at unix:///x. Is the docker daemon running?"
+    down = FakeRunner({"image inspect": result(1, "", refused), "version": result(1, "", refused)})
+    try:
+        engine.inspect_images(["a:1", "b:1"], down)
+    except UserError as err:
+        assert err.message.startswith("no container engine answers at")
+    else:
+        raise AssertionError("an engine that does not answer must be an error")
+    assert [argv[1] for argv in down.argvs] == ["image", "version"]
