@@ -262,6 +262,21 @@ def rebuild(target: project.Target, why: str, quiet: bool) -> None:
         raise build.BuildFailedError(f"docker build reported success but {p.ref} is not present")
 
 
+def _batched(target: project.Target, runner: commands.Runner) -> commands.Runner:
+    """One `docker image inspect` for the dir's local image and its base, which the
+    version check and the stale check then ask about one at a time (each answer is used
+    once: a second ask, after a rebuild, goes to the engine). main_pytest batches all dirs."""
+    from helpers.ops import prefetch
+
+    if isinstance(runner, prefetch.Prefetched):
+        return runner
+    ref = images.ref(target.cfg, "local", target.version, images.user_name())
+    base = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}["BASE_IMAGE"]
+    batched = prefetch.Prefetched(runner)
+    batched.load_images([ref, base])
+    return batched
+
+
 def choose(
     target: project.Target,
     stage: str,
@@ -273,6 +288,7 @@ def choose(
     local = stage == "local" and version in (None, target.version)
     if not local:
         return imagecheck.choose(target, stage, version, runner=runner)
+    runner = _batched(target, runner)
     if policy.if_missing == "build":
         ref = imagecheck.chosen_ref(target, stage, version, images.user_name())
         image = engine.inspect_image(ref, runner)

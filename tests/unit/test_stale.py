@@ -135,3 +135,42 @@ def test_digest_cache_does_not_trust_a_just_written_file(tmp_path: Path) -> None
     cache.digest(path)
     assert not cache.dirty  # racy: its mtime may not move on the next write
     assert digestcache.DigestCache(tmp_path / "missing" / "d.json").entries == {}
+
+
+def test_choosing_a_fresh_local_image_asks_the_engine_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version check wants the image, the stale check its base: one inspect for both."""
+    import json
+
+    from helpers.effects.commands import Argv, Result
+    from helpers.model import config, images, project
+    from helpers.ops import unitctx
+    from tests.conftest import git
+    from tests.fakes import FakeRunner, result
+
+    monkeypatch.setattr(stale, "_BASE_IDS", {})
+    make_runnable(tmp_path, ".", version="1.2.0")
+    git(tmp_path, "init", "-q")
+    target = project.Target(tmp_path, ".", config.load(tmp_path, ".", env={}))
+    ref = images.ref(target.cfg, "local", target.version, images.user_name())
+    base = target.cfg.base_image
+    args = {"BASE_IMAGE": base, **target.cfg.build_args}
+    inputs = stale.install_inputs(unitctx.context(target), args, "sha256:b")
+    labels = {images.LABEL_VERSION: "1.2.0", stale.LABEL: stale.encode(inputs)}
+    known = {ref: ("sha256:a", labels), base: ("sha256:b", {})}
+
+    def inspect(argv: Argv) -> Result:
+        asked = argv[5:]
+        lines = [
+            json.dumps({"Id": known[r][0], "RepoTags": [r], "Config": {"Labels": known[r][1]}})
+            for r in asked
+        ]
+        return result(0, "\n".join(lines) + "\n")
+
+    runner = FakeRunner({"image inspect": inspect}, passthrough=["git"])
+    chosen = stale.choose(target, "local", None, stale.Policy(), runner)
+    assert (chosen.ref, chosen.warnings) == (ref, ())
+    assert runner.argvs == [
+        ("docker", "image", "inspect", "--format", "{{json .}}", *sorted((ref, base)))
+    ]
