@@ -52,10 +52,13 @@ def parse(text: str, display: str) -> EnvFile:
         # dotenv counts from the blank lines it swallowed before the statement.
         line = binding.original.line + raw[: len(raw) - len(raw.lstrip())].count("\n")
         if binding.error:
-            snippet = raw.strip().splitlines()[0][:60]
+            # The name at most: the rest may be a secret, and this line lands in CI logs.
+            head = re.split(r"[=:\s]", raw.strip(), maxsplit=1)[0][:40]
+            starts = f" starting {head!r}" if head else ""
             raise UserError(
-                f"{display}:{line}: cannot parse {snippet!r}; write NAME=value (quote a "
-                "value holding spaces or #), or start the line with # to comment it out"
+                f"{display}:{line}: cannot parse the line{starts} (values are not shown); "
+                "write NAME=value (quote a value holding spaces or #), or start the line "
+                "with # to comment it out"
             )
         if binding.key is None:
             continue

@@ -11,6 +11,7 @@ only part that asks git.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Optional
@@ -156,6 +157,8 @@ def resolve_dir(root: Path, cwd: Path, flag: Optional[str]) -> str:
     target = (cwd / flag).resolve()
     if target != root and root not in target.parents:
         raise UserError(f"--dir {flag}: {target} is outside the repo {root}; pick a dir inside it")
+    if not target.is_dir():
+        raise UserError(f"--dir {flag}: no such dir under {cwd}; run `invoke info` to list them")
     if not is_runnable(target):
         named = dockerfile_of(target) if (target / CHANGELOG).is_file() else DOCKERFILE
         if named != DOCKERFILE:
@@ -163,9 +166,9 @@ def resolve_dir(root: Path, cwd: Path, flag: Optional[str]) -> str:
                 f"--dir {flag}: its repo_config.yaml says `dockerfile: {named}`, which does "
                 "not exist there: fix the path in that key, or add the file"
             )
+        make = f"`invoke create_runnable_dir {shlex.quote(flag)}` makes it one"
         raise UserError(
             f"--dir {flag} is not a runnable dir (needs {CHANGELOG} and {DOCKERFILE}, or the "
-            "`dockerfile` key in its repo_config.yaml); "
-            "run `invoke info` to list them, or add those two files to make it one"
+            f"`dockerfile` key in its repo_config.yaml): {make}; `invoke info` lists them"
         )
     return relative(root, target)

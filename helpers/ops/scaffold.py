@@ -80,7 +80,8 @@ def plan(root: Path, target: Path, today: str) -> tuple[dict[str, str], str]:
         raw = project.get("version")
         version = _xyz(raw) if isinstance(raw, str) else "0.1.0"
     else:
-        name, version = target.name, "0.1.0"
+        # A dir name with spaces is fine; a package name is not (PEP 508): `new svc` -> `new-svc`.
+        name, version = re.sub(r"\s+", "-", target.name.strip()), "0.1.0"
         module = re.sub(r"\W", "_", pyprojects.normalize(name))
         if not module.isidentifier():
             raise UserError(f"create_runnable_dir {name!r}: not usable as a package name")
@@ -94,15 +95,19 @@ def plan(root: Path, target: Path, today: str) -> tuple[dict[str, str], str]:
     return files, version
 
 
-def _not_a_source_folder(target: Path, cwd: Path, name: str) -> None:
-    """`libs/a/src` is package a's code, not a package: making it one nests src/src."""
-    owner = target.parent
-    if target.name == "src" and (owner / pyprojects.FILENAME).is_file():
-        fix = shlex.quote(os.path.relpath(owner, cwd))
-        raise UserError(
-            f"create_runnable_dir {name}: {target} is the source folder of the package in "
-            f"{owner}; make the package runnable: invoke create_runnable_dir {fix}"
-        )
+def _not_a_source_folder(target: Path, root: Path, cwd: Path, name: str) -> None:
+    """`libs/a/src` or anything in it is package a's code, not a package: making one there
+    nests a second package (often of the same name) inside the first."""
+    for folder in (target, *target.parents):
+        if folder == root.parent:
+            return
+        owner = folder.parent
+        if folder.name == "src" and (owner / pyprojects.FILENAME).is_file():
+            fix = shlex.quote(os.path.relpath(owner, cwd))
+            raise UserError(
+                f"create_runnable_dir {name}: {target} is inside the source folder of the "
+                f"package in {owner}; make the package runnable: invoke create_runnable_dir {fix}"
+            )
 
 
 def create(root: Path, cwd: Path, name: str, force: bool = False) -> Created:
@@ -111,7 +116,7 @@ def create(root: Path, cwd: Path, name: str, force: bool = False) -> Created:
     target = (cwd / name).resolve()
     if target != root and root not in target.parents:
         raise UserError(f"create_runnable_dir {name}: {target} is outside the repo {root}")
-    _not_a_source_folder(target, cwd, name)
+    _not_a_source_folder(target, root, cwd, name)
     files, version = plan(root, target, datetime.date.today().isoformat())
     clashes = [rel for rel in files if (target / rel).exists()]
     if clashes and not force:

@@ -29,9 +29,11 @@ def create_runnable_dir(ctx: Context, name: str, force: bool = False) -> None:
     for rel in made.written:
         output.data(rel)
 
+    import shlex
+
     output.note(
         f"{made.rel_dir} is a runnable dir at version {made.version}: next, "
-        f"`invoke docker_build_local_image --dir {made.rel_dir}`"
+        f"`invoke docker_build_local_image --dir {shlex.quote(made.rel_dir)}`"
     )
 
 

@@ -425,9 +425,9 @@ def test_cleanup_removes_only_what_these_tools_made(client_factory: ClientFactor
 BAD_INPUT = [
     (("docker_pull", "--stage", "qa"), "--stage 'qa' is not one of local, dev, prod"),
     (("docker_jupyter", "--stage", "qa"), "--stage 'qa' is not one of local, dev, prod"),
-    (("docker_images_ls_repo", "--dir", "nowhere"), "--dir nowhere is not a runnable dir"),
-    (("docker_jupyter", "--dir", "nowhere"), "--dir nowhere is not a runnable dir"),
-    (("docker_pull", "--dir", "nowhere"), "--dir nowhere is not a runnable dir"),
+    (("docker_images_ls_repo", "--dir", "nowhere"), "--dir nowhere: no such dir under"),
+    (("docker_jupyter", "--dir", "nowhere"), "--dir nowhere: no such dir under"),
+    (("docker_pull", "--dir", "nowhere"), "--dir nowhere: no such dir under"),
     (("docker_jupyter",), "image {name}:local-tester-0.1.0 not found locally: run `invoke"),
     (("docker_kill",), "docker_kill needs --name NAME (repeatable) or --all"),
     (("docker_jupyter", "--port", "70000"), "--port 70000: not a TCP port"),

@@ -52,8 +52,9 @@ def test_dotenv_format_people_write() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "says"),
     [
-        ("A=1\nthis is not an assignment\n", 2, "cannot parse 'this is not an assignment'"),
-        ("A=1\n\n=novalue\n", 3, "cannot parse '=novalue'"),
+        ("A=1\nthis is not an assignment\n", 2, "cannot parse the line starting 'this' ("),
+        ("A=1\n\n=novalue\n", 3, "cannot parse the line (values are not shown)"),
+        ("API_TOKEN: s3cr3t-value\n", 1, "cannot parse the line starting 'API_TOKEN' ("),
         ('A="unclosed\n', 1, "cannot parse"),
         ('"MY VAR"=1\n', 1, "cannot parse"),
         ('OK=1\nKEY="two\nlines"\n', 2, "the value of KEY spans lines"),
@@ -64,6 +65,7 @@ def test_a_malformed_line_names_file_and_line(text: str, line: int, says: str) -
         _env(text)
     assert str(err.value).startswith(f".env:{line}: ")
     assert says in str(err.value)
+    assert "s3cr3t" not in str(err.value) and "novalue" not in str(err.value)
 
 
 def _target(root: Path, rel: str = ".", **cfg: object) -> project.Target:
@@ -81,7 +83,7 @@ def test_run_argv_checks_the_env_file_and_never_puts_values_on_argv(tmp_path: Pa
     assert given.read_text() == "TOKEN=s3cr3t value\n"  # quotes and `export` resolved
     assert given != tmp_path / ".env"
     write(tmp_path / ".env", "TOKEN=ok\nnot a line\n")
-    with pytest.raises(UserError, match=r"^\.env:2: cannot parse 'not a line'"):
+    with pytest.raises(UserError, match=r"^\.env:2: cannot parse the line starting 'not' "):
         containers.run_argv(_target(tmp_path), "img:1", containers.RunOptions(), env={})
 
 
@@ -301,7 +303,7 @@ def test_one_definition_of_a_runnable_dir_from_the_work_tree(lost_dockerfile: Pa
     assert selection.select(".", root).dirs == (".",)
     assert units.load(root).runnable() == ["."]
     with pytest.raises(UserError) as err:
-        workspace.resolve_dir(root, root / "infra", "infra")
+        workspace.resolve_dir(root, root, "infra")
     assert "--dir infra is not a runnable dir" in str(err.value)
 
 

@@ -164,6 +164,16 @@ def test_scaffold_refuses_a_packages_source_folder(tmp_path: Path) -> None:
     assert err.value.message.endswith("invoke create_runnable_dir 'a pkg'")
     assert not (tmp_path / "libs/a pkg/src/src").exists()
     assert not (tmp_path / "libs/a pkg/src/changelog.txt").exists()
+    with pytest.raises(UserError, match="inside the source folder of the package"):
+        scaffold.create(tmp_path, cwd, "a pkg/src/a")  # deeper: the import package itself
+    assert not (tmp_path / "libs/a pkg/src/a/pyproject.toml").exists()
+
+
+def test_scaffold_names_a_dir_with_spaces_as_a_valid_package(tmp_path: Path) -> None:
+    made = scaffold.create(tmp_path, tmp_path, "services/new svc")
+    text = (tmp_path / "services/new svc/pyproject.toml").read_text()
+    assert 'name = "new-svc"' in text
+    assert "services/new svc/src/new_svc/__init__.py" in made.written
 
 
 def test_scaffold_plan_is_dated_by_its_caller(tmp_path: Path) -> None:

@@ -55,6 +55,10 @@ def test_resolve_dir_errors(tmp_path: Path) -> None:
         workspace.resolve_dir(tmp_path, tmp_path / "docs", None)
     with pytest.raises(UserError, match=r"--dir docs is not a runnable dir .*invoke info"):
         workspace.resolve_dir(tmp_path, tmp_path, "docs")
+    with pytest.raises(UserError, match="`invoke create_runnable_dir docs` makes it one"):
+        workspace.resolve_dir(tmp_path, tmp_path, "docs")
+    with pytest.raises(UserError, match=r"^--dir services/nope: no such dir under "):
+        workspace.resolve_dir(tmp_path, tmp_path, "services/nope")
     with pytest.raises(UserError, match="is outside the repo"):
         workspace.resolve_dir(tmp_path, tmp_path, "..")
 
