@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Optional, Protocol
+from typing import IO, Callable, Optional, Protocol, Union
 
 Argv = tuple[str, ...]
 Process = subprocess.Popen  # what `start` returns, for callers' annotations
@@ -99,10 +99,10 @@ def run_feeding(
     stdin: IO[bytes],
     *,
     cwd: Optional[Path] = None,
-    output: Optional[IO[bytes]] = None,
+    output: Union[IO[bytes], int, None] = None,
 ) -> int:
     """Run with `stdin` as the child's input (e.g. a build context tar); output passes
-    through, or goes to `output` (stdout and stderr both) when given."""
+    through, or goes to `output` (a file or a descriptor; stdout and stderr both)."""
     _check_allowed(argv)
     err = subprocess.STDOUT if output is not None else None
     try:

@@ -7,11 +7,13 @@ An image whose inputs-hash label equals the plan's hash is reused: no build runs
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from helpers import events
 from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
 from helpers.model import config, images, project, workspace
@@ -216,16 +218,34 @@ def describe(p: BuildPlan) -> list[str]:
     ]
 
 
-def execute(p: BuildPlan, runner: commands.Runner = commands.run) -> None:
-    """Run the build with the context streamed as a tar; fail with one line if it fails."""
-    with buildctx.write_tar(p.context) as tar:
-        code = commands.run_feeding(p.argv, tar)
-    if code != 0:
-        raise BuildFailedError(
-            f"docker build of {p.ref} failed (exit {code}); see the output above"
-        )
+def execute(p: BuildPlan, runner: commands.Runner = commands.run, quiet: bool = False) -> None:
+    """Run the build with the context streamed as a tar; fail with one line if it fails.
+
+    The build's log is progress, so it goes to stderr (stdout stays the task's data);
+    `quiet`: kept aside and shown only when the build fails (main_pytest's many dirs)."""
+    import tempfile
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as log, buildctx.write_tar(p.context) as tar:
+        code = commands.run_feeding(p.argv, tar, output=log if quiet else _stderr_fd())
+        if code != 0:
+            log.seek(0)
+            text = log.read().decode(errors="replace").rstrip()
+            if text:
+                events.progress(text)
+            raise BuildFailedError(
+                f"docker build of {p.ref} failed (exit {code}); its log is above"
+            )
     if engine.inspect_image(p.ref, runner) is None:
         raise BuildFailedError(f"docker build reported success but {p.ref} is not present")
+
+
+def _stderr_fd() -> Optional[int]:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured stderr: let it inherit ours
+        return None
 
 
 class BuildFailedError(UserError):

@@ -11,6 +11,7 @@ configuration, 130 interrupted (every container it started is removed first).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -206,6 +207,13 @@ def run(args: Options, cwd: Path) -> Outcome:
 
     images.check_stage(args.stage)
     sel = select(args.dir, cwd)
+    if sel.untested:
+        shown = ", ".join(sel.untested[:5]) + (" ..." if len(sel.untested) > 5 else "")
+        fix = f"invoke create_runnable_dir {shlex.quote(sel.untested[0])}"
+        events.warning(
+            f"no run covers the tests of {shown}: not inside a runnable dir; `{fix}` "
+            "gives a package its own image and run"
+        )
     from helpers.ops import bookmarks, selection
 
     rel = workspace.relative(sel.root, (cwd / args.dir).resolve())
@@ -234,7 +242,10 @@ def run(args: Options, cwd: Path) -> Outcome:
             return Outcome(f"nothing to run in this shard; reports: {out}")
     prepared = _prepare(sel, args, lists, run_id)
     runs, skipped = prepared.runs, prepared.skipped
-    events.data(f"run {run_id}: {report.dirs(len(runs))}, -j {args.jobs}, lists {','.join(lists)}")
+    cannot = f" ({len(skipped)} more cannot run: see the table)" if skipped else ""
+    events.data(
+        f"run {run_id}: {report.dirs(len(runs))}{cannot}, -j {args.jobs}, lists {','.join(lists)}"
+    )
 
     def show(event: driver.Event) -> None:
         events.data(report.progress_line(event))

@@ -4,8 +4,9 @@ those affected since a base (`--changed-since`), the rest listed as not run and 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from helpers.effects import commands
@@ -16,6 +17,8 @@ from helpers.ops import bookmarks
 if TYPE_CHECKING:
     from helpers.ops.changes import ChangeSet
 
+MANIFEST = "pyproject.toml"
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -23,6 +26,34 @@ class Selection:
     dirs: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...] = ()
     unaffected: tuple[tuple[str, str], ...] = ()  # left out by --changed-since: not a failure
+    untested: tuple[str, ...] = ()  # packages with tests that no runnable dir's run covers
+
+
+def untested_packages(
+    files: Sequence[str], runnable: Sequence[str], rel: str, ignore: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """Pyproject packages under `rel` holding tests, outside every runnable dir: no run
+    covers them (a library "needs no image of its own", but its tests still need a run)."""
+    packages = {str(PurePosixPath(f).parent) for f in files if f.rsplit("/", 1)[-1] == MANIFEST}
+    found = set()
+    for f in files:
+        parts = f.split("/")
+        if (
+            not (parts[-1].startswith("test_") and parts[-1].endswith(".py"))
+            and "tests" not in parts
+        ):
+            continue
+        for depth in range(len(parts) - 1, -1, -1):  # the nearest package holding it
+            owner = "/".join(parts[:depth]) or "."
+            if owner in packages:
+                found.add(owner)
+                break
+    return tuple(
+        p
+        for p in sorted(found)
+        if workspace.is_under(p, rel)
+        and not any(workspace.is_under(p, r) for r in (*runnable, *ignore))
+    )
 
 
 def select(dir_flag: str, cwd: Path) -> Selection:
@@ -34,11 +65,12 @@ def select(dir_flag: str, cwd: Path) -> Selection:
         raise UserError(f"--dir {dir_flag}: {base} is outside the repo {root}")
     rel = workspace.relative(root, base)
     ignore = config.load(root, ".").ignore_dirs
-    found = workspace.runnable_in_work_tree(root, workspace.list_files(root), ignore)
+    files = workspace.list_files(root)
+    found = workspace.runnable_in_work_tree(root, files, ignore)
     dirs = tuple(d for d in found if workspace.is_under(d, rel))
     if not dirs:
         raise UserError(f"--dir {dir_flag}: no runnable dir under {base} (run `invoke info`)")
-    return Selection(root, dirs)
+    return Selection(root, dirs, untested=untested_packages(files, found, rel, ignore))
 
 
 def narrow(

@@ -33,8 +33,6 @@ import json
 import os
 import posixpath
 import re
-import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -245,21 +243,7 @@ def rebuild(target: project.Target, why: str, quiet: bool) -> None:
         return
     p = build.with_revision(p, build.git_revision(target))
     events.progress(f"build  {target.rel_dir}  {p.ref} ({why})")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as log, buildctx.write_tar(p.context) as tar:
-        # stdout is the task's data: the log goes to stderr, or (quiet) only when it fails.
-        code = commands.run_feeding(p.argv, tar, output=log if quiet else sys.stderr.buffer)
-        if code != 0:
-            log.seek(0)
-            text = log.read().decode(errors="replace")
-            if text.strip():
-                events.progress(text.rstrip())
-            raise build.BuildFailedError(
-                f"docker build of {p.ref} failed (exit {code}); its log is above"
-            )
-    if engine.inspect_image(p.ref) is None:
-        raise build.BuildFailedError(f"docker build reported success but {p.ref} is not present")
+    build.execute(p, quiet=quiet)
 
 
 def _batched(target: project.Target, runner: commands.Runner) -> commands.Runner:

@@ -200,3 +200,25 @@ def test_narrow_and_exact_keep_the_selection_shape() -> None:
     assert shards.exact(sel, "a").dirs == ("a",)
     with pytest.raises(UserError, match="--exact: nope is not a runnable dir"):
         shards.exact(sel, "nope")
+
+
+def test_packages_whose_tests_no_run_covers_are_found() -> None:
+    from helpers.ops import selection
+
+    files = [
+        "libs/core/pyproject.toml",
+        "libs/core/src/core/__init__.py",
+        "libs/core/tests/test_core.py",
+        "libs/util/pyproject.toml",  # no tests: nothing to say
+        "libs/util/src/util/__init__.py",
+        "services/api/pyproject.toml",  # runnable: its run covers its tests
+        "services/api/tests/test_api.py",
+        "services/api/libs/inner/pyproject.toml",  # inside a runnable dir: covered
+        "services/api/libs/inner/test_inner.py",
+        "vendor/x/pyproject.toml",  # ignored dir
+        "vendor/x/tests/test_x.py",
+    ]
+    runnable = ["services/api"]
+    assert selection.untested_packages(files, runnable, ".", ["vendor"]) == ("libs/core",)
+    assert selection.untested_packages(files, runnable, "services", ["vendor"]) == ()
+    assert selection.untested_packages(files, [], "libs", ()) == ("libs/core",)
