@@ -7,6 +7,7 @@ Dockerfiles that are not runnable dirs yet with the lines that would make them s
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Optional
 
 from helpers.errors import UserError
 from helpers.model import config, workspace
-from helpers.ops import syncfiles
+from helpers.ops import selection, syncfiles
 from helpers.outcome import Outcome
 
 
@@ -119,7 +120,9 @@ def _adopt(args: Sequence[str], here: Path) -> Outcome:
         )
     else:
         lines.append("then make one (a new dir, or an existing pyproject package):")
-        lines.append("  invoke create_runnable_dir DIR")
+        packages = selection.untested_packages(files, runnable, ".", ignore)
+        for rel in packages[:5] or ["DIR"]:
+            lines.append(f"  invoke create_runnable_dir {shlex.quote(rel) if packages else rel}")
     return Outcome.of(lines, synced.code)
 
 

@@ -246,11 +246,15 @@ def sync(cwd: Path, check: bool = False, force: bool = False, how: str = "") -> 
         for s in drift:
             lines.append(f"drift   {s.path} ({s.status})")
             lines.append(s.diff().rstrip("\n"))
+        fix = how or "invoke sync_files"
         if drift:
             lines.append(
-                f"{len(drift)} files differ from helpers {client.version}: run "
-                f"`{how or 'invoke sync_files'}` (files you own: sync_exclude)"
+                f"{len(drift)} files differ from helpers {client.version}: `{fix}` writes "
+                f"missing and outdated ones, `{fix} --force` also replaces files you changed; "
+                "list the files you own in sync_exclude"
             )
+        else:
+            lines.append(f"in sync: {len(states)} files as helpers {client.version} renders them")
         return Outcome.of(lines, 1 if drift else 0)
     written = apply(client, states, force)
     left = [s for s in states if s.status == DIFFERS and not force]

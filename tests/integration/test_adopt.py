@@ -108,6 +108,13 @@ def test_adopt_from_empty_repo_to_green_main_pytest_and_twice_changes_nothing(
     listed = in_env(root, "invoke --list")
     assert listed.returncode == 0 and "docker_build_local_image" in listed.stdout
 
+    # A package with tests (untracked here: adopt reads the work tree) is named as the step.
+    write(root / "libs" / "my core" / "pyproject.toml", '[project]\nname = "core"\n')
+    write(root / "libs" / "my core" / "tests" / "test_core.py", TEST)
+    named = adopt(root)
+    assert "  invoke create_runnable_dir 'libs/my core'" in named.stdout, named.stdout
+    shutil.rmtree(root / "libs")
+
     write(root / "svc" / "changelog.txt", "# svc-0.1.0\n- 2026-11-29\n- first\n")
     write(root / "svc" / "devops" / "Dockerfile", DOCKERFILE)
     write(root / "svc" / "tests" / "test_svc.py", TEST)
@@ -142,7 +149,8 @@ def test_drift_found_by_check_and_fixed_by_sync(empty_repo: Callable[[], Path]) 
     assert adopt(root).returncode == 0
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "adopt")
-    assert in_env(root, "invoke sync_files --check").returncode == 0
+    clean = in_env(root, "invoke sync_files --check")
+    assert clean.returncode == 0 and clean.stdout.startswith("in sync: ")
     linter = shutil.which("actionlint")
     if linter:  # the dev thin env has it; tests/unit/test_syncfiles.py insists on it in CI
         linted = subprocess.run([linter, SYNCED[3]], cwd=root, capture_output=True, text=True)
@@ -155,6 +163,7 @@ def test_drift_found_by_check_and_fixed_by_sync(empty_repo: Callable[[], Path]) 
     assert check.returncode == 1, check.stdout + check.stderr
     assert "drift   .github/workflows/helpers.yml (differs)" in check.stdout
     assert "-      fail-fast: true" in check.stdout and "+      fail-fast: false" in check.stdout
+    assert "`invoke sync_files --force` also replaces files you changed" in check.stdout
     kept = in_env(root, "invoke sync_files")
     assert kept.returncode == 1 and "fail-fast: true" in workflow.read_text()
     assert in_env(root, "invoke sync_files --force").returncode == 0
