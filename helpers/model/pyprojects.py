@@ -63,18 +63,36 @@ def _poetry_tables(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [table(poetry, "dependencies"), table(poetry, "dev-dependencies"), *groups]
 
 
-def required_names(data: Mapping[str, Any]) -> set[str]:
-    """Normalized names of every project this pyproject depends on, any table."""
+def _requirements(data: Mapping[str, Any]) -> list[str]:
+    """PEP 508 strings of the dependencies, optional dependencies and dependency groups."""
     project = table(data, "project")
     reqs = _strings(project.get("dependencies"))
     for extra in table(project, "optional-dependencies").values():
         reqs += _strings(extra)
     for group in table(data, "dependency-groups").values():
         reqs += _strings(group)
-    names = {m.group(1) for m in map(_REQ_NAME.match, reqs) if m}
+    return reqs
+
+
+def required_names(data: Mapping[str, Any]) -> set[str]:
+    """Normalized names of every project this pyproject depends on, any table."""
+    names = {m.group(1) for m in map(_REQ_NAME.match, _requirements(data)) if m}
     for deps in _poetry_tables(data):
         names.update(k for k in deps if k != "python")
     return {normalize(n) for n in names}
+
+
+def file_references(data: Mapping[str, Any]) -> list[str]:
+    """Absolute paths of `name @ file:///...` direct references, any table."""
+    from urllib.parse import unquote, urlparse
+
+    out = []
+    for req in _requirements(data):
+        _, at, url = req.partition("@")
+        url = url.strip().split(";")[0].strip()
+        if at and url.startswith("file:"):
+            out.append(unquote(urlparse(url).path).rstrip("/"))
+    return out
 
 
 def source_paths(data: Mapping[str, Any]) -> list[str]:

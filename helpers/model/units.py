@@ -198,12 +198,28 @@ def _package_edges(
     data = inp.pyprojects.get(path)
     if not data:
         return set()
-    edges = {p for name in pyprojects.required_names(data) for p in by_name.get(name, ())}
+    pinned: set[str] = set()  # units a path source or a file:// reference names exactly
     for rel in pyprojects.source_paths(data):
         target = _clean_path(posixpath.join(path if path != "." else "", rel))
         holder = None if target.startswith("..") else _innermost(units, target)
-        edges.update([holder] if holder else [])
-    return edges
+        pinned.update([holder] if holder else [])
+    for absolute in pyprojects.file_references(data):
+        inside = _relative_to(inp.root, absolute)
+        holder = _innermost(units, inside) if inside is not None else None
+        pinned.update([holder] if holder else [])
+    # A name a pin resolves is that unit, not every in-repo package of the same name
+    # (a copy of the name elsewhere would otherwise ride into the image and shadow it).
+    named = {units[h].project for h in pinned if units[h].project}
+    required = pyprojects.required_names(data) - named
+    return pinned | {p for name in required for p in by_name.get(name, ())}
+
+
+def _relative_to(root: Path, absolute: str) -> Optional[str]:
+    try:
+        rel = Path(absolute).relative_to(root).as_posix()
+    except ValueError:
+        return None
+    return "." if rel in ("", ".") else rel
 
 
 def _depends_on_edges(

@@ -100,3 +100,21 @@ def test_unknown_unit_suggests_close_matches() -> None:
     ws = build({"libs/core": '[project]\nname = "core"\n'})
     with pytest.raises(UserError, match=r"no unit 'libs/cor' .*did you mean libs/core\?"):
         ws.find("libs/cor")
+
+
+def test_a_pinned_dependency_is_that_unit_not_every_package_of_its_name() -> None:
+    """A stray package named like the dependency (here inside its src/) must not ride along."""
+    ws = build(
+        {
+            "libs/core": '[project]\nname = "core"\n',
+            "libs/core/src/core": '[project]\nname = "core"\n',  # a mistaken second "core"
+            "svc/uv": '[project]\nname = "uv-app"\ndependencies = ["core"]\n'
+            '[tool.uv.sources]\ncore = { path = "../../libs/core" }\n',
+            "svc/ref": '[project]\nname = "ref-app"\n'
+            'dependencies = ["core @ file:///r/libs/core"]\n',
+            "svc/name": '[project]\nname = "name-app"\ndependencies = ["core"]\n',
+        }
+    )
+    assert ws.deps["svc/uv"] == ("libs/core",)
+    assert ws.deps["svc/ref"] == ("libs/core",)
+    assert ws.deps["svc/name"] == ("libs/core", "libs/core/src/core")  # by name: ambiguous
