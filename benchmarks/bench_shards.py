@@ -30,7 +30,7 @@ from _bench import ROOT, client_repo, env, line, seconds
 sys.path.insert(0, str(ROOT))
 
 from helpers.model import workspace
-from helpers.ops import shards
+from helpers.ops.testing import shards
 
 JOBS = 2
 N_SHARDS = 4

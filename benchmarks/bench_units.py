@@ -87,9 +87,9 @@ def export_context(client: Path, e: dict[str, str], out: Path) -> None:
     code = (
         "import shutil, sys\n"
         "from helpers.model import project\n"
-        "from helpers.ops import build, buildctx\n"
+        "from helpers.ops.images import build, build_context\n"
         "ctx = build.prepare(project.target('app')).context\n"
-        "with buildctx.write_tar(ctx) as tar, open(sys.argv[1], 'wb') as f:\n"
+        "with build_context.write_tar(ctx) as tar, open(sys.argv[1], 'wb') as f:\n"
         "    shutil.copyfileobj(tar, f)\n"
     )
     tar_path = out.with_suffix(".tar")
@@ -102,12 +102,12 @@ def stale_check_seconds(client: Path, e: dict[str, str]) -> float:
     code = (
         "import statistics, time\n"
         "from helpers.model import project\n"
-        "from helpers.ops import imagecheck, stale\n"
+        "from helpers.ops.images import choice, freshness\n"
         "t = project.target('app')\n"
-        "image = imagecheck.choose(t, 'local', None).image\n"
+        "image = choice.choose_image(t, 'local', None).image\n"
         "runs = []\n"
         "for _ in range(8):\n"
-        "    s = time.perf_counter(); assert stale.check(t, image) == []\n"
+        "    s = time.perf_counter(); assert freshness.check(t, image) == []\n"
         "    runs.append(time.perf_counter() - s)\n"
         "print(statistics.median(runs[1:]))\n"
     )

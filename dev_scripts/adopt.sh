@@ -44,5 +44,5 @@ set -- # `.` would pass this script's arguments on to setenv.sh
 . "$helpers/dev_scripts/thin_env/setenv.sh" || exit 2
 
 rc=0
-python -m helpers.ops.adopt ${force[@]+"${force[@]}"} || rc=$?
+python -m helpers.cli.adopt ${force[@]+"${force[@]}"} || rc=$?
 exit "$rc" # helpers.adopt printed the next steps

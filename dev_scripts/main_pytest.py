@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run the tests of every runnable dir under --dir, each in its own container, in parallel.
 
-A thin entry point: the logic lives in helpers.ops.main_pytest (its edge: helpers.edge).
+A thin entry point: argv in helpers.cli.main_pytest, the run in helpers.ops.testing.many
+(its edge: helpers.edge).
 """
 
 import sys
@@ -12,7 +13,7 @@ if __name__ == "__main__":
 
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from helpers import edge  # noqa: F401 - loaded here, not inside main's first lines
-        from helpers.ops.main_pytest import main
+        from helpers.cli.main_pytest import main
 
         code = main()
     except KeyboardInterrupt:  # Ctrl-C before the edge's handlers are in: nothing started

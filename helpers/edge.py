@@ -22,64 +22,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType
-from typing import Any, Callable, Optional, TypeVar, Union
+from typing import Callable, Optional, TypeVar, Union
 
 from helpers import events, output  # noqa: TID251 (the edge renders)
+from helpers.effects.signals import stop_signals_interrupt
 from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, render
 from helpers.outcome import Outcome
 
 EXIT_UNEXPECTED = 3
-# Each of these ends the run the way Ctrl-C does.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOG_NAME = "errors.log"
 LOG_LIMIT = 1_000_000  # bytes
 
 T = TypeVar("T")
-
-
-def _raise_interrupt(signum: int, frame: Optional[FrameType]) -> None:
-    raise KeyboardInterrupt
-
-
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-@contextlib.contextmanager
-def stop_signals_interrupt() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt inside; the old handlers return after."""
-    if not _in_main_thread():
-        yield
-        return
-    old: dict[signal.Signals, Any] = {}
-    for sig in STOP_SIGNALS:
-        previous = signal.getsignal(sig)
-        if previous is signal.SIG_IGN:
-            continue  # nohup / a background job: the caller chose to ignore it
-        old[sig] = previous
-        signal.signal(sig, _raise_interrupt)
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            # None: a handler set outside Python; the default is the closest we can restore.
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
-
-
-def ignore_stop_signals() -> None:
-    """During a clean-up: further Ctrl-C / SIGTERM / SIGHUP wait until it is done.
-
-    The edge restores the caller's handlers when it exits.
-    """
-    if _in_main_thread():
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
 
 
 def state_dir(env: Optional[Mapping[str, str]] = None) -> Path:

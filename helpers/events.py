@@ -4,7 +4,8 @@ An operation never prints. It returns its result, and while it works it emits ev
 `events.progress("building ...")`, `events.warning(...)`, or `events.data(...)` for a
 line a pipe reads (a dry-run plan, a progress table). Whoever runs the operation
 chooses where events go: the edge (helpers/edge.py) sends them to the renderer
-(helpers/output.py: data on stdout, the rest on stderr); a test collects them
+(helpers/output.py: data on stdout, the rest on stderr), which imports this module,
+never the other way; a test collects them
 (`with events.collected() as seen:`); anything else (a JSON log, CI annotations)
 is one more sink.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,16 +42,16 @@ _lock = threading.Lock()
 _sinks: list[Sink] = []
 
 
-def _render(event: Event) -> None:
-    from helpers import output  # noqa: TID251 (the default sink is the renderer)
-
-    output.render(event)
+def _plain(event: Event) -> None:
+    """Outside the edge (a script or test calling an operation directly, no sink installed):
+    one plain line on stderr, so nothing is lost. The edge installs the renderer."""
+    sys.stderr.write(f"{event.text}\n")
 
 
 def emit(event: Event) -> None:
-    """Hand the event to the innermost sink (the renderer when none is installed)."""
+    """Hand the event to the innermost sink (plain stderr lines when none is installed)."""
     with _lock:
-        sink = _sinks[-1] if _sinks else _render
+        sink = _sinks[-1] if _sinks else _plain
     sink(event)
 
 

@@ -157,10 +157,10 @@ def _registry(value: Any, where: str, key: str) -> Optional[str]:
 
 
 def _platforms(value: Any, where: str, key: str) -> tuple[str, ...]:
-    from helpers.ops import platforms  # the one list of known architectures
+    from helpers.model import images
 
     items = _str_list(value, where, key)
-    return platforms.parse_list(",".join(items), where=f"{where}: '{key}'")
+    return images.parse_platforms(",".join(items), where=f"{where}: '{key}'")
 
 
 def _port_ok(text: str, allow_empty: bool = False) -> bool:

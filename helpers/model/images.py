@@ -113,3 +113,40 @@ def labelled_dockerfile(base: str, labels: Mapping[str, str]) -> str:
         raise UserError("a label holds a line break; labels are one line each")
     pairs = " \\\n      ".join(f"{_quoted(k)}={_quoted(v)}" for k, v in sorted(labels.items()))
     return f"FROM {base}\n" + (f"LABEL {pairs}\n" if labels else "")
+
+
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
+
+
+# docker arch -> the qemu binary name binfmt_misc registers for it
+QEMU_NAMES = {
+    "arm64": "aarch64",
+    "arm": "arm",
+    "amd64": "x86_64",
+    "386": "i386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+    "mips64le": "mips64el",
+}
+
+
+def parse_platforms(text: str, where: str = "--platforms") -> tuple[str, ...]:
+    items = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    if not items:
+        raise UserError(f"{where}: give at least one platform, e.g. linux/amd64,linux/arm64")
+    for item in items:
+        if not _PLATFORM.match(item):
+            raise UserError(
+                f"{where}: {item!r} is not a platform like linux/amd64 or linux/arm64/v8; fix it"
+            )
+        arch = item.split("/")[1]
+        if arch not in QEMU_NAMES:
+            known = ", ".join(f"linux/{a}" for a in QEMU_NAMES)
+            raise UserError(f"{where}: unknown architecture in {item!r}; known: {known}")
+    return items
+
+
+def platform_arch(platform: str) -> str:
+    """`linux/arm64/v8` -> `arm64v8`: the suffix of per-platform tags."""
+    return "".join(platform.split("/")[1:])

@@ -50,3 +50,10 @@ def target(dir_flag: Optional[str] = None, cwd: Optional[Path] = None) -> Target
     root = workspace.find_repo_root(cwd)
     rel = workspace.resolve_dir(root, cwd, dir_flag)
     return Target(root, rel, config.load(root, rel))
+
+
+MOUNT = "/app"
+
+
+def workdir(rel_dir: str) -> str:
+    return MOUNT if rel_dir == "." else f"{MOUNT}/{rel_dir}"

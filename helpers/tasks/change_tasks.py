@@ -25,22 +25,22 @@ def _root() -> Path:
 @task(help={"since": SINCE, "format": "text, json or github-matrix (for strategy.matrix)"})
 def changes(ctx: Context, since: Optional[str] = None, format: str = "text") -> None:
     """Changed and affected units, images to rebuild, versions to bump before release."""
-    from helpers.ops import changes as ch
-    from helpers.ops import rebuilds
+    from helpers.ops.images import freshness
+    from helpers.ops.workspace import changes as ch
 
     ch.check_format(format)
     ws, found = ch.load_and_compute(_root(), since)
     if format == "text" or format == "json":  # a CI matrix stays what changed
-        found = ch.with_stale_images(found, rebuilds.stale_local(ws.root, ws.runnable()))
+        found = ch.with_stale_images(found, freshness.stale_local(ws.root, ws.runnable()))
     output.data(ch.render(found, format))
 
 
 @task(help={"since": SINCE.replace("default:", "default (no marks without one):")})
 def info(ctx: Context, since: Optional[str] = None) -> None:
     """The workspace at a glance: units, versions, local images, * changed, (*) affected."""
-    from helpers.ops import infotable
+    from helpers.ops.workspace import info
 
-    output.data(infotable.info(_root(), since))
+    output.data(info.info(_root(), since))
 
 
 @task(
@@ -59,6 +59,6 @@ def deps(
     since: Optional[str] = None,
 ) -> None:
     """The dependency graph between units; a cycle is an error printed as its path."""
-    from helpers.ops import hygiene
+    from helpers.ops.workspace import graph_render
 
-    output.data(hygiene.deps_view(_root(), format, unit, reverse, since))
+    output.data(graph_render.deps_view(_root(), format, unit, reverse, since))

@@ -35,7 +35,7 @@ def docker_jupyter(
     dry_run: bool = False,
 ) -> Outcome:
     """Serve Jupyter from the runnable dir's container on a free port; prints the URL."""
-    from helpers.ops import jupyter
+    from helpers.ops.run import jupyter
 
     return jupyter.serve(dir, stage, version, port, dry_run)
 
@@ -49,7 +49,7 @@ def docker_pull(
     dry_run: bool = False,
 ) -> Outcome:
     """Pull the stage's image from the configured registry, then check its version."""
-    from helpers.ops import registry
+    from helpers.ops.release import registry
 
     return registry.pull(dir, stage, version, dry_run)
 
@@ -68,7 +68,7 @@ def docker_login(
     password_stdin: bool = False,
 ) -> Outcome:
     """Log in to the registry; the secret comes from stdin or docker's credential helper."""
-    from helpers.ops import registry as registry_ops
+    from helpers.ops.release import registry as registry_ops
 
     return registry_ops.login(registry, username, password_stdin, sys.stdin)
 
@@ -76,7 +76,7 @@ def docker_login(
 @task(help={"dir": DIR, "all_dirs": "every runnable dir of the repo"})
 def docker_images_ls_repo(ctx: Context, dir: Optional[str] = None, all_dirs: bool = False) -> None:
     """List the runnable dir's local images: tag, version label, created, size."""
-    from helpers.ops import inventory
+    from helpers.ops.run import inventory
 
     output.data(inventory.images_ls_repo(dir, all_dirs))
 
@@ -84,7 +84,7 @@ def docker_images_ls_repo(ctx: Context, dir: Optional[str] = None, all_dirs: boo
 @task(help={"all": "include stopped containers"})
 def docker_ps(ctx: Context, all: bool = False) -> None:
     """List the containers these tools started: name, dir, image, status."""
-    from helpers.ops import inventory
+    from helpers.ops.run import inventory
 
     output.data(inventory.ps(all))
 
@@ -106,7 +106,7 @@ def docker_kill(
     dry_run: bool = False,
 ) -> Outcome:
     """Kill containers these tools started; any other name is refused."""
-    from helpers.ops import inventory
+    from helpers.ops.run import inventory
 
     return inventory.kill(name or [], all, repo_only, dry_run)
 
@@ -127,6 +127,6 @@ def docker_cleanup(
     dry_run: bool = False,
 ) -> Outcome:
     """Remove stopped containers and stale images these tools created (found by label)."""
-    from helpers.ops import cleanup
+    from helpers.ops.run import cleanup
 
     return cleanup.cleanup(containers, images, repo_only, dry_run)

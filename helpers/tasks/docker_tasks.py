@@ -44,9 +44,9 @@ def docker_build_local_image(
     dry_run: bool = False,
 ) -> Outcome:
     """Build local-<user>-<version>; a no-op when its build inputs did not change."""
-    from helpers.ops import dockerops
+    from helpers.ops.images import build
 
-    return dockerops.build_local(dir, version, no_cache, build_arg or [], platform, dry_run)
+    return build.build_local(dir, version, no_cache, build_arg or [], platform, dry_run)
 
 
 @task(help={"dir": DIR, "stage": STAGE, "version": VERSION, **STALE})
@@ -59,9 +59,10 @@ def docker_bash(
     allow_stale: bool = False,
 ) -> None:
     """Start an interactive shell in the runnable dir's container."""
-    from helpers.ops import dockerops, stale
+    from helpers.ops.images import choice
+    from helpers.ops.run import shell
 
-    exit_with(dockerops.bash(dir, stage, version, stale.Policy(if_missing, allow_stale)))
+    exit_with(shell.bash(dir, stage, version, choice.Policy(if_missing, allow_stale)))
 
 
 @task(
@@ -83,7 +84,8 @@ def docker_cmd(
     allow_stale: bool = False,
 ) -> None:
     """Run one command in the runnable dir's container; its exit code is passed through."""
-    from helpers.ops import dockerops, stale
+    from helpers.ops.images import choice
+    from helpers.ops.run import shell
 
-    policy = stale.Policy(if_missing, allow_stale)
-    exit_with(dockerops.cmd(cmd, dir, stage, version, policy))
+    policy = choice.Policy(if_missing, allow_stale)
+    exit_with(shell.cmd(cmd, dir, stage, version, policy))

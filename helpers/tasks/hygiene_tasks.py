@@ -34,37 +34,39 @@ def _problems(lines: tuple[str, ...]) -> None:
 def check_libs(ctx: Context, fix: bool = False, changed_since: Optional[str] = None) -> None:
     """Third-party libraries declared with different specifiers across units (table)."""
     from helpers.errors import UserError
-    from helpers.ops import hygiene, libcheck
+    from helpers.ops.workspace import libs_collect, libs_fix, loader
 
-    loaded = hygiene.load(_root())
-    in_scope, label = hygiene.scope(loaded, changed_since)
-    report = libcheck.collect(
+    loaded = loader.load(_root())
+    in_scope, label = loader.scope(loaded, changed_since)
+    report = libs_collect.collect(
         loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope, loaded.pyprojects
     )
     if fix and report.problems:
         _problems(report.problems)
         raise UserError("--fix changed nothing: fix the bad input above first")
     if fix and report.mismatched:
-        for line in libcheck.apply(loaded.ws.root, libcheck.plan(report)):
+        for line in libs_fix.apply(loaded.ws.root, libs_fix.plan(report)):
             output.data(line)
-        report = libcheck.collect(loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope)
-        for line in libcheck.relock_hints(report):
+        report = libs_collect.collect(
+            loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope
+        )
+        for line in libs_collect.relock_hints(report):
             output.note(line)
     if report.mismatched:
-        output.data(libcheck.render_table(report))
+        output.data(libs_collect.render_table(report))
     _problems(report.problems)
-    output.note(f"{libcheck.summary(report)} ({label})")
+    output.note(f"{libs_collect.summary(report)} ({label})")
     exit_with(report.exit_code)
 
 
 @task(help={"changed_since": CHANGED_SINCE})
 def check_boundaries(ctx: Context, changed_since: Optional[str] = None) -> None:
     """Imports of another unit's internal modules, and in-repo imports a unit does not declare."""
-    from helpers.ops import boundaries, hygiene
+    from helpers.ops.workspace import boundaries, loader
 
-    loaded = hygiene.load(_root())
-    public = hygiene.require_boundaries(loaded)
-    in_scope, label = hygiene.scope(loaded, changed_since)
+    loaded = loader.load(_root())
+    public = loader.require_boundaries(loaded)
+    in_scope, label = loader.scope(loaded, changed_since)
     report = boundaries.check(loaded.ws, loaded.files, public, in_scope)
     if report.findings:
         output.data(boundaries.render(report))

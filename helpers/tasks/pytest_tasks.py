@@ -53,9 +53,9 @@ def _help(*names: str) -> dict[str, str]:
 
 
 def _run(**flags: Any) -> Outcome:
-    from helpers.ops import runtests
+    from helpers.ops.testing import single
 
-    return runtests.run_tests(runtests.RunRequest(**flags))
+    return single.run_tests(single.RunRequest(**flags))
 
 
 @task(help=_help(*RUN_FLAGS, "test_list", "changed_since"))
@@ -122,15 +122,15 @@ run_superslow_tests = _one_list(
 @task(help=_help("dir", "pytest_opts"))
 def pytest_failed(ctx: Context, dir: Optional[str] = None, pytest_opts: str = "") -> Outcome:
     """Rerun the failed tests of the last run, in the image each dir used."""
-    from helpers.ops import runtests
+    from helpers.ops.testing import single
 
-    return runtests.pytest_failed(dir, pytest_opts)
+    return single.pytest_failed(dir, pytest_opts)
 
 
 @task(help=_help("dir"))
 def pytest_repro(ctx: Context, dir: Optional[str] = None) -> None:
     """Print the exact commands that reproduce each failure of the last run."""
-    from helpers.ops import runtests
+    from helpers.ops.testing import single
 
-    lines = runtests.pytest_repro(dir)
+    lines = single.pytest_repro(dir)
     output.data("\n".join(lines) if lines else "the last run had no failures: nothing to reproduce")

@@ -23,12 +23,12 @@ RELEASE_HELP = {
 
 
 if TYPE_CHECKING:
-    from helpers.ops.release import Request
+    from helpers.ops.release.flow import Request
     from helpers.outcome import Outcome
 
 
 def _request(**kwargs: Any) -> Request:
-    from helpers.ops.release import Request
+    from helpers.ops.release.flow import Request
 
     return Request(**kwargs)
 
@@ -44,9 +44,9 @@ def docker_tag_local_image_as_dev(
     ctx: Context, dir: Optional[str] = None, version: Optional[str] = None, dry_run: bool = False
 ) -> Outcome:
     """Tag local-<user>-X.Y.Z as dev-X.Y.Z and dev, here only."""
-    from helpers.ops import release_dev
+    from helpers.ops.release import dev
 
-    return release_dev.tag_local_as_dev(_request(dir=dir, version=version, dry_run=dry_run))
+    return dev.tag_local_as_dev(_request(dir=dir, version=version, dry_run=dry_run))
 
 
 @task(
@@ -60,9 +60,9 @@ def docker_push_dev_image(
     ctx: Context, dir: Optional[str] = None, version: Optional[str] = None, dry_run: bool = False
 ) -> Outcome:
     """Push dev-X.Y.Z to every configured registry, then move dev (never replaces a version)."""
-    from helpers.ops import release_dev
+    from helpers.ops.release import dev
 
-    return release_dev.push_dev(_request(dir=dir, version=version, dry_run=dry_run))
+    return dev.push_dev(_request(dir=dir, version=version, dry_run=dry_run))
 
 
 @task(help=RELEASE_HELP)
@@ -76,10 +76,10 @@ def docker_release_dev_image(
     dry_run: bool = False,
 ) -> Outcome:
     """Build local -> test in it -> push dev-X.Y.Z (every platform, one tag) -> move dev."""
-    from helpers.ops import release_dev
+    from helpers.ops.release import dev
 
     flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
-    return release_dev.release_dev(_request(dir=dir, test_list=test_list, dry_run=dry_run, **flags))
+    return dev.release_dev(_request(dir=dir, test_list=test_list, dry_run=dry_run, **flags))
 
 
 @task(
@@ -93,9 +93,9 @@ def docker_build_prod_image(
     ctx: Context, dir: Optional[str] = None, candidate: bool = False, dry_run: bool = False
 ) -> Outcome:
     """Build prod-X.Y.Z here: the dev image plus this dir's code (or devops/prod.Dockerfile)."""
-    from helpers.ops import release_prod
+    from helpers.ops.release import prod
 
-    return release_prod.build_prod(_request(dir=dir, candidate=candidate, dry_run=dry_run))
+    return prod.build_prod(_request(dir=dir, candidate=candidate, dry_run=dry_run))
 
 
 @task(help={**RELEASE_HELP, "candidate": "push prod-<short commit> for a trial; prod stays"})
@@ -110,11 +110,11 @@ def docker_release_prod_image(
     dry_run: bool = False,
 ) -> Outcome:
     """Build prod -> test the code inside it (no mount) -> push prod-X.Y.Z -> move prod."""
-    from helpers.ops import release_prod
+    from helpers.ops.release import prod
 
     flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
     req = _request(dir=dir, test_list=test_list, candidate=candidate, dry_run=dry_run, **flags)
-    return release_prod.release_prod(req)
+    return prod.release_prod(req)
 
 
 @task(
@@ -128,9 +128,9 @@ def docker_rollback_dev_image(
     ctx: Context, dir: Optional[str] = None, version: str = "", dry_run: bool = False
 ) -> Outcome:
     """Point dev back at dev-X.Y.Z (by digest, in every registry; nothing is rebuilt)."""
-    from helpers.ops import release_dev
+    from helpers.ops.release import rollback
 
-    return release_dev.rollback(_request(dir=dir, version=version, dry_run=dry_run), "dev")
+    return rollback.rollback(_request(dir=dir, version=version, dry_run=dry_run), "dev")
 
 
 @task(
@@ -144,6 +144,6 @@ def docker_rollback_prod_image(
     ctx: Context, dir: Optional[str] = None, version: str = "", dry_run: bool = False
 ) -> Outcome:
     """Point prod back at prod-X.Y.Z (by digest, in every registry; nothing is rebuilt)."""
-    from helpers.ops import release_dev
+    from helpers.ops.release import rollback
 
-    return release_dev.rollback(_request(dir=dir, version=version, dry_run=dry_run), "prod")
+    return rollback.rollback(_request(dir=dir, version=version, dry_run=dry_run), "prod")

@@ -22,7 +22,7 @@ def create_runnable_dir(ctx: Context, name: str, force: bool = False) -> None:
     from pathlib import Path
 
     from helpers.model import workspace
-    from helpers.ops import scaffold
+    from helpers.ops.adoption import scaffold
 
     cwd = Path.cwd().resolve()
     made = scaffold.create(workspace.find_repo_root(cwd), cwd, name, force)
@@ -42,14 +42,15 @@ def docker_update_lock(ctx: Context, dir: Optional[str] = None, if_missing: str 
     """Resolve the dir's dependencies in its image (uv, poetry or pip-tools); write the lock."""
     from helpers import events
     from helpers.model import project
-    from helpers.ops import locks, stale
+    from helpers.ops.images import choice, locks
+    from helpers.ops.run import lockupdate
 
     target = project.target(dir)
     locks.detect(target.path)  # nothing to lock: say so before touching any image
-    chosen = stale.choose(target, "local", None, stale.Policy(if_missing, allow_stale=True))
+    chosen = choice.choose(target, "local", None, choice.Policy(if_missing, allow_stale=True))
     for warning in chosen.warnings:
         events.warning(warning)
-    locked = locks.update(target, chosen.ref)
+    locked = lockupdate.update(target, chosen.ref)
     rel = locked.path.relative_to(target.root).as_posix()
     output.data(rel)
     state = "written" if locked.changed else "unchanged"

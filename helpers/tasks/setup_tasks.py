@@ -13,6 +13,6 @@ from helpers.tasks._common import DIR_HELP, task
 @task(help={"dir": DIR_HELP})
 def print_setup(ctx: Context, dir: Optional[str] = None) -> None:
     """Print the resolved config, image names, engine capabilities and versions."""
-    from helpers.ops import setup_report
+    from helpers.ops.adoption import setup_report
 
     output.data(setup_report.render(dir_flag=dir))

@@ -21,6 +21,6 @@ if TYPE_CHECKING:
 )
 def sync_files(ctx: Context, check: bool = False, force: bool = False) -> Outcome:
     """tasks.py, invoke.yaml, the conftest hook, the CI workflow: as helpers renders them."""
-    from helpers.ops import syncfiles
+    from helpers.ops.adoption import sync
 
-    return syncfiles.sync(Path.cwd(), check=check, force=force)
+    return sync.sync(Path.cwd(), check=check, force=force)

@@ -152,7 +152,7 @@ def test_drift_found_by_check_and_fixed_by_sync(empty_repo: Callable[[], Path]) 
     clean = in_env(root, "invoke sync_files --check")
     assert clean.returncode == 0 and clean.stdout.startswith("in sync: ")
     linter = shutil.which("actionlint")
-    if linter:  # the dev thin env has it; tests/unit/test_syncfiles.py insists on it in CI
+    if linter:  # the dev thin env has it; tests/unit/ops/adoption/test_sync.py insists on it in CI
         linted = subprocess.run([linter, SYNCED[3]], cwd=root, capture_output=True, text=True)
         assert linted.returncode == 0, linted.stdout + linted.stderr
 

@@ -9,13 +9,13 @@ import re
 
 import pytest
 
-from helpers.ops import syncfiles
+from helpers.ops.adoption import sync
 from tests.integration.conftest import ClientFactory, one_line_error
 
 pytestmark = pytest.mark.integration
 
 HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
-UV_DOCKERFILE = syncfiles.template_text("devops/Dockerfile").replace(
+UV_DOCKERFILE = sync.template_text("devops/Dockerfile").replace(
     "RUN sh /tmp/helpers-build/install-ca.sh \\\n",
     "RUN sh /tmp/helpers-build/install-ca.sh \\\n && python3 -m pip install --quiet uv \\\n",
 )
@@ -70,7 +70,7 @@ def test_uv_lock_written_then_installed_from(client_factory: ClientFactory) -> N
             "svc/tests/test_svc.py": TEST,
             "libs/x lib/pyproject.toml": X_LIB,
             "libs/x lib/src/x_lib/__init__.py": "VALUE = 42\n",
-            "po/devops/Dockerfile": syncfiles.template_text("devops/Dockerfile"),
+            "po/devops/Dockerfile": sync.template_text("devops/Dockerfile"),
             "po/pyproject.toml": POETRY,
         },
     )

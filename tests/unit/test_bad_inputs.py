@@ -10,9 +10,13 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
+from helpers.cli import main_pytest
 from helpers.errors import UserError
 from helpers.model import changelog, config, envfile, images, project
-from helpers.ops import changes, containers, dirrun, imagecheck, main_pytest, runtests, selection
+from helpers.ops.images import choice
+from helpers.ops.run import containers
+from helpers.ops.testing import record, selection, single, testplan
+from helpers.ops.workspace import changes
 from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
 
@@ -153,7 +157,7 @@ def test_a_version_that_is_not_one_is_refused(tmp_path: Path) -> None:
     target = _target(tmp_path, "infra", image_name="infra")
     for stage in ("local", "dev"):
         with pytest.raises(UserError) as err:
-            imagecheck.chosen_ref(target, stage, "notaversion", "ann")
+            choice.chosen_ref(target, stage, "notaversion", "ann")
         assert str(err.value) == (
             "--version 'notaversion' is not a version like 1.2.3; omit it to use the changelog's"
         )
@@ -164,17 +168,17 @@ def test_a_version_that_is_not_one_is_refused(tmp_path: Path) -> None:
 def test_the_fix_for_a_missing_version_builds_that_version(tmp_path: Path) -> None:
     make_runnable(tmp_path, "infra", version="1.3.0")
     target = _target(tmp_path, "infra", image_name="infra")
-    assert imagecheck.fix_command(target, "local", "1.2.0") == (
+    assert choice.fix_command(target, "local", "1.2.0") == (
         "invoke docker_build_local_image --dir infra --version 1.2.0"
     )
-    assert imagecheck.fix_command(target, "dev", "1.2.0") == (
+    assert choice.fix_command(target, "dev", "1.2.0") == (
         "invoke docker_pull --dir infra --stage dev --version 1.2.0"
     )
-    assert imagecheck.fix_command(target, "local") == "invoke docker_build_local_image --dir infra"
+    assert choice.fix_command(target, "local") == "invoke docker_build_local_image --dir infra"
 
 
 def test_build_plan_refuses_a_bad_version(tmp_path: Path) -> None:
-    from helpers.ops import build
+    from helpers.ops.images import build
 
     make_runnable(tmp_path, ".")
     with pytest.raises(UserError, match="--version 'v1' is not a version like 1.2.3"):
@@ -258,9 +262,9 @@ def test_run_tests_changed_since_is_named_as_the_flag(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo / "svc")
-    request = runtests.RunRequest(no_docker=True, changed_since="nope")
+    request = single.RunRequest(no_docker=True, changed_since="nope")
     with pytest.raises(UserError, match=r"^--changed-since nope: no such commit"):
-        runtests.run_tests(request)
+        single.run_tests(request)
 
 
 # ---------------------------------------------------------------- the last-run record
@@ -269,12 +273,12 @@ def test_run_tests_changed_since_is_named_as_the_flag(
 def test_a_run_that_ran_nothing_keeps_the_last_record(tmp_path: Path) -> None:
     make_runnable(tmp_path, ".")
     target = project.Target(tmp_path, ".", config.Config(image_name="x"))
-    ran = dirrun.plan_dir(target, None, ["fast"], "run-1")
+    ran = testplan.plan_dir(target, None, ["fast"], "run-1")
     write(ran.junit, "<testsuites/>")
-    assert dirrun.record_if_ran(tmp_path, "run-1", [ran], ["fast"])
-    nothing = dirrun.plan_dir(target, None, ["fast"], "run-2")  # never wrote a report
-    assert not dirrun.record_if_ran(tmp_path, "run-2", [nothing], ["fast"])
-    assert [d.report_dir for d in dirrun.load_last(tmp_path)] == [str(ran.report_dir)]
+    assert record.record_if_ran(tmp_path, "run-1", [ran], ["fast"])
+    nothing = testplan.plan_dir(target, None, ["fast"], "run-2")  # never wrote a report
+    assert not record.record_if_ran(tmp_path, "run-2", [nothing], ["fast"])
+    assert [d.report_dir for d in record.load_last(tmp_path)] == [str(ran.report_dir)]
 
 
 # ---------------------------------------------------------- a Dockerfile deleted, still tracked

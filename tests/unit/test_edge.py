@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from helpers import edge
+from helpers.cli import main_pytest
 from helpers.errors import UserError
-from helpers.ops import main_pytest
+from helpers.ops.testing import many
 from helpers.outcome import Outcome
 from tests.conftest import REPO, make_runnable, write
 
@@ -68,7 +69,7 @@ def test_an_injected_bug_is_one_line_a_log_and_exit_3(
         empty: dict[str, object] = {}
         return empty["no-such-key"]
 
-    monkeypatch.setattr(main_pytest, "select", buggy)
+    monkeypatch.setattr(many, "select", buggy)
     code = main_pytest.main(["--dir", "."], cwd=REPO)
     assert code == edge.EXIT_UNEXPECTED
     (line,) = _stderr_lines(capsys)
@@ -85,13 +86,13 @@ def test_an_injected_bug_is_one_line_a_log_and_exit_3(
 def test_an_injected_bug_in_a_task(
     capsys: pytest.CaptureFixture[str], _state_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from helpers.ops import runtests
+    from helpers.ops.testing import single
     from helpers.tasks import pytest_tasks
 
     def buggy(req: object) -> Outcome:
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(runtests, "run_tests", buggy)
+    monkeypatch.setattr(single, "run_tests", buggy)
     with pytest.raises(SystemExit) as exited:
         pytest_tasks.run_tests.body(None)
     assert exited.value.code == 3

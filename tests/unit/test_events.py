@@ -9,7 +9,7 @@ import pytest
 
 from helpers import edge, events
 from helpers.events import Event, Kind
-from helpers.ops import inventory
+from helpers.ops.run import inventory
 from helpers.outcome import Outcome
 from tests.fakes import FakeRunner, result
 

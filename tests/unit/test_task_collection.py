@@ -115,19 +115,19 @@ def test_every_task_a_message_names_exists() -> None:
 
 
 def test_list_tasks_pass_their_flags_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    from helpers.ops import runtests
+    from helpers.ops.testing import single
     from helpers.tasks import pytest_tasks
 
-    seen: list[runtests.RunRequest] = []
+    seen: list[single.RunRequest] = []
 
-    def record(req: runtests.RunRequest) -> Outcome:
+    def record(req: single.RunRequest) -> Outcome:
         seen.append(req)
         return Outcome()
 
-    monkeypatch.setattr(runtests, "run_tests", record)
+    monkeypatch.setattr(single, "run_tests", record)
     pytest_tasks.run_slow_tests.body(None, dir="infra", fresh=True, pytest_opts="-x")
     pytest_tasks.run_tests.body(None, test_list="fast", no_docker=True)
     assert seen == [
-        runtests.RunRequest(dir="infra", test_list="slow", fresh=True, pytest_opts="-x"),
-        runtests.RunRequest(test_list="fast", no_docker=True),
+        single.RunRequest(dir="infra", test_list="slow", fresh=True, pytest_opts="-x"),
+        single.RunRequest(test_list="fast", no_docker=True),
     ]

@@ -1,0 +1,285 @@
+"""Build a runnable dir's local image: prepare (asks the engine), plan (computes), execute.
+
+The plan names the image, the context files and the exact `docker build` argv.
+An image whose inputs-hash label equals the plan's hash is reused: no build runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from helpers import events
+from helpers.effects import commands, digestcache, engine
+from helpers.errors import UserError
+from helpers.model import config, images, project, workspace
+from helpers.ops.images import (
+    build_context,
+    depunits,
+    install_inputs,
+)
+from helpers.outcome import Outcome
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    ref: str
+    version: str
+    inputs_hash: str
+    context: build_context.Context
+    argv: tuple[str, ...]
+    up_to_date: bool
+    reason: str
+    labels: Mapping[str, str]
+    args: Mapping[str, str]
+    platform: Optional[str]
+    no_cache: bool
+
+
+def with_revision(p: BuildPlan, revision: str) -> BuildPlan:
+    """The plan with the git revision label filled in (asked of git only when building)."""
+    labels = {**p.labels, images.LABEL_REVISION: revision}
+    argv = build_argv(
+        p.ref,
+        p.args,
+        labels,
+        platform=p.platform,
+        no_cache=p.no_cache,
+        dockerfile=p.context.dockerfile,
+    )
+    return dataclasses.replace(p, labels=labels, argv=argv)
+
+
+def parse_build_args(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"--build-arg {pair!r}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _own_unit(path: Path) -> bool:
+    """Nested runnable dirs and submodules are separate: never in a parent's context."""
+    return (path / ".git").exists() or workspace.is_runnable(path)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What a local build is asked for (the flags of docker_build_local_image)."""
+
+    version: Optional[str] = None
+    build_args: tuple[str, ...] = ()
+    platform: Optional[str] = None
+    no_cache: bool = False
+    user: Optional[str] = None
+    revision: str = "unknown"
+
+
+def names(target: project.Target, req: BuildRequest) -> tuple[str, str, dict[str, str]]:
+    """The version, the image ref and the build args (`--build-arg` wins over config)."""
+    version = images.check_version(req.version) if req.version else target.version
+    ref = images.ref(target.cfg, "local", version, req.user or images.user_name())
+    args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
+    args.update(parse_build_args(req.build_args))
+    return version, ref, args
+
+
+def prepare(
+    target: project.Target,
+    *,
+    version: Optional[str] = None,
+    build_args: Sequence[str] = (),
+    platform: Optional[str] = None,
+    no_cache: bool = False,
+    user: Optional[str] = None,
+    revision: str = "unknown",
+    runner: commands.Runner = commands.run,
+) -> BuildPlan:
+    """Ask the engine for the image and its base (one call), then `plan`; the digest
+    cache learns the files it hashed."""
+    req = BuildRequest(version, tuple(build_args), platform, no_cache, user, revision)
+    _, ref, args = names(target, req)
+    found = engine.inspect_images([ref, args["BASE_IMAGE"]], runner)
+    cache = digestcache.for_repo(target.root)  # a stat per unchanged file, not a read
+    p = plan(target, req, found, cache)
+    cache.save()
+    return p
+
+
+def plan(
+    target: project.Target,
+    req: BuildRequest,
+    found: Mapping[str, Optional[engine.ImageInfo]],
+    cache: Optional[digestcache.DigestCache] = None,
+) -> BuildPlan:
+    """The build computed from the work tree and what the engine holds (`found`: the image
+    and its base by ref, as `prepare` looked them up); nothing is asked or written."""
+    version, ref, args = names(target, req)
+    platform, no_cache = req.platform, req.no_cache
+    base = found.get(args["BASE_IMAGE"])
+    # The dir's files, `.helpers/` (CA, install helper) and its in-repo dependency units.
+    ctx = depunits.context(
+        target, target.dockerfile, skip_dir=_own_unit, secrets=depunits.env_file_in(target)
+    )
+    settings = {f"arg:{k}": v for k, v in args.items()}
+    settings.update(
+        dockerfile=target.dockerfile,
+        base_id=base.id if base else args["BASE_IMAGE"],
+        platform=platform or "",
+        version=version,
+    )
+    digest = build_context.inputs_hash(ctx, settings, cache)
+    install = install_inputs.install_inputs(ctx, args, settings["base_id"], cache)
+    existing = found.get(ref)
+    current = existing.labels.get(images.LABEL_INPUTS) if existing else None
+    # An image from before install inputs were recorded is rebuilt once, to record them.
+    recorded = existing is not None and install_inputs.LABEL in existing.labels
+    up_to_date = current == digest and recorded and not no_cache
+    reason = (
+        "inputs unchanged"
+        if up_to_date
+        else "no image yet"
+        if existing is None
+        else "--no-cache"
+        if no_cache
+        else "inputs changed"
+    )
+    labels = images.labels(
+        version=version,
+        revision=req.revision,
+        inputs_hash=digest,
+        rel_dir=target.rel_dir,
+        repo_id=repo_id(target),
+        stage="local",
+    )
+    labels[install_inputs.LABEL] = install_inputs.encode(install)
+    argv = build_argv(
+        ref, args, labels, platform=platform, no_cache=no_cache, dockerfile=target.dockerfile
+    )
+    return BuildPlan(
+        ref=ref,
+        version=version,
+        inputs_hash=digest,
+        context=ctx,
+        argv=argv,
+        up_to_date=up_to_date,
+        reason=reason,
+        labels=labels,
+        args=args,
+        platform=platform,
+        no_cache=no_cache,
+    )
+
+
+def repo_id(target: project.Target) -> str:
+    """The repo label: its path on this host (images and containers alike)."""
+    return str(target.root)
+
+
+def build_argv(
+    ref: str,
+    args: Mapping[str, str],
+    labels: Mapping[str, str],
+    *,
+    platform: Optional[str],
+    no_cache: bool,
+    dockerfile: Optional[str] = config.DEFAULT_DOCKERFILE,
+) -> tuple[str, ...]:
+    """`docker build ... -`: the context (or, with no `dockerfile`, a Dockerfile) on stdin.
+
+    --force-rm: a failed step's intermediate container is removed too (the classic
+    builder keeps it otherwise); a failed build leaves nothing behind.
+    """
+    dockerfile_flag = ("--file", dockerfile) if dockerfile else ()
+    argv = [engine.DOCKER, "build", "--force-rm", *dockerfile_flag, "--tag", ref]
+    for name, value in sorted(args.items()):
+        argv += ["--build-arg", f"{name}={value}"]
+    for name, value in sorted(labels.items()):
+        argv += ["--label", f"{name}={value}"]
+    if platform:
+        argv += ["--platform", platform]
+    if no_cache:
+        argv.append("--no-cache")
+    argv.append("-")
+    return tuple(argv)
+
+
+def git_revision(target: project.Target, runner: commands.Runner = commands.run) -> str:
+    result = runner(("git", "-C", str(target.root), "rev-parse", "HEAD"))
+    return result.out.strip() if result.ok else "unknown"
+
+
+def describe(p: BuildPlan) -> list[str]:
+    return [
+        f"image    {p.ref} ({p.reason})",
+        f"context  {p.context.root} ({len(p.context.files)} files, .dockerignore applied)",
+        f"command  {commands.display(p.argv)} < context.tar",
+    ]
+
+
+def execute(p: BuildPlan, runner: commands.Runner = commands.run, quiet: bool = False) -> None:
+    """Run the build with the context streamed as a tar; fail with one line if it fails.
+
+    The build's log is progress, so it goes to stderr (stdout stays the task's data);
+    `quiet`: kept aside and shown only when the build fails (main_pytest's many dirs)."""
+    import tempfile
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as log, build_context.write_tar(p.context) as tar:
+        code = commands.run_feeding(p.argv, tar, output=log if quiet else _stderr_fd())
+        if code != 0:
+            log.seek(0)
+            text = log.read().decode(errors="replace").rstrip()
+            if text:
+                events.progress(text)
+            raise BuildFailedError(
+                f"docker build of {p.ref} failed (exit {code}); its log is above"
+            )
+    if engine.inspect_image(p.ref, runner) is None:
+        raise BuildFailedError(f"docker build reported success but {p.ref} is not present")
+
+
+def _stderr_fd() -> Optional[int]:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured stderr: let it inherit ours
+        return None
+
+
+class BuildFailedError(UserError):
+    """A build that ran and failed: exit 1 like a failed command, not bad usage."""
+
+    exit_code = 1
+
+
+def build_local(
+    dir_flag: Optional[str],
+    version: Optional[str],
+    no_cache: bool,
+    build_args: list[str],
+    platform: Optional[str],
+    dry_run: bool,
+) -> Outcome:
+    """Build the dir's local image unless it is up to date; what happened, for the task to show."""
+
+    target = project.target(dir_flag)
+    p = prepare(
+        target, version=version, build_args=build_args, platform=platform, no_cache=no_cache
+    )
+    if p.up_to_date and not dry_run:
+        return Outcome(
+            f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"
+        )
+    p = with_revision(p, git_revision(target))
+    if dry_run:
+        return Outcome.of(describe(p))
+    events.progress(f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files")
+    execute(p)
+    return Outcome(f"built {p.ref}")

@@ -1,0 +1,245 @@
+"""A runnable dir's build context with its in-repo dependency units, and the install helper.
+
+The dir's own files are the context root (as `build_context` collects them). Every
+in-repo unit the dir depends on (transitively, from the graph `deps` shows) and
+that is not already in that context is copied under `.helpers/units/<repo path>/`
+(after the unit's own `.dockerignore`; nested units and submodules left out).
+Beside them, `.helpers/` gets:
+
+  - `units.txt`: those units' repo paths, dependencies first;
+  - `requirements.txt`: the third-party requirements of the dir (its `[project]`
+    dependencies plus its test extras or groups `test`, `tests`, `dev`; poetry
+    tables translated) and of its dependency units, with every in-repo name left
+    out: a `file://` direct reference, a uv path source or a poetry path
+    dependency naming an in-repo unit is satisfied by that unit's copy;
+  - `constraints.txt`: the dir's lock (uv.lock, poetry.lock, or requirements.txt
+    compiled from requirements.in) as pins, applied to the third-party install;
+  - `install-deps.sh`, which a Dockerfile runs after `COPY .helpers/ ...`: it
+    copies each unit to its place under the mount point (/app/<repo path>) and
+    installs it editable there, dependencies first and without their own
+    dependencies, then installs `requirements.txt`. At run time the repo is
+    mounted at /app, so the editable installs point at the mounted code: an edit
+    to a dependency's code needs no rebuild; a change to what it installs does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from helpers.errors import UserError
+from helpers.model import graph, project, pyprojects, units, workspace
+from helpers.ops.images import build_context, cacerts, requirements
+
+UNITS_DIR = ".helpers/units"
+ORDER_FILE = ".helpers/units.txt"
+REQUIREMENTS_FILE = ".helpers/requirements.txt"
+CONSTRAINTS_FILE = ".helpers/constraints.txt"
+SCRIPT_FILE = ".helpers/install-deps.sh"
+ROOT_COPY = ".root"  # the copy name of the repo-root unit (".")
+
+
+# Files that say what gets installed (dependency manifests and locks), by base name.
+MANIFESTS = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "uv.lock",
+    "poetry.lock",
+    "pdm.lock",
+    "Pipfile",
+    "Pipfile.lock",
+    "requirements*.txt",
+    "requirements*.in",
+    "constraints*.txt",
+)
+
+
+INSTALL_SCRIPT = f"""#!/bin/sh
+# Written by helpers: install the runnable dir's in-repo dependency units (copied
+# under units/, dependencies first), each editable at its place under the mount
+# point so that at run time its code comes from the mounted repo; then the
+# third-party requirements of the dir and of those units.
+set -e
+here="$(cd "$(dirname "$0")" && pwd)"
+python="${{HELPERS_PYTHON:-python3}}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+if [ -s "$here/units.txt" ]; then
+    while IFS= read -r unit; do
+        [ -n "$unit" ] || continue
+        copy="$unit"; dest="{project.MOUNT}/$unit"
+        if [ "$unit" = "." ]; then copy="{ROOT_COPY}"; dest="{project.MOUNT}"; fi
+        mkdir -p "$dest"
+        cp -a "$here/units/$copy/." "$dest/"
+        [ -f "$dest/pyproject.toml" ] || [ -f "$dest/setup.py" ] || continue
+        echo "helpers: installing in-repo $unit (editable at $dest)"
+        "$python" -m pip install --quiet --no-deps --no-build-isolation --editable "$dest"
+    done < "$here/units.txt"
+fi
+if grep -q '[^[:space:]]' "$here/requirements.txt" 2>/dev/null; then
+    if grep -q '[^[:space:]]' "$here/constraints.txt" 2>/dev/null; then
+        echo "helpers: installing third-party requirements, pinned by the dir's lock"
+        "$python" -m pip install --quiet -r "$here/requirements.txt" -c "$here/constraints.txt"
+    else
+        echo "helpers: installing third-party requirements"
+        "$python" -m pip install --quiet -r "$here/requirements.txt"
+    fi
+fi
+"""
+
+
+_MANIFEST = re.compile("|".join(fnmatch.translate(p) for p in MANIFESTS))
+
+
+def is_manifest(rel: str) -> bool:
+    """A dependency manifest or lock (`MANIFESTS`, by base name)."""
+    return _MANIFEST.match(rel.rpartition("/")[2]) is not None
+
+
+@dataclass(frozen=True)
+class DepUnits:
+    order: tuple[str, ...]  # dependency units copied into the context, dependencies first
+    files: Mapping[str, Path]  # context path -> host file
+    requirements: tuple[str, ...]
+    constraints: tuple[str, ...] = ()  # the dir's lock as pins (see `locks`)
+
+    def injected(self) -> dict[str, bytes]:
+        return {
+            ORDER_FILE: "".join(f"{u}\n" for u in self.order).encode(),
+            REQUIREMENTS_FILE: "".join(f"{r}\n" for r in self.requirements).encode(),
+            CONSTRAINTS_FILE: "".join(f"{c}\n" for c in self.constraints).encode(),
+            SCRIPT_FILE: INSTALL_SCRIPT.encode(),
+        }
+
+
+@functools.lru_cache(maxsize=8)
+def load_workspace(root: Path) -> units.Workspace:
+    """The repo's units and edges, read once per process (main_pytest asks per dir)."""
+    return units.load(root)
+
+
+def copy_dir(unit: str) -> str:
+    return f"{UNITS_DIR}/{ROOT_COPY if unit == '.' else unit}"
+
+
+def topo_order(g: graph.Graph, nodes: Iterable[str]) -> list[str]:
+    """`nodes` with every node after the nodes it depends on (ties in path order)."""
+    wanted = set(nodes)
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def visit(node: str) -> None:
+        if node in seen:
+            return
+        seen.add(node)
+        for dep in sorted(g.get(node, ())):
+            visit(dep)
+        if node in wanted:
+            out.append(node)
+
+    for node in sorted(wanted):
+        visit(node)
+    return out
+
+
+def _holder(ws: units.Workspace, unit: str) -> Optional[str]:
+    """The runnable dir whose context holds the unit's files."""
+    return unit if ws.units[unit].kind == units.RUNNABLE else ws.within.get(unit)
+
+
+def dependency_units(ws: units.Workspace, rel_dir: str) -> list[str]:
+    """Units the dir depends on whose files are not in its own context, dependencies first."""
+    seeds = [rel_dir, *(p for p, holder in ws.within.items() if holder == rel_dir)]
+    reach = graph.closure(ws.deps, [s for s in seeds if s in ws.units])
+    outside = [u for u in reach if u != rel_dir and _holder(ws, u) != rel_dir]
+    return topo_order(ws.deps, outside)
+
+
+def _unit_files(ws: units.Workspace, unit: str) -> dict[str, Path]:
+    root = ws.root if unit == "." else ws.root / unit
+    others = {str(ws.root / u) for u in ws.units if u not in (".", unit)}
+
+    def skip(path: Path) -> bool:
+        return str(path) in others or (path / ".git").exists()
+
+    dockerfile = workspace.DOCKERFILE if ws.units[unit].kind == units.RUNNABLE else ""
+    ctx = build_context.collect(root, dockerfile or build_context.IGNORE_FILE, skip_dir=skip)
+    prefix = copy_dir(unit)
+    return {f"{prefix}/{rel}": root / rel for rel in ctx.files}
+
+
+def read_pyproject(
+    ws: units.Workspace, unit: str, must_be_package: bool
+) -> Optional[Mapping[str, Any]]:
+    path = (ws.root if unit == "." else ws.root / unit) / pyprojects.FILENAME
+    if not path.is_file():
+        return None
+    data = pyprojects.parse(path.read_text(encoding="utf-8"), requirements.where_of(unit))
+    if must_be_package:
+        _check_project(data, unit)
+    return data
+
+
+def _check_project(data: Mapping[str, Any], unit: str) -> None:
+    """A unit others depend on must say what it is: `[project]` (or poetry's table)."""
+    if "project" not in data and not pyprojects.table(data, "tool", "poetry"):
+        raise UserError(
+            f"{requirements.where_of(unit)}: no [project] table, yet other units depend on it; add "
+            "[project] with name and version (and dependencies)"
+        )
+
+
+def dep_units(target: project.Target) -> DepUnits:
+    ws = load_workspace(target.root)
+    graph.check_acyclic(ws.deps)
+    from helpers.ops.images import locks
+
+    in_repo = {u.project for u in ws.units.values() if u.project}
+    pins = tuple(locks.constraints(target.path, in_repo))
+    if target.rel_dir not in ws.units:  # e.g. not yet known to git: no graph to follow
+        return DepUnits((), {}, (), pins)
+    order = dependency_units(ws, target.rel_dir)
+    files: dict[str, Path] = {}
+    for unit in order:
+        files.update(_unit_files(ws, unit))
+    return DepUnits(tuple(order), files, requirements.requirements(ws, target.rel_dir, order), pins)
+
+
+def _own_unit(path: Path) -> bool:
+    """Nested runnable dirs and submodules are separate: never in a parent's context."""
+    return (path / ".git").exists() or workspace.is_runnable(path)
+
+
+def env_file_in(target: project.Target) -> list[str]:
+    """The configured env file, relative to the context, when it lies inside it."""
+    env_file = (target.root / target.cfg.env_file).resolve()
+    try:
+        return [env_file.relative_to(target.path.resolve()).as_posix()]
+    except ValueError:
+        return []
+
+
+def context(
+    target: project.Target,
+    dockerfile: str = workspace.DOCKERFILE,
+    skip_dir: Optional[Callable[[Path], bool]] = None,
+    secrets: Optional[Sequence[str]] = None,
+) -> build_context.Context:
+    """The dir's build context: its files, the injected `.helpers/` files, its dependency units.
+
+    `skip_dir` and `secrets` default to nested units / submodules and the env file."""
+    deps = dep_units(target)
+    injected = {**cacerts.build_files(target.cfg.extra_ca_certs, target.root), **deps.injected()}
+    ctx = build_context.collect(
+        target.path,
+        dockerfile,
+        injected,
+        skip_dir=skip_dir or _own_unit,
+        secrets=env_file_in(target) if secrets is None else secrets,
+    )
+    return build_context.Context(ctx.root, ctx.files, ctx.dockerfile, ctx.injected, deps.files)

@@ -1,0 +1,99 @@
+"""Is a local image fresh? Its recorded install inputs against the work tree's.
+
+`check` compares the `io.helpers.install-inputs` label of a local image with the
+install inputs a build of the work tree would record (one definition for both:
+`install_inputs`, over the build's own context); `stale_local` finds, for `changes`,
+the dirs whose local image was built from other inputs than the work tree's (an edit
+not built yet, or a revert after one) by comparing inputs hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from helpers.effects import commands, digestcache, engine
+from helpers.errors import UserError
+from helpers.model import config, images, project
+from helpers.ops.images import build_context, depunits, install_inputs
+
+SHOWN = 3
+
+
+def changed(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """Inputs added, removed or changed; build args only the image has are not counted."""
+    names = sorted(set(old) | set(new), key=lambda n: (n != install_inputs.BASE, n))
+    out = []
+    for name in names:
+        if name.startswith(install_inputs.ARG) and name not in new:
+            continue  # a one-off --build-arg
+        if old.get(name) != new.get(name):
+            out.append(name)
+    return out
+
+
+def check(
+    target: project.Target, image: engine.ImageInfo, runner: commands.Runner = commands.run
+) -> list[str]:
+    """The install inputs of the dir that changed since `image` was built (empty: fresh)."""
+    recorded = install_inputs.decode(image.labels.get(install_inputs.LABEL))
+    if recorded is None:
+        return ["its install inputs (not recorded: built by an older helpers)"]
+    args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
+    ctx = depunits.context(target)
+    cache = digestcache.for_repo(target.root)
+    now = install_inputs.install_inputs(ctx, args, _base_id(args["BASE_IMAGE"], runner), cache)
+    cache.save()
+    return shown_names(changed(recorded, now), target.rel_dir)
+
+
+_BASE_IDS: dict[str, str] = {}  # per process: main_pytest checks many dirs on one base
+
+
+def _base_id(name: str, runner: commands.Runner) -> str:
+    if name not in _BASE_IDS:
+        base = engine.inspect_image(name, runner)
+        _BASE_IDS[name] = base.id if base else name
+    return _BASE_IDS[name]
+
+
+def shown_names(names: Sequence[str], rel_dir: str) -> list[str]:
+    """Input names as a user reads them: repo paths, dependency units' files first."""
+    units_dir = depunits.UNITS_DIR + "/"
+    out: list[tuple[int, str]] = []
+    for name in names:
+        if name == install_inputs.BASE or name.startswith(install_inputs.ARG):
+            out.append((0, name))
+        elif name.startswith(units_dir):
+            rel = name[len(units_dir) :].removeprefix(depunits.ROOT_COPY + "/")
+            out.append((1, f"{rel} (dependency unit)"))
+        elif name.startswith(build_context.INJECTED_DIR + "/"):
+            out.append((3, f"{name} (generated)"))
+        else:
+            out.append((2, name if rel_dir == "." else f"{rel_dir}/{name}"))
+    return [text for _, text in sorted(out, key=lambda pair: pair[0])]
+
+
+def describe(changes: Sequence[str]) -> str:
+    shown = ", ".join(changes[:SHOWN])
+    more = len(changes) - SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def stale_local(
+    root: Path, dirs: Sequence[str], runner: commands.Runner = commands.run
+) -> tuple[str, ...]:
+    """Dirs whose local image exists and was built from other inputs; () with no engine."""
+    user = images.user_name()
+    targets = [project.Target(root, d, config.load(root, d)) for d in dirs]
+    refs = {t.rel_dir: images.ref(t.cfg, "local", t.version, user) for t in targets}
+    try:
+        found = engine.inspect_images(list(refs.values()), runner)
+    except UserError:
+        return ()  # no engine: nothing to compare with
+    have = [t for t in targets if found[refs[t.rel_dir]] is not None]
+    if not have:
+        return ()  # no local image to compare: the build machinery is not even imported
+    from helpers.ops.images import build
+
+    return tuple(t.rel_dir for t in have if not build.prepare(t, runner=runner).up_to_date)

@@ -1,0 +1,142 @@
+"""docker_update_lock: resolve a runnable dir's dependencies inside its image, write the lock.
+
+The tool is the one the dir uses: uv (`uv.lock`, or `[tool.uv]` in pyproject.toml),
+poetry (`poetry.lock`, or `[tool.poetry]`), or pip-tools (`requirements.in`, compiled
+with `uv pip compile` when the image has uv, else `pip-compile`). The image must
+have the tool. It runs on a scratch copy of the dir inside the container (the rest
+of the repo is reached through links to the mount, so path sources resolve as they
+do in place); the new lock comes back on stdout and is written into the repo
+atomically, only when the tool succeeded.
+
+Builds install from the lock: `depunits` turns the dir's lock into pip constraints
+(`.helpers/constraints.txt`, registry packages pinned `name==version`, in-repo
+packages left out) that `install-deps.sh` applies to the third-party install.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from helpers.errors import UserError
+from helpers.model import project, pyprojects
+
+SCRATCH = "/tmp/helpers-lock"
+SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt"
+SUPPORTED = (
+    "uv (uv.lock or [tool.uv] in pyproject.toml), poetry (poetry.lock or [tool.poetry]), "
+    "pip-tools (requirements.in)"
+)
+
+
+@dataclass(frozen=True)
+class LockJob:
+    tool: str  # uv, poetry, pip-tools
+    lock_file: str  # relative to the dir
+    probe: str  # the executable the image must have
+    command: str  # shell line run in the dir's scratch copy; the lock lands in lock_file
+
+
+def _pyproject(path: Path) -> Mapping[str, Any]:
+    file = path / pyprojects.FILENAME
+    if not file.is_file():
+        return {}
+    return pyprojects.parse(file.read_text(encoding="utf-8"), str(file))
+
+
+def detect(path: Path, has: Optional[set[str]] = None) -> LockJob:
+    """What locks this dir; `has` = executables the image has (for pip-tools' choice)."""
+    tools = pyprojects.table(_pyproject(path), "tool")
+    if (path / "uv.lock").is_file() or "uv" in tools:
+        return LockJob("uv", "uv.lock", "uv", "uv lock 1>&2")
+    if (path / "poetry.lock").is_file() or "poetry" in tools:
+        return LockJob("poetry", "poetry.lock", "poetry", "poetry lock 1>&2")
+    if (path / "requirements.in").is_file():
+        out = "--output-file requirements.txt requirements.in 1>&2"
+        if has is None or "uv" in has:
+            return LockJob("pip-tools", "requirements.txt", "uv", f"uv pip compile {out}")
+        return LockJob("pip-tools", "requirements.txt", "pip-compile", f"pip-compile {out}")
+    raise UserError(
+        f"{path}: nothing to lock here; docker_update_lock supports {SUPPORTED}: "
+        "add one of those to the dir"
+    )
+
+
+def scratch_script(root: Path, rel_dir: str, job: LockJob) -> str:
+    """Shell that mirrors the repo under SCRATCH by links, copies the dir, locks, prints it."""
+    q = shlex.quote
+    mount = project.MOUNT
+    lines = ["set -e", f"rm -rf {SCRATCH}", f"mkdir -p {SCRATCH}"]
+    parts = [] if rel_dir == "." else rel_dir.split("/")
+    here_host, here_box = root, SCRATCH
+    for part in parts:
+        for entry in sorted(p.name for p in here_host.iterdir()):
+            if entry != part:
+                rel = here_host.relative_to(root).as_posix()
+                src = f"{mount}/{entry}" if rel == "." else f"{mount}/{rel}/{entry}"
+                lines.append(f"ln -s {q(src)} {q(here_box + '/' + entry)}")
+        here_host, here_box = here_host / part, f"{here_box}/{part}"
+        lines.append(f"mkdir -p {q(here_box)}")
+    if parts:
+        lines.append(f"cp -a {q(mount + '/' + rel_dir)}/. {q(here_box)}/")
+    else:
+        lines.append(f"cp -a {mount}/. {q(here_box)}/")
+    lines += [
+        f"cd {q(here_box)}",
+        "export UV_NATIVE_TLS=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
+        f"[ -f {SYSTEM_CA} ] && export SSL_CERT_FILE={SYSTEM_CA}",  # the bundle install-ca.sh fed
+        job.command,
+        f"cat {q(job.lock_file)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_LOCAL_KEYS = {"editable", "directory", "path", "virtual", "git", "url"}
+_LOCAL_TYPES = ("directory", "file", "git", "url")
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
+
+
+def _is_local(source: Any) -> bool:
+    """A uv or poetry lock entry that is not from an index (a path, git, a URL)."""
+    if not isinstance(source, dict):
+        return False
+    return bool(_LOCAL_KEYS & set(source)) or source.get("type") in _LOCAL_TYPES
+
+
+def _toml_pins(text: str, where: str, in_repo: set[str]) -> list[str]:
+    """uv.lock / poetry.lock: `[[package]]` name and version of each index package."""
+    pins = []
+    for package in pyprojects.parse(text, where).get("package", []):
+        if not isinstance(package, dict) or _is_local(package.get("source")):
+            continue
+        name, version = package.get("name"), package.get("version")
+        named = isinstance(name, str) and isinstance(version, str)
+        if named and pyprojects.normalize(str(name)) not in in_repo:
+            pins.append(f"{pyprojects.normalize(str(name))}=={version}")
+    return pins
+
+
+def _requirements_pins(text: str, in_repo: set[str]) -> list[str]:
+    """A compiled requirements.txt: its `name==version` lines (options, URLs, paths skipped)."""
+    pins = []
+    for raw in text.splitlines():
+        match = _PIN.match(raw.split("#", 1)[0].strip())
+        if match and pyprojects.normalize(match.group(1)) not in in_repo:
+            pins.append(f"{pyprojects.normalize(match.group(1))}=={match.group(2)}")
+    return pins
+
+
+def constraints(path: Path, in_repo: set[str]) -> list[str]:
+    """The dir's lock as pip constraints (registry pins only); empty without a lock."""
+    for name in ("uv.lock", "poetry.lock"):
+        if (path / name).is_file():
+            text = (path / name).read_text(encoding="utf-8")
+            return sorted(set(_toml_pins(text, f"{path / name}", in_repo)))
+    compiled = path / "requirements.txt"
+    if (path / "requirements.in").is_file() and compiled.is_file():
+        return sorted(set(_requirements_pins(compiled.read_text(encoding="utf-8"), in_repo)))
+    return []

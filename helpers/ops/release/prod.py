@@ -1,0 +1,94 @@
+"""The prod stage: the dev image plus the dir's code, built, tested with no mount, released."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from helpers.effects import commands, engine, registry_api
+from helpers.errors import UserError
+from helpers.model import images, project
+from helpers.ops.images import build, prod_image
+from helpers.ops.release import flow as rel
+from helpers.ops.release import steps as rs
+from helpers.outcome import Outcome
+
+
+def _tag(target_version: str, candidate: bool, revision: str) -> str:
+    if not candidate:
+        return f"prod-{target_version}"
+    short = revision.removesuffix("-dirty")[:7]
+    if not short or short == "unknown":
+        raise UserError("--candidate needs a git commit to name the image: commit first")
+    return f"prod-{short}" + ("-dirty" if revision.endswith("-dirty") else "")
+
+
+def _dev_image(s_target: project.Target, runner: commands.Runner) -> tuple[str, str]:
+    """The dev image of the changelog's version and its identity (registry digest or id)."""
+    dev_ref = images.ref(s_target.cfg, "dev", s_target.version, "")
+    found: dict[str, Optional[str]] = {}
+    if s_target.cfg.registry:
+        image = registry_api.inspect(dev_ref)
+        found["registry"] = image.digest if image else None
+    local = engine.inspect_image(dev_ref, runner)
+    found["local"] = local.id if local else None
+    return dev_ref, prod_image.require_dev(found, dev_ref, s_target.rel_dir)
+
+
+def prepare(
+    req: rel.Request, runner: commands.Runner = commands.run
+) -> tuple[build.BuildPlan, bool]:
+    """The prod build of this checkout (asks the registry, the engine and git); also says
+    whether the dir's inputs are dirty."""
+    target = project.target(req.dir)
+    dev_ref, dev_id = _dev_image(target, runner)
+    ctx_files = prod_image.context(target, runner).files
+    dirty = rel.dirty_check(target, ctx_files, req.allow_dirty)
+    revision = build.git_revision(target, runner) + ("-dirty" if dirty else "")
+    tag = _tag(target.version, req.candidate, revision)
+    prod = prod_image.ProdRequest(dev_ref, dev_id, tag, revision)
+    return prod_image.prepare(target, prod, runner), dirty
+
+
+def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
+    """Build the prod image here (this platform); a no-op when its inputs did not change."""
+    p, _ = prepare(dataclasses.replace(req, allow_dirty=True), runner)
+    if p.up_to_date and not req.dry_run:
+        return Outcome(
+            f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"
+        )
+    step = rs.Step(f"build {p.ref}", p.argv, context=p.context)
+    return rel.finish([step], req.dry_run, lambda: [f"built {p.ref}"])
+
+
+def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
+    """Build prod -> test it (code inside, no mount) -> push prod-X.Y.Z -> move prod."""
+    s = rel.prepare(req, runner)
+    p, _ = prepare(req, runner)
+    candidate = rel.Candidate(
+        stage="prod",
+        tag=p.ref.rsplit(":", 1)[1],
+        moving=None if req.candidate else "prod",
+        plan=p,
+        revision=p.labels[images.LABEL_REVISION],
+        baked=True,
+        bases=lambda setting: _dev_bases(setting, p.args["DEV_IMAGE"]),
+    )
+    return rel.release(s, candidate, req, runner)
+
+
+def _dev_bases(s: rel.Setting, dev_ref: str) -> dict[str, str]:
+    """Each foreign platform builds on that platform's image of the dev manifest list."""
+    out = {}
+    repo = dev_ref.rsplit(":", 1)[0]
+    for plat in s.plats:
+        if plat == s.native or s.use_buildx:
+            continue
+        digest = registry_api.platform_digest(dev_ref, plat)
+        if not digest:
+            raise UserError(
+                f"{dev_ref} has no {plat} image: release dev for it first with "
+                f"`invoke docker_release_dev_image --platforms {','.join(s.plats)}`"
+            )
+        out[plat] = f"{repo}@{digest}"
+    return out

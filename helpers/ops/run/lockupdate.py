@@ -1,0 +1,66 @@
+"""`docker_update_lock`: resolve a dir's dependencies inside its image with the tool it
+uses, and write the lock back atomically only when the resolution succeeded.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.effects import commands, fsutil
+from helpers.errors import UserError
+from helpers.model import project
+from helpers.ops.images import locks
+from helpers.ops.run import containers
+
+
+def image_has(
+    target: project.Target, ref: str, names: Sequence[str], runner: commands.Runner
+) -> set[str]:
+    probe = " ".join(
+        f"command -v {shlex.quote(n)} >/dev/null && echo {shlex.quote(n)};" for n in names
+    )
+    opts = containers.RunOptions(command=("sh", "-c", probe + " true"))
+    result = runner(containers.run_argv(target, ref, opts))
+    return set(result.out.split())
+
+
+@dataclass(frozen=True)
+class Locked:
+    path: Path
+    tool: str
+    changed: bool
+
+
+def update(target: project.Target, ref: str, runner: commands.Runner = commands.run) -> Locked:
+    locks.detect(target.path)  # nothing to lock: one line before any container starts
+    has = image_has(target, ref, ("uv", "poetry", "pip-compile"), runner)
+    job = locks.detect(target.path, has)
+    if job.probe not in has:
+        raise UserError(
+            f"{ref} has no `{job.probe}` to lock with {job.tool}: add it to "
+            f"{target.rel_dir}/devops/Dockerfile (e.g. `RUN python3 -m pip install {job.probe}`), "
+            "rebuild, and run docker_update_lock again"
+        )
+    script = locks.scratch_script(target.root, target.rel_dir, job)
+    opts = containers.RunOptions(command=("sh", "-c", script))
+    result = runner(containers.run_argv(target, ref, opts))
+    if not result.ok or not result.out.strip():
+        reason = (result.err.strip().splitlines() or ["no output"])[-1]
+        raise LockFailedError(
+            f"{job.tool} could not lock {target.rel_dir} in {ref} (exit {result.code}: {reason}); "
+            "the lock file was left as it was"
+        )
+    path = target.path / job.lock_file
+    old = path.read_text(encoding="utf-8") if path.is_file() else None
+    if old != result.out:
+        fsutil.write_atomic(path, result.out)
+    return Locked(path, job.tool, old != result.out)
+
+
+class LockFailedError(UserError):
+    """The tool ran and failed: exit 1 like a failed command."""
+
+    exit_code = 1

@@ -1,0 +1,66 @@
+"""What the docker tasks do, as plain functions over flags (the task layer only parses)."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import sys
+from typing import Optional
+
+from helpers import events
+from helpers.effects import commands
+from helpers.errors import UserError
+from helpers.model import project
+from helpers.ops.images import choice
+from helpers.ops.run import containers
+
+
+def _run(
+    dir_flag: Optional[str],
+    stage: str,
+    version: Optional[str],
+    opts: containers.RunOptions,
+    policy: Optional[choice.Policy] = None,
+) -> int:
+    target = project.target(dir_flag)
+    chosen = choice.choose(target, stage, version, policy or choice.Policy())
+    for warning in chosen.warnings:
+        events.warning(warning)
+    containers.prepare_host(target)
+    run_id = f"run-{secrets.token_hex(6)}"
+    opts = dataclasses.replace(opts, run_id=run_id)
+    from helpers.ops.run import inventory
+
+    argv = containers.run_argv(target, chosen.ref, opts)
+    code = commands.run_live(argv, on_interrupt=lambda: inventory.remove_run_containers(run_id))
+    if code == commands.INTERRUPTED:
+        inventory.remove_run_containers(run_id)
+    return code
+
+
+def _tty() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def bash(
+    dir_flag: Optional[str],
+    stage: str,
+    version: Optional[str],
+    policy: Optional[choice.Policy] = None,
+) -> int:
+    opts = containers.RunOptions(command=("bash",), interactive=True, tty=_tty())
+    return _run(dir_flag, stage, version, opts, policy)
+
+
+def cmd(
+    command: str,
+    dir_flag: Optional[str],
+    stage: str,
+    version: Optional[str],
+    policy: Optional[choice.Policy] = None,
+) -> int:
+    if not command.strip():
+        raise UserError('docker_cmd needs --cmd "the command to run"')
+    line = containers.run_command_line(command)
+    opts = containers.RunOptions(command=line, interactive=True, tty=_tty())
+    return _run(dir_flag, stage, version, opts, policy)

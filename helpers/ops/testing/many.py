@@ -1,0 +1,255 @@
+"""main_pytest's run: the tests of every selected runnable dir, each in its own container,
+at once; one table, one combined JUnit XML and one JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from helpers import events
+from helpers.effects import engine, fsutil, prefetch
+from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
+from helpers.model import config, junit, project, testlists, workspace
+from helpers.ops.testing import parallel, record, report, testplan
+from helpers.ops.testing.selection import Selection, select
+from helpers.outcome import Outcome
+
+
+@dataclass(frozen=True)
+class Options:
+    """main_pytest's flags, checked, built once from the parsed command line."""
+
+    dir: str
+    test_list: str
+    jobs: int
+    stage: str
+    changed_since: Optional[str]
+    fail_fast: bool
+    if_missing: str
+    allow_stale: bool
+    fresh: bool
+    verbose: bool
+    pytest_opts: str
+    allow_no_tests: bool
+    junit_xml: Optional[Path]
+    json: Optional[Path]
+    shard: Optional[str]
+    durations: Optional[Path]
+    exact: bool
+    merge_reports: Optional[tuple[Path, ...]]
+    expect_matrix: Optional[str]
+
+    @classmethod
+    def of(cls, ns: argparse.Namespace) -> Options:
+        given = vars(ns)
+        if given["merge_reports"] is not None:
+            given = {**given, "merge_reports": tuple(given["merge_reports"])}
+        return cls(**given)
+
+
+@dataclass
+class Prepared:
+    runs: list[testplan.DirRun]
+    skipped: list[tuple[str, str]]  # could not run: configuration (exit 2)
+    broken: list[tuple[str, str]]  # the image build failed (exit 1)
+
+
+def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Prepared:
+    """Each dir's image (checked, built if asked) and run plan, `-j` dirs at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from helpers.ops.images import build, choice
+    from helpers.ops.run import warm
+
+    out = Prepared([], list(sel.skipped), [])
+    if args.if_missing == "build" and args.stage != "local":
+        events.warning(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
+    policy = choice.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
+    runner = prefetch_for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
+
+    def one(rel: str) -> tuple[str, object]:
+        target = project.Target(sel.root, rel, config.load(sel.root, rel))
+        try:
+            chosen = choice.choose(target, args.stage, None, policy, runner)
+            for warning in chosen.warnings:
+                events.warning(warning)
+            hot = target.cfg.warm_containers and not args.fresh
+            name = warm.ensure(target, chosen.image, runner) if hot else None
+            plan = testplan.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
+            return "run", testplan.prepare(plan, sel.root)
+        except build.BuildFailedError as err:
+            return "broken", (rel, err.message)
+        except engine.EngineDownError:
+            raise  # the same for every dir: said once, on stderr, by the edge
+        except UserError as err:
+            return "skipped", (rel, err.message)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for kind, payload in pool.map(one, sel.dirs):
+            if isinstance(payload, testplan.DirRun):
+                out.runs.append(payload)
+            elif isinstance(payload, tuple):
+                (out.broken if kind == "broken" else out.skipped).append(payload)
+    return out
+
+
+def _exit_code(
+    results: Sequence[parallel.DirResult], skipped: Sequence[object], allow_none: bool
+) -> int:
+    if any(not r.ok for r in results):
+        return EXIT_FAILED
+    if skipped:
+        return EXIT_USAGE
+    if not allow_none and report.totals(results).total == 0:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _write_reports(
+    root: Path,
+    run_id: str,
+    code: int,
+    results: Sequence[parallel.DirResult],
+    skipped: Sequence[tuple[str, str]],
+    runs: Sequence[testplan.DirRun],
+    args: Options,
+    extra: Optional[dict[str, object]] = None,
+) -> Path:
+    out_dir = testplan.ensure_reports_root(root) / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    combined = junit.combine([(r.rel_dir, r.junit) for r in runs])
+    as_json = report.to_json(run_id, code, results, skipped, extra)
+    for path, text in ((out_dir / "junit.xml", combined), (out_dir / "report.json", as_json)):
+        fsutil.write_atomic(path, text)
+    if args.junit_xml:
+        fsutil.write_atomic(args.junit_xml.resolve(), combined)
+    if args.json:
+        fsutil.write_atomic(args.json.resolve(), as_json)
+    return out_dir
+
+
+def _stop_warm(runs: Sequence[testplan.DirRun]) -> None:
+    """A `docker exec` run outlives its CLI: remove the warm containers that ran it."""
+    from helpers.ops.run import warm
+
+    for run in runs:
+        if run.argv[1:2] == ("exec",):
+            warm.remove(run.container)
+
+
+def run(args: Options, cwd: Path) -> Outcome:
+    """Every selected dir's tests, each in its container, `-j` at a time: the summary table
+    and the exit code (progress lines are emitted while the dirs run)."""
+    lists = testlists.parse_lists(args.test_list)
+    from helpers.ops.testing import shards
+
+    shard = shards.parse(args.shard) if args.shard else None
+    durations = shards.load_durations(args.durations) if args.durations else None
+    from helpers.model import images
+
+    images.check_stage(args.stage)
+    sel = select(args.dir, cwd)
+    if sel.untested:
+        shown = ", ".join(sel.untested[:5]) + (" ..." if len(sel.untested) > 5 else "")
+        fix = f"invoke create_runnable_dir {shlex.quote(sel.untested[0])}"
+        events.warning(
+            f"no run covers the tests of {shown}: not inside a runnable dir; `{fix}` "
+            "gives a package its own image and run"
+        )
+    from helpers.ops.testing import selection
+    from helpers.ops.workspace import bookmarks
+
+    rel = workspace.relative(sel.root, (cwd / args.dir).resolve())
+    key = bookmarks.selection("main_pytest", rel, lists)
+    if args.exact:
+        sel = shards.exact(sel, rel)
+    if args.changed_since:
+        sel = selection.narrow(sel, args.changed_since, key)
+        n_dirs = len(sel.dirs) + len(sel.unaffected)
+        affected = f"{len(sel.dirs)} of {report.dirs(n_dirs)} affected"
+        events.data(f"--changed-since {args.changed_since}: {affected}")
+        if not sel.dirs and not args.shard:
+            done = bookmarks.record_success(sel.root, key, args.changed_since)
+            return Outcome.of([report.table([], sel.unaffected), done or "nothing to run"])
+    run_id = testplan.new_run_id()
+    shard_info: Optional[dict[str, object]] = None
+    if shard:
+        n_dirs = len(sel.dirs)
+        sel = shards.narrow(sel, shard, durations)
+        shard_info = {"shard": shard.as_json(sel.dirs)}
+        events.data(f"--shard {shard.label}: {len(sel.dirs)} of {report.dirs(n_dirs)}")
+        if not sel.dirs:
+            out = _write_reports(
+                sel.root, run_id, EXIT_OK, [], sel.unaffected, [], args, shard_info
+            )
+            return Outcome(f"nothing to run in this shard; reports: {out}")
+    prepared = _prepare(sel, args, lists, run_id)
+    runs, skipped = prepared.runs, prepared.skipped
+    cannot = f" ({len(skipped)} more cannot run: see the table)" if skipped else ""
+    events.data(
+        f"run {run_id}: {report.dirs(len(runs))}{cannot}, -j {args.jobs}, lists {','.join(lists)}"
+    )
+
+    def show(event: parallel.Event) -> None:
+        events.data(report.progress_line(event))
+        if isinstance(event, parallel.Finished):
+            events.data(report.block(event.result))
+
+    drv = parallel.Driver(run_id, args.jobs, show)
+    try:
+        results = drv.run(runs, fail_fast=args.fail_fast)
+    except KeyboardInterrupt:
+        _stop_warm(runs)
+        events.progress(f"interrupted: removed the containers of run {run_id}")
+        return Outcome(code=EXIT_INTERRUPTED)
+    started = [r for r in results if r.note != parallel.NOT_STARTED]
+    skipped += [(r.rel_dir, "not started: --fail-fast") for r in results if r not in started]
+    results = started
+    code = _exit_code(results, skipped, args.allow_no_tests)
+    if prepared.broken:
+        code = EXIT_FAILED
+        skipped += prepared.broken
+    not_run = [*skipped, *sel.unaffected]
+    out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args, shard_info)
+    record.record_if_ran(sel.root, run_id, runs, lists)
+    total = report.totals(results)
+    lines = [
+        report.table(results, not_run),
+        f"\n{total.describe()} in {report.dirs(len(results))}; reports: {out_dir}",
+    ]
+    if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
+        lines.append("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+    # A shard's or --exact's success is not the whole selection's.
+    whole = code == EXIT_OK and shard is None and not args.exact
+    note = bookmarks.record_success(sel.root, key, args.changed_since) if whole else None
+    return Outcome.of([*lines, note] if note else lines, code)
+
+
+def prefetch_for_dirs(
+    root: Path, dirs: Sequence[str], stage: str, warm: bool
+) -> prefetch.Prefetched:
+    """The look-ups a run over `dirs` will make: local images, their base, warm containers."""
+    from helpers.errors import UserError
+    from helpers.model import config, images, project
+    from helpers.ops.images import choice
+    from helpers.ops.run import warm as warm_mod
+
+    runner = prefetch.Prefetched()
+    if stage == "local":
+        refs: set[str] = set()
+        user = images.user_name()
+        for rel in dirs:
+            try:
+                target = project.Target(root, rel, config.load(root, rel))
+                refs.update((choice.chosen_ref(target, stage, None, user), target.cfg.base_image))
+            except UserError:
+                continue  # the dir's own preparation says what is wrong with it
+        runner.load_images(refs)
+    if warm:
+        runner.load_containers(warm_mod.STATE_FORMAT)
+    return runner

@@ -1,0 +1,100 @@
+"""Render a run: progress lines, the summary table, the JSON report; pure over results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+from helpers import tables
+from helpers.model.junit import Counts
+from helpers.ops.testing.parallel import DirResult, Event, Started
+
+HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "seconds")
+
+
+def dirs(n: int) -> str:
+    """`1 dir`, `3 dirs`: counts in summaries read as English."""
+    return f"{n} dir" if n == 1 else f"{n} dirs"
+
+
+def progress_line(event: Event) -> str:
+    if isinstance(event, Started):
+        return f"start  {event.run.rel_dir}  ({event.run.image})"
+    return end_line(event.result)
+
+
+def end_line(r: DirResult) -> str:
+    status = "ok  " if r.ok else "FAIL"
+    what = r.counts.describe() if r.counts else (r.note or f"exit {r.exit_code}")
+    return f"{status}   {r.rel_dir}  {what} in {r.seconds:.1f} s"
+
+
+def block(r: DirResult) -> str:
+    bar = f"---- {r.rel_dir} ({r.image}) exit {r.exit_code} "
+    return f"{bar:-<72}\n{r.output.rstrip()}\n"
+
+
+def _row(r: DirResult) -> tuple[str, ...]:
+    c = r.counts or Counts()
+    errors = c.errors if r.counts else (0 if r.ok else 1)
+    return (
+        r.rel_dir,
+        r.image,
+        str(c.passed),
+        str(c.failed),
+        str(c.skipped),
+        str(errors),
+        f"{r.seconds:.1f}",
+    )
+
+
+def table(results: Sequence[DirResult], skipped: Sequence[tuple[str, str]] = ()) -> str:
+    lines = [tables.render([HEADERS, *(_row(r) for r in results)], rule=True)]
+    lines += [f"{rel_dir}: not run ({why})" for rel_dir, why in skipped]
+    return "\n".join(lines)
+
+
+def totals(results: Sequence[DirResult]) -> Counts:
+    total = Counts()
+    for r in results:
+        total += r.counts or Counts(errors=0 if r.ok else 1)
+    return total
+
+
+def to_json(
+    run_id: str,
+    exit_code: int,
+    results: Sequence[DirResult],
+    skipped: Sequence[tuple[str, str]],
+    extra: Optional[Mapping[str, Any]] = None,
+) -> str:
+    """The JSON report; `extra` adds keys (a shard's identity, a merge's sources)."""
+    from helpers.ops.testing.shards import REPORT_FORMAT
+
+    dirs = []
+    for r in results:
+        c = r.counts or Counts()
+        dirs.append(
+            {
+                "dir": r.rel_dir,
+                "image": r.image,
+                "exit_code": r.exit_code,
+                "ok": r.ok,
+                "passed": c.passed,
+                "failed": c.failed,
+                "skipped": c.skipped,
+                "errors": c.errors if r.counts else (0 if r.ok else 1),
+                "seconds": round(r.seconds, 3),
+                "note": r.note,
+            }
+        )
+    data = {
+        "format": REPORT_FORMAT,
+        "run_id": run_id,
+        "exit_code": exit_code,
+        "dirs": dirs,
+        "not_run": [{"dir": d, "why": why} for d, why in skipped],
+        **(extra or {}),
+    }
+    return json.dumps(data, indent=2) + "\n"

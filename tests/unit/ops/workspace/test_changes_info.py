@@ -1,0 +1,99 @@
+"""`info`: one table, one `docker image inspect` for every ref, `?` when the engine is down."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from helpers.effects import commands
+from helpers.ops.workspace import bookmarks, info
+from tests.conftest import git as run_git
+from tests.conftest import make_runnable, write
+from tests.fakes import FakeRunner, result
+from tests.unit.ops.workspace.test_git_changes import commit, package
+
+
+def FakeEngine(present: Sequence[str] = (), up: bool = True) -> FakeRunner:
+    """git runs for real; docker answers from `present` (or not at all when `up` is False)."""
+
+    def inspect(argv: commands.Argv) -> commands.Result:
+        refs = [a for a in argv[5:] if a in present]
+        lines = [json.dumps({"Id": f"sha256:{i}", "RepoTags": [r]}) for i, r in enumerate(refs)]
+        return result(0 if len(refs) == len(argv) - 5 else 1, "\n".join(lines))
+
+    if not up:
+        down = result(1, err="Cannot connect to the Docker daemon")
+        return FakeRunner({"image inspect": down, "version": down}, passthrough=["git"])
+    return FakeRunner({"image inspect": inspect}, passthrough=["git"])
+
+
+def test_image_column_uses_one_inspect_call() -> None:
+    fake = FakeEngine(present=["acme-svc:local-u-1.0.0"])
+    refs = {"svc": "acme-svc:local-u-1.0.0", "web": "acme-web:local-u-2.0.0"}
+    column, note = info.image_column(refs, fake)
+    assert (column, note) == ({"svc": "yes", "web": "no"}, None)
+    assert fake.argvs == [("docker", "image", "inspect", "--format", "{{json .}}", *refs.values())]
+
+
+def test_engine_down_is_question_marks_and_one_note() -> None:
+    column, note = info.image_column({"svc": "a:1", "web": "b:1"}, FakeEngine(up=False))
+    assert column == {"svc": "?", "web": "?"}
+    assert note is not None and note.startswith("images: ? = unknown, no container engine answers")
+
+
+def test_render_table_aligns_columns() -> None:
+    rows = [
+        info.Row("svc", "runnable", "1.0.0", "yes", "*"),
+        info.Row("libs/core", "package", "-", "-", "(*)"),
+    ]
+    assert info.render_table(rows, ["", "note"]) == (
+        "unit       kind      version  local image\n"
+        "svc        runnable  1.0.0    yes          *\n"
+        "libs/core  package   -        -            (*)\n"
+        "\n"
+        "note"
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("USER", "u")
+    monkeypatch.delenv(bookmarks.ENV, raising=False)
+    root = tmp_path / "acme"
+    root.mkdir()
+    run_git(root, "init", "-q")
+    make_runnable(root, "svc", version="1.0.0")
+    make_runnable(root, "web", version="2.0.0")
+    package(root, "libs/core", "core")
+    package(root, "web/app", "app", ("core",))
+    commit(root)
+    return root
+
+
+def test_info_marks_changed_and_affected(repo: Path) -> None:
+    write(repo / "libs/core/src.py", "x = 5\n")
+    fake = FakeEngine(present=["acme-svc:local-u-1.0.0"])
+    out = info.info(repo, "HEAD", fake).splitlines()
+    assert out[:5] == [
+        "unit       kind      version  local image",
+        "libs/core  package   -        -            *",
+        "svc        runnable  1.0.0    yes",
+        "web        runnable  2.0.0    no           (*)",
+        "web/app    package   -        -            (*)",
+    ]
+    assert out[6].startswith("* changed, (*) affected, since HEAD (merge base ")
+    assert len(fake.argvs) == 1
+
+
+def test_info_without_since_or_bookmark_has_no_marks(repo: Path) -> None:
+    write(repo / "libs/core/src.py", "x = 5\n")
+    out = info.info(repo, None, FakeEngine(up=False))
+    assert "*" not in out.split("\n\n")[0]
+    assert "no marks: pass --since REF" in out
+    assert out.count("no container engine answers") == 1
+    bookmarks.record(repo, "main_pytest . fast")
+    row = "libs/core  package   -        -            *"
+    assert row in info.info(repo, None, FakeEngine())
