@@ -1,7 +1,10 @@
-"""docker_update_lock on the real engine: uv inside the image (the dir also depends on an
-in-repo package by a uv path source), the lock written back, the next build installing
-from it. Needs PyPI from inside containers, through the host's CA
-bundle (`extra_ca_certs`), as ENGINE.md describes."""
+"""docker_update_lock on the real engine: uv inside the image (the generated Dockerfile
+installs it: `build_args: {LOCK_TOOLS: uv}`; the dir also depends on an in-repo package by
+a uv path source), the lock written back, the next build installing from it. With
+`requires-python = ">=3.9"` uv forks the resolution (iniconfig dropped 3.9), so the lock
+holds two iniconfig versions: the build installs the one for the image's Python. Needs
+PyPI from inside containers, through the host's CA bundle (`extra_ca_certs`), as
+ENGINE.md describes."""
 
 from __future__ import annotations
 
@@ -15,14 +18,10 @@ from tests.integration.conftest import ClientFactory, one_line_error
 pytestmark = pytest.mark.integration
 
 HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
-UV_DOCKERFILE = sync.template_text("devops/Dockerfile").replace(
-    "RUN sh /tmp/helpers-build/install-ca.sh \\\n",
-    "RUN sh /tmp/helpers-build/install-ca.sh \\\n && python3 -m pip install --quiet uv \\\n",
-)
 SVC = """[project]
 name = "svc"
 version = "0.3.0"
-requires-python = ">=3.11"
+requires-python = ">=3.9"
 dependencies = ["iniconfig>=2", "x-lib"]
 
 [project.optional-dependencies]
@@ -44,16 +43,21 @@ version = "0.1.0"
 """
 TEST = """import importlib.metadata
 import pathlib
-import re
+import tomllib
 
 
 def test_installed_from_the_lock():
     import x_lib
 
     assert x_lib.VALUE == 42
-    lock = (pathlib.Path(__file__).parents[1] / "uv.lock").read_text()
-    pinned = re.search(r'name = "iniconfig"\\nversion = "([^"]+)"', lock).group(1)
-    assert importlib.metadata.version("iniconfig") == pinned
+    lock = tomllib.loads((pathlib.Path(__file__).parents[1] / "uv.lock").read_text())
+    for_here = [
+        p["version"]
+        for p in lock["package"]
+        if p["name"] == "iniconfig"
+        and "python_full_version >= '3.10'" in p.get("resolution-markers", [])
+    ]
+    assert importlib.metadata.version("iniconfig") == for_here[0]
 """
 POETRY = '[tool.poetry]\nname = "po"\nversion = "0.1.0"\n\n[tool.poetry.dependencies]\n'
 
@@ -65,7 +69,8 @@ def test_uv_lock_written_then_installed_from(client_factory: ClientFactory) -> N
         "plain",
         files={
             "repo_config.yaml": f"extra_ca_certs: [{HOST_CA}]\n",
-            "svc/devops/Dockerfile": UV_DOCKERFILE,
+            "svc/devops/Dockerfile": sync.template_text("devops/Dockerfile"),
+            "svc/repo_config.yaml": "build_args: {LOCK_TOOLS: uv}\n",
             "svc/pyproject.toml": SVC,
             "svc/tests/test_svc.py": TEST,
             "libs/x lib/pyproject.toml": X_LIB,
@@ -80,15 +85,17 @@ def test_uv_lock_written_then_installed_from(client_factory: ClientFactory) -> N
     # A tool the image lacks: one line, nothing written.
     assert client.invoke("docker_build_local_image", "--dir", "po").returncode == 0
     lacking = client.invoke("docker_update_lock", "--dir", "po")
-    assert "has no `poetry`" in one_line_error(lacking)
+    assert "has no `poetry`" in (line := one_line_error(lacking))
+    assert "add `build_args: {LOCK_TOOLS: poetry}` to po/repo_config.yaml" in line
     assert not (client.root / "po/poetry.lock").exists()
     # uv in the image: the lock comes back into the repo.
     locked = client.invoke("docker_update_lock", "--dir", "svc", "--if-missing", "build")
     assert locked.returncode == 0, locked.stdout + locked.stderr
     assert locked.stdout.split() == ["svc/uv.lock"]
     lock = (client.root / "svc/uv.lock").read_text()
-    pinned = re.search(r'name = "iniconfig"\nversion = "([^"]+)"', lock)
-    assert pinned and not pinned.group(1).startswith("1.")  # the base image has 1.1.1
+    versions = re.findall(r'name = "iniconfig"\nversion = "([^"]+)"', lock)
+    assert len(versions) == 2 and "resolution-markers" in lock  # forked on requires-python
+    assert not any(v.startswith("1.") for v in versions)  # the base image has 1.1.1
     assert 'source = { directory = "../libs/x lib" }' in lock  # the path source, resolved
     # The image no longer matches the lock: refused, then rebuilt from it.
     stale = one_line_error(client.invoke("run_tests", "--dir", "svc"))
@@ -96,3 +103,11 @@ def test_uv_lock_written_then_installed_from(client_factory: ClientFactory) -> N
     rebuilt = client.invoke("run_tests", "--dir", "svc", "--if-missing", "build")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "svc: 1 passed, 0 failed" in rebuilt.stdout
+    # A requirement the lock contradicts: the build fails, and pip's own lines say which.
+    pyproject = client.root / "svc/pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"iniconfig>=2"', '"iniconfig<2"'))
+    clash = client.invoke("docker_build_local_image", "--dir", "svc")
+    assert clash.returncode == 1, clash.stdout + clash.stderr
+    assert "The conflict is caused by:" in clash.stderr
+    assert "The user requested (constraint) iniconfig==" in clash.stderr
+    assert "re-lock it with invoke docker_update_lock" in clash.stderr

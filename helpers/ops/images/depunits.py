@@ -41,6 +41,7 @@ ORDER_FILE = ".helpers/units.txt"
 REQUIREMENTS_FILE = ".helpers/requirements.txt"
 CONSTRAINTS_FILE = ".helpers/constraints.txt"
 SCRIPT_FILE = ".helpers/install-deps.sh"
+UNITS_KEEP = f"{UNITS_DIR}/.keep"
 ROOT_COPY = ".root"  # the copy name of the repo-root unit (".")
 
 
@@ -61,15 +62,22 @@ MANIFESTS = (
 
 
 INSTALL_SCRIPT = f"""#!/bin/sh
-# Written by helpers: install the runnable dir's in-repo dependency units (copied
-# under units/, dependencies first), each editable at its place under the mount
-# point so that at run time its code comes from the mounted repo; then the
-# third-party requirements of the dir and of those units.
+# Written by helpers: install the runnable dir's dependencies, in two steps a Dockerfile
+# can run as two layers (manifests and requirements first: an edit to a dependency's
+# code then reruns only the quick second step):
+#   third-party  the third-party requirements of the dir and of its in-repo dependency
+#                units, pinned by the dir's lock (constraints.txt);
+#   units        those units (copied under units/, dependencies first), each editable at
+#                its place under the mount point, so that at run time its code comes
+#                from the mounted repo.
+# No argument: both, units first.
 set -e
 here="$(cd "$(dirname "$0")" && pwd)"
 python="${{HELPERS_PYTHON:-python3}}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
-if [ -s "$here/units.txt" ]; then
+
+install_units() {{
+    [ -s "$here/units.txt" ] || return 0
     while IFS= read -r unit; do
         [ -n "$unit" ] || continue
         copy="$unit"; dest="{project.MOUNT}/$unit"
@@ -80,16 +88,35 @@ if [ -s "$here/units.txt" ]; then
         echo "helpers: installing in-repo $unit (editable at $dest)"
         "$python" -m pip install --quiet --no-deps --no-build-isolation --editable "$dest"
     done < "$here/units.txt"
-fi
-if grep -q '[^[:space:]]' "$here/requirements.txt" 2>/dev/null; then
+}}
+
+install_third_party() {{
+    grep -q '[^[:space:]]' "$here/requirements.txt" 2>/dev/null || return 0
+    set -- -r "$here/requirements.txt"
     if grep -q '[^[:space:]]' "$here/constraints.txt" 2>/dev/null; then
         echo "helpers: installing third-party requirements, pinned by the dir's lock"
-        "$python" -m pip install --quiet -r "$here/requirements.txt" -c "$here/constraints.txt"
+        set -- "$@" -c "$here/constraints.txt"
     else
         echo "helpers: installing third-party requirements"
-        "$python" -m pip install --quiet -r "$here/requirements.txt"
     fi
-fi
+    # pip's own output only when it fails, but whole: --quiet would hide the lines
+    # that name the requirements in conflict ("The conflict is caused by: ...").
+    if ! "$python" -m pip install "$@" >"$here/pip.log" 2>&1; then
+        cat "$here/pip.log" >&2
+        echo "helpers: pip could not install the third-party requirements; pip's reason" \\
+            "is above. 'The user requested' lines are requirements.txt (the dir's and its" \\
+            "units' pyproject.toml), '(constraint)' ones the dir's lock: re-lock it with" \\
+            "invoke docker_update_lock, or change the requirement" >&2
+        return 1
+    fi
+}}
+
+case "${{1:-all}}" in
+    units) install_units ;;
+    third-party) install_third_party ;;
+    all) install_units; install_third_party ;;
+    *) echo "install-deps.sh: no step $1 (units, third-party)" >&2; exit 2 ;;
+esac
 """
 
 
@@ -114,6 +141,7 @@ class DepUnits:
             REQUIREMENTS_FILE: "".join(f"{r}\n" for r in self.requirements).encode(),
             CONSTRAINTS_FILE: "".join(f"{c}\n" for c in self.constraints).encode(),
             SCRIPT_FILE: INSTALL_SCRIPT.encode(),
+            UNITS_KEEP: b"",  # units/ exists with no unit too: `COPY .helpers/units/` needs it
         }
 
 

@@ -11,6 +11,13 @@ atomically, only when the tool succeeded.
 Builds install from the lock: `depunits` turns the dir's lock into pip constraints
 (`.helpers/constraints.txt`, registry packages pinned `name==version`, in-repo
 packages left out) that `install-deps.sh` applies to the third-party install.
+A lock whose resolution forks (uv forks whenever `requires-python` spans versions a
+dependency split on; poetry per `markers`) holds one package at several versions,
+each for its own environment: each pin carries its entry's markers (uv's
+`resolution-markers`, poetry's `markers`) as `name==version ; marker`, so pip
+applies in the image only the pin for the image's Python. A package locked at
+several versions without markers to tell them apart is not pinned at all (two
+unconditional pins can never both hold).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from helpers.model import project, pyprojects
 
 SCRATCH = "/tmp/helpers-lock"
 SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt"
+TOOLS_ARG = "LOCK_TOOLS"  # the generated Dockerfile's build arg: pip packages it installs
 SUPPORTED = (
     "uv (uv.lock or [tool.uv] in pyproject.toml), poetry (poetry.lock or [tool.poetry]), "
     "pip-tools (requirements.in)"
@@ -39,6 +47,11 @@ class LockJob:
     lock_file: str  # relative to the dir
     probe: str  # the executable the image must have
     command: str  # shell line run in the dir's scratch copy; the lock lands in lock_file
+    package: str = ""  # the pip package that gives `probe` (default: the same name)
+
+    @property
+    def pip_package(self) -> str:
+        return self.package or self.probe
 
 
 def _pyproject(path: Path) -> Mapping[str, Any]:
@@ -59,7 +72,8 @@ def detect(path: Path, has: Optional[set[str]] = None) -> LockJob:
         out = "--output-file requirements.txt requirements.in 1>&2"
         if has is None or "uv" in has:
             return LockJob("pip-tools", "requirements.txt", "uv", f"uv pip compile {out}")
-        return LockJob("pip-tools", "requirements.txt", "pip-compile", f"pip-compile {out}")
+        command = f"pip-compile {out}"
+        return LockJob("pip-tools", "requirements.txt", "pip-compile", command, "pip-tools")
     raise UserError(
         f"{path}: nothing to lock here; docker_update_lock supports {SUPPORTED}: "
         "add one of those to the dir"
@@ -107,26 +121,77 @@ def _is_local(source: Any) -> bool:
     return bool(_LOCAL_KEYS & set(source)) or source.get("type") in _LOCAL_TYPES
 
 
+def _marker_texts(package: Mapping[str, Any]) -> list[str]:
+    """uv's `resolution-markers` (a list: any of them) or poetry's `markers` (a string, or
+    one per dependency group)."""
+    raw = package.get("resolution-markers")
+    if raw is None:
+        raw = package.get("markers")
+    if isinstance(raw, str):
+        raw = [raw]
+    elif isinstance(raw, dict):
+        raw = list(raw.values())
+    texts = [m.strip() for m in raw if isinstance(m, str)] if isinstance(raw, list) else []
+    return list(dict.fromkeys(t for t in texts if t))
+
+
+def pin_marker(package: Mapping[str, Any], where: str) -> str:
+    """The environments a lock entry is for, as one PEP 508 marker ("" = every one)."""
+    from packaging.markers import InvalidMarker, Marker
+
+    texts = _marker_texts(package)
+    try:
+        markers = [str(Marker(t)) for t in texts]
+    except InvalidMarker as exc:
+        name = package.get("name")
+        raise UserError(
+            f"{where}: package {name!r} has markers that are not PEP 508 ({exc}); "
+            "re-lock it (invoke docker_update_lock)"
+        ) from None
+    if len(markers) > 1:
+        return " or ".join(f"({m})" for m in markers)
+    return markers[0] if markers else ""
+
+
 def _toml_pins(text: str, where: str, in_repo: set[str]) -> list[str]:
-    """uv.lock / poetry.lock: `[[package]]` name and version of each index package."""
-    pins = []
+    """uv.lock / poetry.lock: `[[package]]` name and version of each index package, with
+    the markers of the environments it is locked for."""
+    entries: dict[str, list[tuple[str, str]]] = {}
     for package in pyprojects.parse(text, where).get("package", []):
         if not isinstance(package, dict) or _is_local(package.get("source")):
             continue
         name, version = package.get("name"), package.get("version")
-        named = isinstance(name, str) and isinstance(version, str)
-        if named and pyprojects.normalize(str(name)) not in in_repo:
-            pins.append(f"{pyprojects.normalize(str(name))}=={version}")
+        if not isinstance(name, str) or not isinstance(version, str):
+            continue
+        name = pyprojects.normalize(name)
+        if name not in in_repo:
+            entries.setdefault(name, []).append((version, pin_marker(package, where)))
+    pins = []
+    for name, found in entries.items():
+        forked = len({version for version, _ in found}) > 1
+        for version, marker in found:
+            if marker:
+                pins.append(f"{name}=={version} ; {marker}")
+            elif not forked:
+                pins.append(f"{name}=={version}")
     return pins
 
 
-def _requirements_pins(text: str, in_repo: set[str]) -> list[str]:
-    """A compiled requirements.txt: its `name==version` lines (options, URLs, paths skipped)."""
+def _requirements_pins(text: str, where: str, in_repo: set[str]) -> list[str]:
+    """A compiled requirements.txt: its `name==version` lines with their markers (a
+    universal `uv pip compile` forks like a lock); options, URLs, paths skipped."""
     pins = []
     for raw in text.splitlines():
-        match = _PIN.match(raw.split("#", 1)[0].strip())
-        if match and pyprojects.normalize(match.group(1)) not in in_repo:
-            pins.append(f"{pyprojects.normalize(match.group(1))}=={match.group(2)}")
+        line = raw.split("#", 1)[0].strip()
+        match = _PIN.match(line)
+        if not match or pyprojects.normalize(match.group(1)) in in_repo:
+            continue
+        pin = f"{pyprojects.normalize(match.group(1))}=={match.group(2)}"
+        _, semi, rest = line.partition(";")
+        marker = re.split(r"\s--|\\", rest, maxsplit=1)[0].strip() if semi else ""
+        if marker:
+            pin += f" ; {pin_marker({'markers': marker, 'name': match.group(1)}, where)}"
+        pins.append(pin)
     return pins
 
 
@@ -138,5 +203,6 @@ def constraints(path: Path, in_repo: set[str]) -> list[str]:
             return sorted(set(_toml_pins(text, f"{path / name}", in_repo)))
     compiled = path / "requirements.txt"
     if (path / "requirements.in").is_file() and compiled.is_file():
-        return sorted(set(_requirements_pins(compiled.read_text(encoding="utf-8"), in_repo)))
+        text = compiled.read_text(encoding="utf-8")
+        return sorted(set(_requirements_pins(text, str(compiled), in_repo)))
     return []

@@ -4,6 +4,7 @@ uses, and write the lock back atomically only when the resolution succeeded.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,31 @@ def image_has(
     return set(result.out.split())
 
 
+def _add_tool(target: project.Target, job: locks.LockJob) -> str:
+    """The fix: the generated Dockerfile installs what its LOCK_TOOLS build arg names (a
+    config line, so the Dockerfile stays helpers' own); any other Dockerfile, a RUN line."""
+    dockerfile = target.path / target.dockerfile
+    shown = dockerfile.relative_to(target.root).as_posix()
+    try:
+        text = dockerfile.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    rebuild = f"invoke docker_build_local_image --dir {shlex.quote(target.rel_dir)}"
+    if re.search(rf"^\s*ARG\s+{locks.TOOLS_ARG}\b", text, re.MULTILINE):
+        config_file = (
+            f"{target.rel_dir}/repo_config.yaml" if target.rel_dir != "." else "repo_config.yaml"
+        )
+        return (
+            f"add `build_args: {{{locks.TOOLS_ARG}: {job.pip_package}}}` to {config_file} "
+            f"({shown} installs the pip packages it names), then {rebuild} and run "
+            "docker_update_lock again"
+        )
+    return (
+        f"add `RUN python3 -m pip install {job.pip_package}` to {shown}, then {rebuild} "
+        "and run docker_update_lock again"
+    )
+
+
 @dataclass(frozen=True)
 class Locked:
     path: Path
@@ -40,9 +66,7 @@ def update(target: project.Target, ref: str, runner: commands.Runner = commands.
     job = locks.detect(target.path, has)
     if job.probe not in has:
         raise UserError(
-            f"{ref} has no `{job.probe}` to lock with {job.tool}: add it to "
-            f"{target.rel_dir}/devops/Dockerfile (e.g. `RUN python3 -m pip install {job.probe}`), "
-            "rebuild, and run docker_update_lock again"
+            f"{ref} has no `{job.probe}` to lock with {job.tool}: {_add_tool(target, job)}"
         )
     script = locks.scratch_script(target.root, target.rel_dir, job)
     opts = containers.RunOptions(command=("sh", "-c", script))

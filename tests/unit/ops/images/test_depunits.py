@@ -10,7 +10,7 @@ import pytest
 
 from helpers.errors import UserError
 from helpers.model import pyprojects, units
-from helpers.ops.adoption import scaffold
+from helpers.ops.adoption import scaffold, sync
 from helpers.ops.images import build_context, depunits, requirements
 from tests.conftest import make_runnable, write
 
@@ -186,3 +186,61 @@ def test_scaffold_plan_is_dated_by_its_caller(tmp_path: Path) -> None:
         files["changelog.txt"]
         == "# app-0.1.0\n- 2026-01-02\n- Made a runnable dir (create_runnable_dir)\n"
     )
+
+
+FAKE_PIP = """#!/bin/sh
+# pip as far as the install script sees it: a resolution that fails, and (like pip) the
+# lines that name the clash are info-level, so --quiet hides them.
+case " $* " in *" --quiet "*) quiet=1 ;; *) quiet= ;; esac
+echo "ERROR: Cannot install iniconfig because these package versions have conflicting" \
+    "dependencies." >&2
+if [ -z "$quiet" ]; then
+    echo "The conflict is caused by:"
+    echo "    The user requested iniconfig<2"
+    echo "    The user requested (constraint) iniconfig==2.3.1"
+fi
+exit 1
+"""
+
+
+def _helpers_dir(tmp_path: Path, deps: depunits.DepUnits) -> Path:
+    for rel, data in deps.injected().items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    fake = write(tmp_path / "fake-python", FAKE_PIP)
+    fake.chmod(0o755)
+    return tmp_path / ".helpers"
+
+
+def test_a_failing_pip_install_shows_which_requirements_conflict(tmp_path: Path) -> None:
+    deps = depunits.DepUnits((), {}, ("iniconfig<2",), ("iniconfig==2.3.1",))
+    here = _helpers_dir(tmp_path, deps)
+    env = {"PATH": "/usr/bin:/bin", "HELPERS_PYTHON": str(tmp_path / "fake-python")}
+    ran = subprocess.run(
+        ["sh", str(here / "install-deps.sh"), "third-party"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert ran.returncode == 1
+    assert "The conflict is caused by:" in ran.stderr
+    assert "The user requested (constraint) iniconfig==2.3.1" in ran.stderr
+    assert "re-lock it with invoke docker_update_lock" in ran.stderr
+    bad = subprocess.run(["sh", str(here / "install-deps.sh"), "other"], capture_output=True)
+    assert bad.returncode == 2
+
+
+def test_the_dockerfile_installs_third_party_before_copying_unit_sources() -> None:
+    """A dependency unit's code edit changes only `.helpers/units/`: the layers before its
+    COPY (pip install of the third-party requirements) stay cached."""
+    text = sync.template_text("devops/Dockerfile")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    copies = [i for i, line in enumerate(lines) if line.startswith("COPY")]
+    third = next(i for i, line in enumerate(lines) if "install-deps.sh third-party" in line)
+    units_step = next(i for i, line in enumerate(lines) if "install-deps.sh units" in line)
+    assert lines[copies[0]].split()[1:-1] == [".helpers/*.sh", ".helpers/*.txt", ".helpers/*.crt"]
+    assert lines[copies[1]].split()[1] == ".helpers/units/"
+    assert copies[0] < third < copies[1] < units_step
+    # units/ is there with no dependency unit too, so its COPY never fails.
+    assert depunits.UNITS_KEEP in depunits.DepUnits((), {}, ()).injected()

@@ -81,7 +81,10 @@ def test_locks_become_registry_pins_without_in_repo_packages(tmp_path: Path) -> 
     write(tmp_path / "requirements.txt", COMPILED)
     assert locks.constraints(tmp_path, {"pkg-a"}) == []  # not compiled from requirements.in
     write(tmp_path / "requirements.in", "click\n")
-    assert locks.constraints(tmp_path, {"pkg-a"}) == ["click==8.1.7", "rich==13.7.0"]
+    assert locks.constraints(tmp_path, {"pkg-a"}) == [
+        "click==8.1.7",
+        'rich==13.7.0 ; python_version >= "3.8"',
+    ]
 
 
 def test_scratch_script_links_the_repo_and_copies_the_dir(tmp_path: Path) -> None:
@@ -94,3 +97,152 @@ def test_scratch_script_links_the_repo_and_copies_the_dir(tmp_path: Path) -> Non
     assert "ln -s /app/apps/other /tmp/helpers-lock/apps/other" in script
     assert "cp -a '/app/apps/my svc'/. '/tmp/helpers-lock/apps/my svc'/" in script
     assert script.rstrip().endswith("cat uv.lock")
+
+
+# A `uv lock` of a workspace with requires-python = ">=3.9": uv forks the resolution at
+# 3.10 (iniconfig and packaging dropped 3.9), so both versions are locked, each with its
+# resolution-markers (trimmed from a real lock: hashes and wheels left out).
+UV_FORKED = """version = 1
+revision = 5
+requires-python = ">=3.9"
+resolution-markers = [
+    "python_full_version >= '3.10'",
+    "python_full_version < '3.10'",
+]
+
+[manifest]
+members = ["core", "uvws", "web"]
+
+[[package]]
+name = "colorama"
+version = "0.4.6"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "core"
+version = "0.2.0"
+source = { editable = "packages/core" }
+dependencies = [
+    { name = "iniconfig", version = "2.1.0", marker = "python_full_version < '3.10'" },
+    { name = "iniconfig", version = "2.3.1", marker = "python_full_version >= '3.10'" },
+]
+
+[[package]]
+name = "iniconfig"
+version = "2.1.0"
+source = { registry = "https://pypi.org/simple" }
+resolution-markers = [
+    "python_full_version < '3.10'",
+]
+
+[[package]]
+name = "iniconfig"
+version = "2.3.1"
+source = { registry = "https://pypi.org/simple" }
+resolution-markers = [
+    "python_full_version >= '3.10'",
+]
+
+[[package]]
+name = "pytest"
+version = "8.4.2"
+source = { registry = "https://pypi.org/simple" }
+resolution-markers = [
+    "python_full_version >= '3.10' and sys_platform == 'win32'",
+    "python_full_version >= '3.10' and sys_platform != 'win32'",
+]
+"""
+# poetry.lock (poetry 2) of a polylith workspace: fastapi-cloud-cli forks on python_version;
+# a marker per group is poetry's other form.
+POETRY_FORKED = """[[package]]
+name = "fastapi-cloud-cli"
+version = "0.11.0"
+optional = false
+python-versions = ">=3.9"
+groups = ["main"]
+markers = "python_version >= \\"3.14\\""
+
+[[package]]
+name = "fastapi-cloud-cli"
+version = "0.20.0"
+optional = false
+python-versions = ">=3.10"
+groups = ["main"]
+markers = "python_version <= \\"3.13\\""
+
+[[package]]
+name = "tomli"
+version = "2.2.1"
+groups = ["main", "dev"]
+markers = {main = "python_version == \\"3.10\\"", dev = "python_version < \\"3.11\\""}
+
+[[package]]
+name = "sniffio"
+version = "1.3.1"
+groups = ["main"]
+
+[[package]]
+name = "old-fork"
+version = "1.0"
+
+[[package]]
+name = "old-fork"
+version = "2.0"
+"""
+
+
+def _applies(pins: list[str], python: str) -> list[str]:
+    """The pins pip applies for a given Python (as pip evaluates a constraint's marker)."""
+    from packaging.requirements import Requirement
+
+    env = {"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux"}
+    out = []
+    for pin in pins:
+        req = Requirement(pin)
+        if req.marker is None or req.marker.evaluate(env):
+            out.append(f"{req.name}{req.specifier}")
+    return out
+
+
+def test_a_forked_uv_lock_pins_each_version_for_its_pythons(tmp_path: Path) -> None:
+    write(tmp_path / "uv.lock", UV_FORKED)
+    pins = locks.constraints(tmp_path, {"core", "web", "uvws"})
+    assert pins == [
+        "colorama==0.4.6",
+        'iniconfig==2.1.0 ; python_full_version < "3.10"',
+        'iniconfig==2.3.1 ; python_full_version >= "3.10"',
+        'pytest==8.4.2 ; (python_full_version >= "3.10" and sys_platform == "win32") or '
+        '(python_full_version >= "3.10" and sys_platform != "win32")',
+    ]
+    # One version per package for any one Python: no contradicting pins for pip.
+    assert _applies(pins, "3.9") == ["colorama==0.4.6", "iniconfig==2.1.0"]
+    assert _applies(pins, "3.11") == ["colorama==0.4.6", "iniconfig==2.3.1", "pytest==8.4.2"]
+
+
+def test_a_forked_poetry_lock_pins_each_version_for_its_pythons(tmp_path: Path) -> None:
+    write(tmp_path / "poetry.lock", POETRY_FORKED)
+    pins = locks.constraints(tmp_path, set())
+    assert _applies(pins, "3.11") == ["fastapi-cloud-cli==0.20.0", "sniffio==1.3.1"]
+    assert _applies(pins, "3.14") == ["fastapi-cloud-cli==0.11.0", "sniffio==1.3.1"]
+    assert _applies(pins, "3.10") == ["fastapi-cloud-cli==0.20.0", "sniffio==1.3.1", "tomli==2.2.1"]
+    # Two versions and nothing telling them apart: no pin rather than two that clash.
+    assert not [p for p in pins if p.startswith("old-fork")]
+
+
+def test_bad_lock_markers_are_one_line_naming_the_lock(tmp_path: Path) -> None:
+    write(
+        tmp_path / "uv.lock", '[[package]]\nname = "x"\nversion = "1"\nmarkers = "python >>> 3"\n'
+    )
+    with pytest.raises(UserError, match=r"uv.lock: package 'x' has markers that are not PEP 508"):
+        locks.constraints(tmp_path, set())
+
+
+def test_a_universal_compiled_requirements_keeps_its_markers(tmp_path: Path) -> None:
+    write(tmp_path / "requirements.in", "numpy\n")
+    write(
+        tmp_path / "requirements.txt",
+        "numpy==2.0.2 ; python_full_version < '3.10' \\\n    --hash=sha256:abc\n"
+        "numpy==2.3.0 ; python_full_version >= '3.10'\n",
+    )
+    assert _applies(locks.constraints(tmp_path, set()), "3.9") == ["numpy==2.0.2"]
+    assert _applies(locks.constraints(tmp_path, set()), "3.12") == ["numpy==2.3.0"]
