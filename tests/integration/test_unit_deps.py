@@ -84,6 +84,15 @@ def _image_id(ref: str) -> str:
     return out.stdout.strip()
 
 
+def _layers(ref: str) -> list[str]:
+    out = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", ref],
+        capture_output=True,
+        text=True,
+    )
+    return list(json.loads(out.stdout or "[]"))
+
+
 def _caches(root: Path) -> list[str]:
     found = []
     for name in (".pytest_cache", "__pycache__"):
@@ -130,6 +139,12 @@ def test_dependent_packages_build_run_and_go_stale(client_factory: ClientFactory
     assert edited.returncode == 0, edited.stdout + edited.stderr
     assert "apps/b: 2 passed, 0 failed" in edited.stdout
     assert "stale" not in edited.stderr and _image_id(ref) == built
+    # A rebuild for it (the inputs hash covers A's code) reruns only the unit steps: the
+    # layers up to the third-party pip install are the ones the first build made.
+    before = _layers(ref)
+    assert client.invoke("docker_build_local_image", "--dir", "apps/b").returncode == 0
+    after, built = _layers(ref), _image_id(ref)
+    assert after[:-2] == before[:-2] and after[-2] != before[-2]
 
     # A new dependency in A's pyproject makes B's image stale.
     write(client.root / "libs/a/pyproject.toml", _pyproject("pkg-a", "0.2.0", ["iniconfig"]))
