@@ -9,6 +9,7 @@ Names are compared PEP 503-normalized; requirement strings are cut at their name
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -47,10 +48,36 @@ def parse(text: str, where: str) -> dict[str, Any]:
         raise UserError(f"{where}: invalid TOML ({exc}); fix the syntax") from None
 
 
+def read_text(path: Path, where: str) -> str:
+    """A pyproject.toml's text (a UTF-8 BOM is fine); bytes that are not UTF-8 are bad
+    input like any other config file's: a UserError naming `where`:line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise UserError(
+            f"{where}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); "
+            "save the file as UTF-8"
+        ) from None
+
+
+def load(path: Path, where: str) -> dict[str, Any]:
+    """Read and parse one pyproject.toml (`where` names it in errors)."""
+    return parse(read_text(path, where), where)
+
+
 def table(data: Any, *keys: str) -> dict[str, Any]:
     for key in keys:
         data = data.get(key) if isinstance(data, dict) else None
     return data if isinstance(data, dict) else {}
+
+
+def metadata(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The table that names the package: `[project]`, else poetry's `[tool.poetry]`
+    (name, version, dependencies, packages); empty when neither is there."""
+    return table(data, "project") or table(data, "tool", "poetry")
 
 
 def _strings(value: Any) -> list[str]:
@@ -105,6 +132,51 @@ def source_paths(data: Mapping[str, Any]) -> list[str]:
     return [s["path"] for s in specs if isinstance(s, dict) and isinstance(s.get("path"), str)]
 
 
+def poetry_packages(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(from, include) of poetry's `packages = [{include, from}]`, relative to the
+    pyproject's dir (`from` defaults to "."); globs and files are kept as written."""
+    out = []
+    for entry in table(data, "tool", "poetry").get("packages") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("include"), str):
+            continue
+        where = entry.get("from", ".")
+        out.append((where if isinstance(where, str) else ".", entry["include"]))
+    return out
+
+
+def _rel_join(rel_dir: str, path: str) -> str:
+    """`path` (relative to the repo dir `rel_dir`) relative to the repo root ("../x" may
+    come out for a path that leaves the repo)."""
+    joined = posixpath.normpath(posixpath.join(rel_dir if rel_dir != "." else "", path))
+    return "." if joined in ("", ".") else joined
+
+
+def package_paths(rel_dir: str, data: Mapping[str, Any]) -> list[str]:
+    """Repo paths of what poetry `packages` include: `from/include`, cut at the first glob."""
+    out = []
+    for where, include in poetry_packages(data):
+        plain = re.split(r"[*?\[]", include, maxsplit=1)[0].rstrip("/")
+        out.append(_rel_join(rel_dir, posixpath.join(where, plain) if plain else where))
+    return list(dict.fromkeys(p for p in out if not p.startswith("..")))
+
+
+def import_roots_of(rel_dir: str, data: Mapping[str, Any]) -> list[str]:
+    """Repo dirs to put on the import path so poetry's `packages` import as they do once
+    installed: each `from` other than the dir itself (polylith's bases/, components/)."""
+    roots = [_rel_join(rel_dir, where) for where, _ in poetry_packages(data)]
+    return list(dict.fromkeys(r for r in roots if r != rel_dir and not r.startswith("..")))
+
+
+def import_roots(root: Path, rel_dir: str) -> list[str]:
+    """The extra import roots of the repo dir `rel_dir` (repo-relative), from its
+    pyproject.toml; none without one. Containers put them on PYTHONPATH."""
+    path = (root if rel_dir == "." else root / rel_dir) / FILENAME
+    if not path.is_file():
+        return []
+    where = FILENAME if rel_dir == "." else f"{rel_dir}/{FILENAME}"
+    return import_roots_of(rel_dir, load(path, where))
+
+
 def _dir_of(path: str) -> str:
     return path.rpartition("/")[0] or "."
 
@@ -116,8 +188,7 @@ def read_all(root: Path, files: Iterable[str]) -> dict[str, dict[str, Any]]:
         if path != FILENAME and not path.endswith("/" + FILENAME):
             continue
         try:
-            with open(os.path.join(root, path), encoding="utf-8") as handle:
-                text = handle.read()
+            text = read_text(Path(os.path.join(root, path)), path)
         except (FileNotFoundError, NotADirectoryError):
             continue  # deleted in the work tree but still in the index: not a unit now
         out[_dir_of(path)] = parse(text, path)

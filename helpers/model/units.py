@@ -12,7 +12,9 @@ Declared dependencies (the edges `deps` prints and cycles are checked on):
   - `[tool.uv.sources]` path sources and poetry `path = ...` dependencies,
     matched by path (uv `workspace = true` sources match by name, as above);
   - `depends_on` paths in the unit's own repo_config.yaml (repo-root-relative;
-    the root dir's come from the repo-wide file).
+    the root dir's come from the repo-wide file);
+  - what poetry's `packages = [{include, from}]` takes from outside the unit
+    (polylith's `bases/` and `components/`).
     A path that is a unit or holds units is an edge to those units; any other
     path is *watched*: a change under it counts as a change of the unit itself.
 Containment is not an edge: a package inside a runnable dir is tested in that
@@ -180,7 +182,7 @@ def _units(inp: Inputs) -> dict[str, Unit]:
     units = {}
     for path in sorted({*runnable, *inp.pyprojects}, key=lambda p: (p != ".", p)):
         data = inp.pyprojects.get(path, {})
-        project = pyprojects.table(data, "project") or pyprojects.table(data, "tool", "poetry")
+        project = pyprojects.metadata(data)
         name = project.get("name")
         version = project.get("version")
         units[path] = Unit(
@@ -240,7 +242,29 @@ def _depends_on_edges(
                 f"{where}: depends_on {raw!r} matches no file in the repo; "
                 "fix the path (relative to the repo root)"
             )
-        covered = [u for u in units if workspace.is_under(u, dep)]
+        covered = _covered(units, dep)
+        edges.update(covered)
+        if not covered:
+            watches.append((dep, path))
+    return edges, watches
+
+
+def _covered(units: Iterable[str], dep: str) -> list[str]:
+    """The units at or under the repo path `dep`."""
+    return [u for u in units if workspace.is_under(u, dep)]
+
+
+def _packaged_paths(
+    inp: Inputs, units: Mapping[str, Unit], path: str
+) -> tuple[set[str], list[tuple[str, str]]]:
+    """What poetry `packages = [{include, from}]` takes from outside the unit (polylith's
+    bases/ and components/): units there are edges; plain dirs are watched."""
+    edges: set[str] = set()
+    watches = []
+    for dep in pyprojects.package_paths(path, inp.pyprojects.get(path) or {}):
+        if _innermost(units, dep) == path or not _has_files_under(inp.files, dep):
+            continue  # its own code, or nothing there
+        covered = _covered(units, dep)
         edges.update(covered)
         if not covered:
             watches.append((dep, path))
@@ -260,8 +284,9 @@ def build(inp: Inputs) -> Workspace:
     for path in units:
         named = _package_edges(inp, units, by_name, path)
         declared, watched = _depends_on_edges(inp, units, path)
-        deps[path] = tuple(sorted((named | declared) - {path}))
-        watches += watched
+        packaged, packaged_watched = _packaged_paths(inp, units, path)
+        deps[path] = tuple(sorted((named | declared | packaged) - {path}))
+        watches += watched + packaged_watched
     patterns = inp.global_inputs or DEFAULT_GLOBALS + (
         (inp.helpers_path,) if inp.helpers_path else ()
     )

@@ -14,7 +14,7 @@ from helpers.tasks._common import DIR_HELP, IF_MISSING_HELP, task
     positional=["name"],
     help={
         "name": "the dir: an existing pyproject package, or a new dir to scaffold",
-        "force": "overwrite the files it writes when they exist",
+        "force": "replace helpers' devops files that exist and differ (the refusal lists them)",
     },
 )
 def create_runnable_dir(ctx: Context, name: str, force: bool = False) -> None:
@@ -28,6 +28,8 @@ def create_runnable_dir(ctx: Context, name: str, force: bool = False) -> None:
     made = scaffold.create(workspace.find_repo_root(cwd), cwd, name, force)
     for rel in made.written:
         output.data(rel)
+    if made.kept:
+        output.note(f"kept as they were: {', '.join(made.kept)}")
 
     import shlex
 

@@ -112,8 +112,12 @@ def _made(client_factory: ClientFactory) -> Client:
         assert made.returncode == 0, made.stdout + made.stderr
         assert f"{rel}/devops/Dockerfile" in made.stdout.split()
     assert (client.root / "apps/b/changelog.txt").read_text().startswith("# pkg-b-1.4.0\n")
+    write(client.root / "apps/b/devops/Dockerfile", "FROM mine\n")
     again = client.invoke("create_runnable_dir", "apps/b")
-    assert "already exist" in one_line_error(again)
+    assert "apps/b/devops/Dockerfile already exist" in one_line_error(again)
+    forced = client.invoke("create_runnable_dir", "apps/b", "--force")
+    assert forced.stdout.split() == ["apps/b/devops/Dockerfile"], forced.stdout + forced.stderr
+    assert "kept as they were: apps/b/changelog.txt" in forced.stderr
     client.commit("two runnable packages")
     return client
 

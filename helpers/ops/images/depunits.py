@@ -207,7 +207,7 @@ def read_pyproject(
     path = (ws.root if unit == "." else ws.root / unit) / pyprojects.FILENAME
     if not path.is_file():
         return None
-    data = pyprojects.parse(path.read_text(encoding="utf-8"), requirements.where_of(unit))
+    data = pyprojects.load(path, requirements.where_of(unit))
     if must_be_package:
         _check_project(data, unit)
     return data

@@ -58,7 +58,7 @@ def _pyproject(path: Path) -> Mapping[str, Any]:
     file = path / pyprojects.FILENAME
     if not file.is_file():
         return {}
-    return pyprojects.parse(file.read_text(encoding="utf-8"), str(file))
+    return pyprojects.load(file, str(file))
 
 
 def detect(path: Path, has: Optional[set[str]] = None) -> LockJob:

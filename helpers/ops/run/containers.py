@@ -18,7 +18,7 @@ from typing import Optional
 import helpers
 from helpers.effects import engine
 from helpers.errors import UserError
-from helpers.model import envfile, images, project
+from helpers.model import envfile, images, project, pyprojects
 from helpers.model.config import CA_ENV
 from helpers.ops.images import cacerts
 
@@ -75,6 +75,7 @@ def python_path(target: project.Target) -> str:
     pytest plugin a conftest names). In-repo dependencies are installed editable in the
     image, pointing at their place under the mount (see `depunits`)."""
     src = [f"{project.workdir(target.rel_dir)}/src"] if (target.path / "src").is_dir() else []
+    src += [project.workdir(r) for r in pyprojects.import_roots(target.root, target.rel_dir)]
     parts = [*src, project.workdir(target.rel_dir), project.MOUNT, helpers_inside(target.root)]
     return ":".join(dict.fromkeys(p for p in parts if p))
 

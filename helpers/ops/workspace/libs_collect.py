@@ -274,12 +274,14 @@ def _is_requirements(path: str) -> bool:
 
 def _read_text(root: Path, file: str, problems: list[str]) -> Optional[str]:
     try:
-        return (root / file).read_text(encoding="utf-8")
+        return pyprojects.read_text(root / file, file)
     except FileNotFoundError:
         return None  # deleted in the work tree, still in the index
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{file}: cannot read it as UTF-8 text ({exc}); fix the file")
-        return None
+    except OSError as exc:
+        problems.append(f"{file}: cannot read it ({exc.strerror}); fix the file")
+    except UserError as err:  # not UTF-8: file:line
+        problems.append(err.message)
+    return None
 
 
 def collect(

@@ -118,3 +118,93 @@ def test_a_pinned_dependency_is_that_unit_not_every_package_of_its_name() -> Non
     assert ws.deps["svc/uv"] == ("libs/core",)
     assert ws.deps["svc/ref"] == ("libs/core",)
     assert ws.deps["svc/name"] == ("libs/core", "libs/core/src/core")  # by name: ambiguous
+
+
+# A poetry-only polylith workspace (the shape of python-polylith-example): the root and each
+# project are poetry packages whose `packages` come from bases/ and components/, which hold
+# no pyproject of their own; one component here is a package (it has its own pyproject).
+POLY_ROOT = """[tool.poetry]
+name = "Python Polylith Example"
+version = "1.0.0"
+packages = [
+    {include = "example/greet_api", from = "bases"},
+    {include = "example/greeting", from = "components"},
+    {include = "development"},
+]
+"""
+POLY_PROJECT = """[tool.poetry]
+name = "my_fastapi_project"
+version = "0.0.1"
+packages = [
+    {include = "example/log", from = "../../components"},
+    {include = "example/greeting", from = "../../components"},
+    {include = "example/greet_api", from = "../../bases"},
+    {include = "example/db", from = "../../components"},
+    {include = "example/gone", from = "../../components"},
+]
+
+[tool.poetry.dependencies]
+python = "^3.10"
+fastapi = {extras = ["standard"], version = "^0.137.2"}
+"""
+POLY_FILES = (
+    "bases/example/greet_api/__init__.py",
+    "components/example/greeting/__init__.py",
+    "components/example/log/core.py",
+    "components/example/db/src/example/db/__init__.py",
+    "projects/api/changelog.txt",
+    "projects/api/devops/Dockerfile",
+)
+
+
+def _polylith() -> units.Workspace:
+    parsed = {
+        ".": toml(POLY_ROOT),
+        "projects/api": toml(POLY_PROJECT),
+        "components/example/db": toml('[tool.poetry]\nname = "db"\nversion = "0.1.0"\n'),
+    }
+    files = (*POLY_FILES, "pyproject.toml", *(f"{p}/pyproject.toml" for p in parsed if p != "."))
+    return units.build(units.Inputs(Path("/r"), files, parsed, {}, runnable=("projects/api",)))
+
+
+def test_poetry_packages_from_elsewhere_are_edges_or_watched() -> None:
+    ws = _polylith()
+    api = ws.units["projects/api"]
+    assert (api.kind, api.project) == (units.RUNNABLE, "my-fastapi-project")
+    assert ws.units["."].version == "1.0.0"
+    # A component that is a package is an edge; plain component and base dirs are
+    # watched (a missing one is nothing); the root's own packages are its own files.
+    assert ws.deps["projects/api"] == ("components/example/db",)
+    assert ws.deps["."] == ()
+    assert sorted(ws.watches) == [
+        ("bases/example/greet_api", "projects/api"),
+        ("components/example/greeting", "projects/api"),
+        ("components/example/log", "projects/api"),
+    ]
+
+
+def test_a_component_edit_changes_the_project_that_packages_it() -> None:
+    from helpers.ops.workspace import changes
+
+    by_unit, global_files, _ = changes.classify(_polylith(), ["components/example/log/core.py"])
+    assert by_unit == {
+        ".": ["components/example/log/core.py"],
+        "projects/api": ["components/example/log/core.py"],
+    }
+    assert global_files == []
+
+
+def test_poetry_package_roots_are_import_roots() -> None:
+    data = toml(POLY_PROJECT)
+    assert pyprojects.import_roots_of("projects/api", data) == ["components", "bases"]
+    assert pyprojects.import_roots_of(".", toml(POLY_ROOT)) == ["bases", "components"]
+    assert pyprojects.import_roots_of("x", toml('[project]\nname = "x"\n')) == []
+
+
+def test_a_pyproject_that_is_not_utf8_is_bad_input_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc/pyproject.toml").write_bytes(b'[project]\nname = "x"\n# caf\xe9\n')
+    with pytest.raises(UserError) as err:
+        pyprojects.read_all(tmp_path, ["svc/pyproject.toml"])
+    assert err.value.message.startswith("svc/pyproject.toml:3: not UTF-8 text (byte 0xe9")
+    assert err.value.message.endswith("save the file as UTF-8")

@@ -146,9 +146,11 @@ def test_scaffold_refuses_to_overwrite_and_seeds_the_version(tmp_path: Path) -> 
     made = scaffold.create(root, root, "pkg")
     assert made.version == "2.1.0"
     assert (root / "pkg/changelog.txt").read_text().startswith("# pkg-2.1.0\n")
-    with pytest.raises(UserError, match="already exist"):
+    assert scaffold.create(root, root, "pkg").written == ()  # again: nothing differs
+    write(root / "pkg/devops/Dockerfile", "FROM mine\n")
+    with pytest.raises(UserError, match="pkg/devops/Dockerfile already exist"):
         scaffold.create(root, root, "pkg")
-    assert scaffold.create(root, root, "pkg", force=True).rel_dir == "pkg"
+    assert scaffold.create(root, root, "pkg", force=True).written == ("pkg/devops/Dockerfile",)
     write(root / "bad/pyproject.toml", "[tool.ruff]\n")
     with pytest.raises(UserError, match=r"no \[project\] table"):
         scaffold.create(root, root, "bad")

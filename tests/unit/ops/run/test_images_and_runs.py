@@ -97,3 +97,14 @@ def test_sibling_needs_socket(tmp_path: Path) -> None:
     env = {"DOCKER_HOST": "tcp://10.0.0.1:2375"}
     with pytest.raises(UserError, match="sibling_docker is on but no local engine socket"):
         containers.run_argv(target, "img", containers.RunOptions(), env=env)
+
+
+def test_poetry_package_roots_are_on_the_containers_import_path(tmp_path: Path) -> None:
+    write(
+        tmp_path / "projects/api/pyproject.toml",
+        '[tool.poetry]\nname = "api"\nversion = "0.1.0"\npackages = [\n'
+        '    {include = "example/log", from = "../../components"},\n'
+        '    {include = "example/greet_api", from = "../../bases"},\n]\n',
+    )
+    path = containers.python_path(_target(tmp_path, "projects/api"))
+    assert path.split(":")[:3] == ["/app/components", "/app/bases", "/app/projects/api"]
