@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Optional
 
+from helpers import events
 from helpers.errors import UserError
 from helpers.model import pyprojects, units
 from helpers.ops.images import depunits
@@ -109,6 +111,42 @@ def _note_extras(reqs: Iterable[str], wanted: dict[str, set[str]]) -> None:
             wanted.setdefault(pyprojects.normalize(match.group(1)), set()).update(names)
 
 
+def _outside(ws: units.Workspace, unit: str, req: str, path_source: Optional[str]) -> str:
+    """The path a `file://` reference or path source names, when it leaves the repo."""
+    import posixpath
+    from urllib.parse import unquote, urlparse
+
+    if path_source is not None:
+        joined = posixpath.normpath(posixpath.join(unit if unit != "." else "", path_source))
+        return path_source if joined.startswith("..") else ""
+    _, at, url = req.partition("@")
+    url = url.split(";")[0].strip()
+    if not at or not url.startswith("file:"):
+        return ""
+    where = Path(unquote(urlparse(url).path))
+    root = ws.root.resolve()
+    return "" if where == root or root in where.parents else url
+
+
+_noted: set[tuple[str, str, str]] = set()
+
+
+def _note_outside(ws: units.Workspace, unit: str, req: str, path_source: Optional[str]) -> None:
+    """One line (once per process) when a reference outside the repo is taken by name."""
+    outside = _outside(ws, unit, req, path_source)
+    match = _REQ.match(req)
+    key = (str(ws.root), unit, req)
+    if not outside or not match or key in _noted:
+        return
+    _noted.add(key)
+    name = pyprojects.normalize(match.group(1))
+    holders = ", ".join(sorted(p for p, u in ws.units.items() if u.project == name))
+    events.warning(
+        f"{where_of(unit)}: {match.group(1)} points outside the repo ({outside}); the image "
+        f"installs the in-repo package of that name instead ({holders})"
+    )
+
+
 def requirements(ws: units.Workspace, rel_dir: str, order: Sequence[str]) -> tuple[str, ...]:
     """Third-party requirements of the dir and its dependency units; in-repo names left out."""
     in_repo = {u.project for u in ws.units.values() if u.project}
@@ -132,8 +170,9 @@ def requirements(ws: units.Workspace, rel_dir: str, order: Sequence[str]) -> tup
             continue
         name = pyprojects.normalize(match.group(1))
         path_source = _path_source_names(data_of.get(unit) or {}).get(name)
-        if name in in_repo:
-            continue  # satisfied by the unit's copy, whatever path or reference names it
+        if name in in_repo:  # satisfied by the unit's copy, whatever path or reference names it
+            _note_outside(ws, unit, req, path_source)
+            continue
         if path_source is not None or re.search(r"@\s*file:", req):
             shown = f" (path {path_source})" if path_source else ""
             raise UserError(

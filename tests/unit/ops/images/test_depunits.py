@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import events
 from helpers.errors import UserError
 from helpers.model import pyprojects, units
 from helpers.ops.adoption import scaffold, sync
@@ -246,3 +247,22 @@ def test_the_dockerfile_installs_third_party_before_copying_unit_sources() -> No
     assert copies[0] < third < copies[1] < units_step
     # units/ is there with no dependency unit too, so its COPY never fails.
     assert depunits.UNITS_KEEP in depunits.DepUnits((), {}, ()).injected()
+
+
+def test_a_reference_outside_the_repo_taken_by_name_says_so_once(tmp_path: Path) -> None:
+    ws = repo(tmp_path, FILES)
+    with events.collected() as seen:
+        requirements.requirements(ws, "apps/b", ["libs/a", "libs/c"])
+        requirements.requirements(ws, "apps/b", ["libs/a", "libs/c"])
+    assert [e.text for e in seen] == [
+        "apps/b/pyproject.toml: pkg-a points outside the repo (file:///somewhere/libs/a); "
+        "the image installs the in-repo package of that name instead (libs/a)"
+    ]
+    inner = tmp_path / "2" / "my repo"  # where `repo` puts the second one
+    inside = {
+        **FILES,
+        "apps/b/pyproject.toml": pyproject("pkg-b", [f"pkg-a @ {(inner / 'libs/a').as_uri()}"]),
+    }
+    with events.collected() as seen:
+        requirements.requirements(repo(tmp_path / "2", inside), "apps/b", ["libs/a"])
+    assert seen == []
