@@ -134,17 +134,54 @@ def writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
 
 
-def bump(path: Path, part: str, message: str, day: Optional[datetime.date] = None) -> Version:
-    """Prepend a new entry; the file is replaced atomically, never half-written."""
-    check_message(message)
-    log = load(path)
-    version = bumped(log.version, part)
+@dataclass(frozen=True)
+class Bumped:
+    version: Version
+    package: Optional[Path] = None  # the pyproject.toml whose version moved too
+
+
+def package_file(path: Path) -> Optional[Path]:
+    """The runnable dir's pyproject.toml when it holds one (the dir is a package)."""
+    from helpers.model import pyprojects
+
+    pyproject = path.parent / pyprojects.FILENAME
+    return pyproject if pyproject.is_file() else None
+
+
+def _refuse_read_only(path: Path) -> None:
     if not writable(path):
         raise UserError(
             f"{path}: the file is read-only, so bump_version will not replace it; "
             f"make it writable (chmod u+w {path.name}) and rerun"
         )
+
+
+def package_text(pyproject: Optional[Path], version: Version) -> Optional[str]:
+    """The pyproject.toml's text with its `[project]` / `[tool.poetry]` version set to
+    `version` (as `uv version` and `poetry version` write it); None: nothing to change."""
+    from helpers.model import pyprojects
+
+    if pyproject is None:
+        return None
+    text = pyprojects.read_text(pyproject, str(pyproject))
+    return pyprojects.with_version(text, str(version), str(pyproject))
+
+
+def bump(path: Path, part: str, message: str, day: Optional[datetime.date] = None) -> Bumped:
+    """Prepend a new entry and, when the dir is a package with a static version, move its
+    pyproject.toml version along; each file is replaced atomically, never half-written, and
+    neither is written when either is read-only."""
+    check_message(message)
+    log = load(path)
+    version = bumped(log.version, part)
+    pyproject = package_file(path)
+    new_package = package_text(pyproject, version)
+    _refuse_read_only(path)
+    if pyproject is not None and new_package is not None:
+        _refuse_read_only(pyproject)
     text = path.read_text(encoding="utf-8")
     entry = new_entry_text(log.newest.name, version, message, day or datetime.date.today())
+    if pyproject is not None and new_package is not None:
+        fsutil.write_atomic(pyproject, new_package)
     fsutil.write_atomic(path, entry + text)
-    return version
+    return Bumped(version, pyproject if new_package is not None else None)

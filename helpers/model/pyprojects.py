@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from helpers.errors import UserError
 
@@ -175,6 +175,36 @@ def import_roots(root: Path, rel_dir: str) -> list[str]:
         return []
     where = FILENAME if rel_dir == "." else f"{rel_dir}/{FILENAME}"
     return import_roots_of(rel_dir, load(path, where))
+
+
+_META_HEADER = re.compile(r"^\s*\[\s*(project|tool\s*\.\s*poetry)\s*\]\s*(?:#.*)?$")
+_VERSION_LINE = re.compile(r"""^(\s*version\s*=\s*)(["'])([^"'\\]*)\2""")
+
+
+def with_version(text: str, version: str, where: str) -> Optional[str]:
+    """`text` with the static `version` of `[project]` and `[tool.poetry]` set to `version`
+    (only the string changes: layout, comments, quotes stay); None when neither table
+    states one (no such table, or a dynamic version)."""
+    lines = text.splitlines(keepends=True)
+    in_meta, changed = False, False
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("["):
+            in_meta = _META_HEADER.match(line) is not None
+            continue
+        found = _VERSION_LINE.match(line) if in_meta else None
+        if found:
+            lines[i] = f"{found.group(1)}{found.group(2)}{version}{found.group(2)}"
+            lines[i] += line[found.end() :]
+            changed = True
+    if not changed:
+        return None
+    new = "".join(lines)
+    if (
+        metadata(parse(new, f"{where} (with the new version, not written)")).get("version")
+        != version
+    ):
+        return None  # a layout the line scan does not follow: leave the file alone
+    return new
 
 
 def _dir_of(path: str) -> str:

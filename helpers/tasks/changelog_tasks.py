@@ -25,7 +25,7 @@ def bump_version(
     dir: Optional[str] = None,
     dry_run: bool = False,
 ) -> None:
-    """Prepend a changelog entry with the next version (the file is replaced atomically)."""
+    """Prepend a changelog entry with the next version; a package's pyproject version follows."""
     import datetime
 
     from helpers.model import changelog, project
@@ -38,7 +38,12 @@ def bump_version(
         new = changelog.bumped(log.version, part)
         entry = changelog.new_entry_text(log.newest.name, new, message, datetime.date.today())
         output.data(entry.rstrip())
+        pyproject = changelog.package_file(path)
+        if changelog.package_text(pyproject, new) is not None and pyproject is not None:
+            output.data(f"{pyproject.relative_to(target.root)}: version = {str(new)!r}")
         return
     old = target.version  # read before the bump: the file changes under it
-    new = changelog.bump(path, part, message)
-    output.data(f"{path.relative_to(target.root)}: {old} -> {new}")
+    done = changelog.bump(path, part, message)
+    output.data(f"{path.relative_to(target.root)}: {old} -> {done.version}")
+    if done.package is not None:
+        output.data(f"{done.package.relative_to(target.root)}: version {done.version}")

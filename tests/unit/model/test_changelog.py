@@ -68,7 +68,7 @@ def test_bump_prepends_entry(tmp_path: Path) -> None:
     path = tmp_path / "changelog.txt"
     path.write_text(GOOD)
     new = changelog.bump(path, "minor", "Add redis\nPin numpy", datetime.date(2026, 11, 22))
-    assert new == Version("1.11.0")
+    assert new == changelog.Bumped(Version("1.11.0"))
     text = path.read_text()
     assert text.startswith(
         "# infra-1.11.0\n- 2026-11-22\n- Add redis\n- Pin numpy\n\n# infra-1.10.0"
@@ -90,4 +90,46 @@ def test_bump_needs_message(tmp_path: Path) -> None:
     path.write_text(GOOD)
     with pytest.raises(UserError, match="needs a message"):
         changelog.bump(path, "patch", "  ")
+    assert path.read_text() == GOOD
+
+
+PACKAGE = """[build-system]
+requires = ["setuptools>=61"]
+
+[project]
+name = 'infra'
+version = '1.10.0'   # kept in step with changelog.txt
+dependencies = ["x==1.0"]
+
+[tool.other]
+version = "9.9.9"
+"""
+
+
+def test_bump_moves_a_packages_version_and_nothing_else(tmp_path: Path) -> None:
+    path = tmp_path / "changelog.txt"
+    path.write_text(GOOD)
+    (tmp_path / "pyproject.toml").write_text(PACKAGE)
+    done = changelog.bump(path, "patch", "Fix", datetime.date(2026, 11, 22))
+    assert done == changelog.Bumped(Version("1.10.1"), tmp_path / "pyproject.toml")
+    assert (tmp_path / "pyproject.toml").read_text() == PACKAGE.replace(
+        "version = '1.10.0'", "version = '1.10.1'"
+    )
+    poetry = '[tool.poetry]\nname = "infra"\nversion = "1.10.1"\n'
+    (tmp_path / "pyproject.toml").write_text(poetry)
+    changelog.bump(path, "minor", "More", datetime.date(2026, 11, 23))
+    assert (tmp_path / "pyproject.toml").read_text() == poetry.replace("1.10.1", "1.11.0")
+    dynamic = '[project]\nname = "infra"\ndynamic = ["version"]\n'
+    (tmp_path / "pyproject.toml").write_text(dynamic)
+    assert changelog.bump(path, "patch", "Again").package is None
+    assert (tmp_path / "pyproject.toml").read_text() == dynamic
+
+
+def test_bump_refuses_a_read_only_pyproject_and_writes_neither(tmp_path: Path) -> None:
+    path = tmp_path / "changelog.txt"
+    path.write_text(GOOD)
+    (tmp_path / "pyproject.toml").write_text(PACKAGE)
+    (tmp_path / "pyproject.toml").chmod(0o444)
+    with pytest.raises(UserError, match=r"pyproject.toml: the file is read-only"):
+        changelog.bump(path, "patch", "Fix")
     assert path.read_text() == GOOD
