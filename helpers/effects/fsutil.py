@@ -33,3 +33,8 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def writable(path: Path) -> bool:
+    """Writable by us, and not marked read-only (root may write anything: the mode still says)."""
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)

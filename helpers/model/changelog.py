@@ -11,7 +11,6 @@ strictly decreasing down the file. Errors name the file and line.
 from __future__ import annotations
 
 import datetime
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,9 +128,7 @@ def check_message(message: str) -> None:
         raise UserError('bump_version needs a message: -m "what changed"')
 
 
-def writable(path: Path) -> bool:
-    """Writable by us, and not marked read-only (root may write anything: the mode still says)."""
-    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
+writable = fsutil.writable  # (kept for callers of the old name)
 
 
 @dataclass(frozen=True)

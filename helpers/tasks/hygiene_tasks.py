@@ -29,17 +29,21 @@ def _problems(lines: tuple[str, ...]) -> None:
     help={
         "fix": "rewrite every declaration of a pinned library to its library_pins specifier",
         "changed_since": CHANGED_SINCE,
+        "locks": "compare the versions lock files lock too (transitive ones included)",
     }
 )
-def check_libs(ctx: Context, fix: bool = False, changed_since: Optional[str] = None) -> None:
+def check_libs(
+    ctx: Context, fix: bool = False, changed_since: Optional[str] = None, locks: bool = False
+) -> None:
     """Third-party libraries declared with different specifiers across units (table)."""
     from helpers.errors import UserError
     from helpers.ops.workspace import libs_collect, libs_fix, loader
 
     loaded = loader.load(_root())
     in_scope, label = loader.scope(loaded, changed_since)
+    pins = loaded.root_cfg.library_pins
     report = libs_collect.collect(
-        loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope, loaded.pyprojects
+        loaded.ws, loaded.files, pins, in_scope, loaded.pyprojects, locks=locks
     )
     if fix and report.problems:
         _problems(report.problems)
@@ -47,9 +51,7 @@ def check_libs(ctx: Context, fix: bool = False, changed_since: Optional[str] = N
     if fix and report.mismatched:
         for line in libs_fix.apply(loaded.ws.root, libs_fix.plan(report)):
             output.data(line)
-        report = libs_collect.collect(
-            loaded.ws, loaded.files, loaded.root_cfg.library_pins, in_scope
-        )
+        report = libs_collect.collect(loaded.ws, loaded.files, pins, in_scope, locks=locks)
         for line in libs_collect.relock_hints(report):
             output.note(line)
     if report.mismatched:

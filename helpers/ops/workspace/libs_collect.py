@@ -2,11 +2,13 @@
 
 Each unit's declared third-party dependencies are read from its pyproject.toml
 (`[project] dependencies`, `optional-dependencies`, `[dependency-groups]`,
-poetry's dependency tables) and its `requirements*.txt` files, with `packaging`
-(PEP 508 / PEP 440; names PEP 503-normalized); its lock files (uv.lock,
-poetry.lock, pdm.lock), when present, add the versions they lock. In-repo packages (a unit's
-project name) are not third-party and are left to the graph. Poetry's `^` and
-`~` constraints are compared by the PEP 440 range they mean.
+poetry's dependency tables) and its `requirements*.txt` / `.in` files, with `packaging`
+(PEP 508 / PEP 440; names PEP 503-normalized): its direct declarations. With `locks`,
+its lock files (uv.lock, poetry.lock, pdm.lock, and a requirements*.txt compiled from
+the .in beside it) add the versions they lock, transitive ones too: independent
+images may lock those differently by design, so they count only when asked.
+In-repo packages (a unit's project name) are not third-party and are left to the
+graph. Poetry's `^` and `~` constraints are compared by the PEP 440 range they mean.
 
 A library is a mismatch when its declarations do not all mean the same
 specifier, or, when `library_pins` pins it, when one differs from the pin; or
@@ -41,7 +43,7 @@ POETRY = "poetry"  # a poetry table entry: `name = "^1.2"` or `name = {version =
 REQUIREMENTS = "requirements"  # one line of a requirements*.txt
 LOCK = "lock"  # a `[[package]]` of uv.lock / poetry.lock / pdm.lock: spec is the version
 LOCK_FILES = ("uv.lock", "poetry.lock", "pdm.lock")
-REQUIREMENTS_GLOB = "requirements*.txt"
+REQUIREMENTS_GLOBS = ("requirements*.txt", "requirements*.in")
 ANY = "(any)"
 _NAME = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 _HEADER = re.compile(r"^\s*\[([^\[\]]+)\]\s*(?:#.*)?$")
@@ -269,7 +271,8 @@ class _Reader:
 
 
 def _is_requirements(path: str) -> bool:
-    return fnmatch.fnmatchcase(path.rpartition("/")[2], REQUIREMENTS_GLOB)
+    base = path.rpartition("/")[2]
+    return any(fnmatch.fnmatchcase(base, glob) for glob in REQUIREMENTS_GLOBS)
 
 
 def _read_text(root: Path, file: str, problems: list[str]) -> Optional[str]:
@@ -284,20 +287,32 @@ def _read_text(root: Path, file: str, problems: list[str]) -> Optional[str]:
     return None
 
 
+def _compiled(file: str, files: set[str]) -> bool:
+    """A requirements*.txt compiled from the .in beside it (pip-tools): a lock."""
+    return file.endswith(".txt") and file[: -len(".txt")] + ".in" in files
+
+
 def collect(
     ws: units.Workspace,
     files: Iterable[str],
     pins: Mapping[str, str],
     scope: Optional[Iterable[str]] = None,
     parsed: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    locks: bool = False,
 ) -> Report:
-    """Every unit's declarations; `scope`: only libraries declared by these units count;
-    `parsed`: pyproject data by unit, as `units.read_inputs` read it."""
+    """Every unit's direct declarations; `locks`: the versions its lock files lock too
+    (transitive ones included, so independent images differ there by design); `scope`:
+    only libraries declared by these units count; `parsed`: pyproject data by unit, as
+    `units.read_inputs` read it."""
     reader = _Reader(u.project for u in ws.units.values() if u.project)
+    files = list(files)
+    listed = set(files)
     for file in files:
         base = file.rpartition("/")[2]
         is_pyproject, is_lock = base == units.PYPROJECT, base in LOCK_FILES
         if not is_pyproject and not is_lock and not _is_requirements(file):
+            continue
+        if not locks and (is_lock or _compiled(file, listed)):
             continue
         unit = ws.owner(file) if not is_pyproject else workspace_dir(file)
         if unit is None or unit not in ws.units:

@@ -100,6 +100,14 @@ def apply(root: Path, changes: Sequence[Change]) -> list[str]:
     from helpers.effects import fsutil
 
     texts = new_texts(root, changes)
+    read_only = [file for file in texts if not fsutil.writable(root / file)]
+    if read_only:
+        raise UserError(
+            f"{', '.join(read_only)}: read-only, so check_libs --fix will not replace "
+            f"{'it' if len(read_only) == 1 else 'them'}; make "
+            f"{'it' if len(read_only) == 1 else 'them'} writable (chmod u+w) and rerun; "
+            "nothing was changed"
+        )
     for file, text in texts.items():
         fsutil.write_atomic(root / file, text)
     return [

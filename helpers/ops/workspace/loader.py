@@ -56,7 +56,13 @@ def scope(
     """The affected units since `since` (None: every unit) and a label for progress lines."""
     if not since:
         return None, "every unit"
-    cs = changeset(loaded.ws, since, runner)
+    from helpers.ops.workspace import bookmarks
+
+    try:
+        cs = changeset(loaded.ws, since, runner)
+    except UserError as err:  # the messages say `changes`' flag and variable: name this flag
+        message = bookmarks.renamed(err, since, "--changed-since").message
+        raise UserError(message.replace(f" or set ${bookmarks.ENV}", "")) from None
     return cs.affected, f"{len(cs.affected)} units affected since {cs.base.label}"
 
 

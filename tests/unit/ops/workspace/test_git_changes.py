@@ -287,3 +287,16 @@ def test_bytecode_never_counts_as_a_change(tmp_path: Path) -> None:
     (tmp_path / "b.pyc").write_bytes(b"x")
     (tmp_path / "new.py").write_text("y = 2\n")
     assert git.changed_since(tmp_path, "HEAD") == ["new.py"]
+
+
+def test_check_libs_and_boundaries_name_their_own_flag_in_ref_errors(repo: Path) -> None:
+    from helpers.ops.workspace import loader
+
+    loaded = loader.load(repo)
+    with pytest.raises(UserError) as err:
+        loader.scope(loaded, "no-such-ref")
+    assert err.value.message.startswith("--changed-since no-such-ref: no such commit")
+    assert "--since" not in err.value.message.replace("--changed-since", "")
+    with pytest.raises(UserError) as err:
+        loader.scope(loaded, bookmarks.LAST_SUCCESS)
+    assert err.value.message.endswith("pass --changed-since REF (e.g. --changed-since origin/main)")

@@ -163,7 +163,9 @@ def test_lock_files_add_locked_versions_that_fix_leaves_to_the_lock_tool(tmp_pat
             "svc/poetry.lock": '[[package]]\nname = "requests"\nversion = "2.28.2"\n',
         },
     )
-    report = libs_collect.collect(ws, files, {"requests": ">=2.31,<3"})
+    # By default only direct declarations count: the locks' versions are the images' own.
+    assert libs_collect.collect(ws, files, {"requests": ">=2.31,<3"}).mismatched == ()
+    report = libs_collect.collect(ws, files, {"requests": ">=2.31,<3"}, locks=True)
     assert report.mismatched == ("requests",)
     rows = [(d.unit, d.spec, d.where, d.style) for d in report.rows()]
     assert rows == [
@@ -373,3 +375,39 @@ def test_focus_keeps_what_a_unit_reaches_and_other_formats_agree(tmp_path: Path)
     assert text.splitlines()[0] == "libs/a * → libs/b"
     with pytest.raises(UserError, match="--format 'svg' is not one of"):
         graph_render.check_format("svg")
+
+
+def test_transitive_locked_versions_of_independent_images_are_no_mismatch(tmp_path: Path) -> None:
+    """Two images that declare the same thing lock what it pulls in at their own versions."""
+    ws, files = workspace(
+        tmp_path,
+        {
+            **SVC,
+            "svc/pyproject.toml": '[project]\nname = "svc"\ndependencies = ["fastapi>=0.110"]\n',
+            "svc/uv.lock": '[[package]]\nname = "starlette"\nversion = "0.37.2"\n',
+            "api/pyproject.toml": '[project]\nname = "api"\ndependencies = ["fastapi>=0.110"]\n',
+            "api/uv.lock": '[[package]]\nname = "starlette"\nversion = "0.38.0"\n',
+            "job/changelog.txt": "# job-1.0.0\n",
+            "job/devops/Dockerfile": "FROM x\n",
+            "job/requirements.in": "fastapi>=0.110\n",
+            "job/requirements.txt": "fastapi==0.111.0\nstarlette==0.36.0\n",
+        },
+    )
+    assert libs_collect.collect(ws, files, {}).mismatched == ()
+    assert libs_collect.collect(ws, files, {}, locks=True).mismatched == ("fastapi", "starlette")
+    job = [d for d in libs_collect.collect(ws, files, {}).decls if d.unit == "job"]
+    assert [(d.library, d.where) for d in job] == [("fastapi", "job/requirements.in:1")]
+
+
+def test_fix_refuses_a_read_only_file_and_changes_nothing(tmp_path: Path) -> None:
+    ws, files = workspace(
+        tmp_path,
+        {**SVC, "libs/a/pyproject.toml": PYPROJECT_A, "svc/requirements.txt": "requests==2.0\n"},
+    )
+    (tmp_path / "svc/requirements.txt").chmod(0o444)
+    before = (tmp_path / "libs/a/pyproject.toml").read_text()
+    report = libs_collect.collect(ws, files, {"requests": ">=2.31,<3"})
+    with pytest.raises(UserError, match=r"^svc/requirements.txt: read-only, so check_libs --fix"):
+        libs_fix.apply(tmp_path, libs_fix.plan(report))
+    assert (tmp_path / "libs/a/pyproject.toml").read_text() == before
+    assert (tmp_path / "svc/requirements.txt").read_text() == "requests==2.0\n"
