@@ -102,7 +102,8 @@ def scratch_script(root: Path, rel_dir: str, job: LockJob) -> str:
     lines += [
         f"cd {q(here_box)}",
         "export UV_NATIVE_TLS=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
-        f"[ -f {SYSTEM_CA} ] && export SSL_CERT_FILE={SYSTEM_CA}",  # the bundle install-ca.sh fed
+        # The bundle install-ca.sh fed: uv reads SSL_CERT_FILE, poetry (requests) the other.
+        f"[ -f {SYSTEM_CA} ] && export SSL_CERT_FILE={SYSTEM_CA} REQUESTS_CA_BUNDLE={SYSTEM_CA}",
         job.command,
         f"cat {q(job.lock_file)}",
     ]
