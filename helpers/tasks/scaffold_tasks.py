@@ -48,7 +48,7 @@ def docker_update_lock(ctx: Context, dir: Optional[str] = None, if_missing: str 
     from helpers.ops.run import lockupdate
 
     target = project.target(dir)
-    locks.detect(target.path)  # nothing to lock: say so before touching any image
+    locks.detect(target.path, root=target.root)  # nothing to lock: say so before any image
     chosen = choice.choose(target, "local", None, choice.Policy(if_missing, allow_stale=True))
     for warning in chosen.warnings:
         events.warning(warning)

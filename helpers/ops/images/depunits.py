@@ -228,7 +228,7 @@ def dep_units(target: project.Target) -> DepUnits:
     from helpers.ops.images import locks
 
     in_repo = {u.project for u in ws.units.values() if u.project}
-    pins = tuple(locks.constraints(target.path, in_repo))
+    pins = tuple(locks.constraints(target.path, in_repo, target.root))
     if target.rel_dir not in ws.units:  # e.g. not yet known to git: no graph to follow
         return DepUnits((), {}, (), pins)
     order = dependency_units(ws, target.rel_dir)

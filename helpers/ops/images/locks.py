@@ -3,10 +3,12 @@
 The tool is the one the dir uses: uv (`uv.lock`, or `[tool.uv]` in pyproject.toml),
 poetry (`poetry.lock`, or `[tool.poetry]`), or pip-tools (`requirements.in`, compiled
 with `uv pip compile` when the image has uv, else `pip-compile`). The image must
-have the tool. It runs on a scratch copy of the dir inside the container (the rest
-of the repo is reached through links to the mount, so path sources resolve as they
-do in place); the new lock comes back on stdout and is written into the repo
-atomically, only when the tool succeeded.
+have the tool. It runs on a scratch copy of the dir's files inside the container (the
+rest of the repo, its subdirs too, is reached through links to the mount, so path
+sources resolve as they do in place); the new lock comes back on stdout and is written
+into the repo atomically, only when the tool succeeded. A uv workspace member is locked
+at its workspace's root, where uv keeps the one lock of every member, and installs
+from that lock.
 
 Builds install from the lock: `depunits` turns the dir's lock into pip constraints
 (`.helpers/constraints.txt`, registry packages pinned `name==version`, in-repo
@@ -22,6 +24,8 @@ unconditional pins can never both hold).
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import re
 import shlex
 from collections.abc import Mapping
@@ -44,14 +48,19 @@ SUPPORTED = (
 @dataclass(frozen=True)
 class LockJob:
     tool: str  # uv, poetry, pip-tools
-    lock_file: str  # relative to the dir
+    lock_file: str  # relative to `where`
     probe: str  # the executable the image must have
-    command: str  # shell line run in the dir's scratch copy; the lock lands in lock_file
+    command: str  # shell line run in the scratch copy of `where`; the lock lands in lock_file
     package: str = ""  # the pip package that gives `probe` (default: the same name)
+    where: str = "."  # where the tool runs, relative to the dir: a uv workspace's root
 
     @property
     def pip_package(self) -> str:
         return self.package or self.probe
+
+    def lock_path(self, path: Path) -> Path:
+        """The lock file of the dir at `path`."""
+        return Path(os.path.normpath(path / self.where / self.lock_file))
 
 
 def _pyproject(path: Path) -> Mapping[str, Any]:
@@ -61,8 +70,33 @@ def _pyproject(path: Path) -> Mapping[str, Any]:
     return pyprojects.load(file, str(file))
 
 
-def detect(path: Path, has: Optional[set[str]] = None) -> LockJob:
-    """What locks this dir; `has` = executables the image has (for pip-tools' choice)."""
+def uv_workspace(path: Path, root: Optional[Path]) -> Optional[Path]:
+    """The root of the uv workspace the dir is a member of (`[tool.uv.workspace]` members,
+    less excludes, above it, up to the repo root); None when it is none's member. uv keeps
+    one lock, at the workspace root, for every member."""
+    if root is None or (path != root and root not in path.parents):
+        return None
+    for folder in path.parents:
+        table = pyprojects.table(_pyproject(folder), "tool", "uv", "workspace")
+        rel = path.relative_to(folder).as_posix()
+        members = [m for m in table.get("members") or [] if isinstance(m, str)]
+        excluded = [m for m in table.get("exclude") or [] if isinstance(m, str)]
+        if any(fnmatch.fnmatchcase(rel, m.strip("/")) for m in members) and not any(
+            fnmatch.fnmatchcase(rel, m.strip("/")) for m in excluded
+        ):
+            return folder
+        if folder == root:
+            return None
+    return None
+
+
+def detect(path: Path, has: Optional[set[str]] = None, root: Optional[Path] = None) -> LockJob:
+    """What locks this dir; `has` = executables the image has (for pip-tools' choice);
+    `root`: the repo root, to find the uv workspace a member dir belongs to."""
+    workspace_root = uv_workspace(path, root)
+    if workspace_root is not None:
+        where = os.path.relpath(workspace_root, path)
+        return LockJob("uv", "uv.lock", "uv", "uv lock 1>&2", where=Path(where).as_posix())
     tools = pyprojects.table(_pyproject(path), "tool")
     if (path / "uv.lock").is_file() or "uv" in tools:
         return LockJob("uv", "uv.lock", "uv", "uv lock 1>&2")
@@ -81,7 +115,8 @@ def detect(path: Path, has: Optional[set[str]] = None) -> LockJob:
 
 
 def scratch_script(root: Path, rel_dir: str, job: LockJob) -> str:
-    """Shell that mirrors the repo under SCRATCH by links, copies the dir, locks, prints it."""
+    """Shell that mirrors the repo under SCRATCH by links, copies the files of `rel_dir` (the
+    dir where the tool runs; its subdirs are links too), locks, prints the lock."""
     q = shlex.quote
     mount = project.MOUNT
     lines = ["set -e", f"rm -rf {SCRATCH}", f"mkdir -p {SCRATCH}"]
@@ -95,10 +130,12 @@ def scratch_script(root: Path, rel_dir: str, job: LockJob) -> str:
                 lines.append(f"ln -s {q(src)} {q(here_box + '/' + entry)}")
         here_host, here_box = here_host / part, f"{here_box}/{part}"
         lines.append(f"mkdir -p {q(here_box)}")
-    if parts:
-        lines.append(f"cp -a {q(mount + '/' + rel_dir)}/. {q(here_box)}/")
-    else:
-        lines.append(f"cp -a {mount}/. {q(here_box)}/")
+    # The dir's own files are copied (the tool writes its lock there), its subdirs linked.
+    for item in sorted(here_host.iterdir(), key=lambda e: e.name):
+        src = q(mount if not parts else f"{mount}/{rel_dir}") + "/" + q(item.name)
+        dest = q(f"{here_box}/{item.name}")
+        is_dir = item.is_dir() and not item.is_symlink()
+        lines.append(f"ln -s {src} {dest}" if is_dir else f"cp -a {src} {dest}")
     lines += [
         f"cd {q(here_box)}",
         "export UV_NATIVE_TLS=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
@@ -196,8 +233,13 @@ def _requirements_pins(text: str, where: str, in_repo: set[str]) -> list[str]:
     return pins
 
 
-def constraints(path: Path, in_repo: set[str]) -> list[str]:
-    """The dir's lock as pip constraints (registry pins only); empty without a lock."""
+def constraints(path: Path, in_repo: set[str], root: Optional[Path] = None) -> list[str]:
+    """The dir's lock as pip constraints (registry pins only); empty without a lock. A uv
+    workspace member's lock is its workspace's (`root`: the repo root, to find it)."""
+    workspace_root = uv_workspace(path, root)
+    if workspace_root is not None and (workspace_root / "uv.lock").is_file():
+        lock = workspace_root / "uv.lock"
+        return sorted(set(_toml_pins(lock.read_text(encoding="utf-8"), str(lock), in_repo)))
     for name in ("uv.lock", "poetry.lock"):
         if (path / name).is_file():
             text = (path / name).read_text(encoding="utf-8")

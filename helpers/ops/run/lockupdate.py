@@ -12,7 +12,7 @@ from pathlib import Path
 
 from helpers.effects import commands, fsutil
 from helpers.errors import UserError
-from helpers.model import project
+from helpers.model import project, workspace
 from helpers.ops.images import locks
 from helpers.ops.run import containers
 
@@ -61,14 +61,15 @@ class Locked:
 
 
 def update(target: project.Target, ref: str, runner: commands.Runner = commands.run) -> Locked:
-    locks.detect(target.path)  # nothing to lock: one line before any container starts
+    locks.detect(target.path, root=target.root)  # nothing to lock: one line, no container
     has = image_has(target, ref, ("uv", "poetry", "pip-compile"), runner)
-    job = locks.detect(target.path, has)
+    job = locks.detect(target.path, has, target.root)
     if job.probe not in has:
         raise UserError(
             f"{ref} has no `{job.probe}` to lock with {job.tool}: {_add_tool(target, job)}"
         )
-    script = locks.scratch_script(target.root, target.rel_dir, job)
+    where = job.lock_path(target.path).parent
+    script = locks.scratch_script(target.root, workspace.relative(target.root, where), job)
     opts = containers.RunOptions(command=("sh", "-c", script))
     result = runner(containers.run_argv(target, ref, opts))
     if not result.ok or not result.out.strip():
@@ -77,7 +78,7 @@ def update(target: project.Target, ref: str, runner: commands.Runner = commands.
             f"{job.tool} could not lock {target.rel_dir} in {ref} (exit {result.code}: {reason}); "
             "the lock file was left as it was"
         )
-    path = target.path / job.lock_file
+    path = job.lock_path(target.path)
     old = path.read_text(encoding="utf-8") if path.is_file() else None
     if old != result.out:
         fsutil.write_atomic(path, result.out)

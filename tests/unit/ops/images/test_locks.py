@@ -88,15 +88,22 @@ def test_locks_become_registry_pins_without_in_repo_packages(tmp_path: Path) -> 
 
 
 def test_scratch_script_links_the_repo_and_copies_the_dir(tmp_path: Path) -> None:
-    for rel in ("apps/my svc/pyproject.toml", "apps/other/x", "libs/a/pyproject.toml", "top"):
+    for rel in ("apps/my svc/pyproject.toml", "apps/my svc/src/x.py", "apps/other/x", "top"):
         write(tmp_path / rel, "")
+    write(tmp_path / "libs/a/pyproject.toml", "")
     job = locks.LockJob("uv", "uv.lock", "uv", "uv lock 1>&2")
     script = locks.scratch_script(tmp_path, "apps/my svc", job)
     assert subprocess.run(["sh", "-n"], input=script, text=True).returncode == 0
     assert "ln -s /app/libs /tmp/helpers-lock/libs" in script
     assert "ln -s /app/apps/other /tmp/helpers-lock/apps/other" in script
-    assert "cp -a '/app/apps/my svc'/. '/tmp/helpers-lock/apps/my svc'/" in script
+    # The dir's files are copies (its lock is written there), its subdirs links.
+    copy = "cp -a '/app/apps/my svc'/pyproject.toml '/tmp/helpers-lock/apps/my svc/pyproject.toml'"
+    assert copy in script
+    assert "ln -s '/app/apps/my svc'/src '/tmp/helpers-lock/apps/my svc/src'" in script
     assert script.rstrip().endswith("cat uv.lock")
+    root = locks.scratch_script(tmp_path, ".", job)  # the repo root: no copy of its tree
+    assert "cp -a /app/top /tmp/helpers-lock/top" in root
+    assert "ln -s /app/apps /tmp/helpers-lock/apps" in root
 
 
 # A `uv lock` of a workspace with requires-python = ">=3.9": uv forks the resolution at
@@ -246,3 +253,32 @@ def test_a_universal_compiled_requirements_keeps_its_markers(tmp_path: Path) -> 
     )
     assert _applies(locks.constraints(tmp_path, set()), "3.9") == ["numpy==2.0.2"]
     assert _applies(locks.constraints(tmp_path, set()), "3.12") == ["numpy==2.3.0"]
+
+
+UV_WORKSPACE = """[project]
+name = "uvws"
+version = "0.1.0"
+requires-python = ">=3.9"
+
+[tool.uv.workspace]
+members = ["packages/*", "apps/*"]
+exclude = ["apps/legacy"]
+"""
+
+
+def test_a_uv_workspace_member_locks_and_installs_from_the_workspace_lock(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", UV_WORKSPACE)
+    write(tmp_path / "uv.lock", UV_FORKED)
+    write(
+        tmp_path / "apps/web/pyproject.toml", '[project]\nname = "web"\ndependencies = ["core"]\n'
+    )
+    write(tmp_path / "apps/legacy/requirements.in", "click\n")
+    job = locks.detect(tmp_path / "apps/web", {"uv"}, tmp_path)
+    assert (job.tool, job.where) == ("uv", "../..")
+    assert job.lock_path(tmp_path / "apps/web") == tmp_path / "uv.lock"
+    assert 'iniconfig==2.3.1 ; python_full_version >= "3.10"' in locks.constraints(
+        tmp_path / "apps/web", {"core", "web", "uvws"}, tmp_path
+    )
+    assert locks.detect(tmp_path / "apps/legacy", {"uv"}, tmp_path).tool == "pip-tools"
+    with pytest.raises(UserError, match="nothing to lock here"):  # no repo root: no search
+        locks.detect(tmp_path / "apps/web", {"uv"})
