@@ -1,10 +1,12 @@
 """docker_update_lock on the real engine: uv inside the image (the generated Dockerfile
-installs it: `build_args: {LOCK_TOOLS: uv}`; the dir also depends on an in-repo package by
-a uv path source), the lock written back, the next build installing from it. With
-`requires-python = ">=3.9"` uv forks the resolution (iniconfig dropped 3.9), so the lock
-holds two iniconfig versions: the build installs the one for the image's Python. Needs
-PyPI from inside containers, through the host's CA bundle (`extra_ca_certs`), as
-ENGINE.md describes."""
+installs it: `build_args: {LOCK_TOOLS: uv}`), the lock written back, the next build
+installing from it. The repo is a uv workspace (a virtual root; members svc and
+libs/core, svc depending on core as `workspace = true` and on a non-member by a uv path
+source), so uv keeps the one lock at the workspace root. With `requires-python =
+">=3.9"` uv forks the resolution (iniconfig dropped 3.9), so the lock holds two
+iniconfig versions: the build installs the one for the image's Python. Needs PyPI from
+inside containers, through the host's CA bundle (`extra_ca_certs`), as ENGINE.md
+describes."""
 
 from __future__ import annotations
 
@@ -18,11 +20,14 @@ from tests.integration.conftest import ClientFactory, one_line_error
 pytestmark = pytest.mark.integration
 
 HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
+WORKSPACE = """[tool.uv.workspace]
+members = ["svc", "libs/core"]
+"""
 SVC = """[project]
 name = "svc"
 version = "0.3.0"
 requires-python = ">=3.9"
-dependencies = ["iniconfig>=2", "x-lib"]
+dependencies = ["core", "x-lib"]
 
 [project.optional-dependencies]
 test = ["pytest"]
@@ -31,7 +36,18 @@ test = ["pytest"]
 package = false
 
 [tool.uv.sources]
+core = { workspace = true }
 x-lib = { path = "../libs/x lib" }
+"""
+CORE = """[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "core"
+version = "0.2.0"
+requires-python = ">=3.9"
+dependencies = ["iniconfig>=2"]
 """
 X_LIB = """[build-system]
 requires = ["setuptools>=61"]
@@ -47,10 +63,11 @@ import tomllib
 
 
 def test_installed_from_the_lock():
+    import core
     import x_lib
 
-    assert x_lib.VALUE == 42
-    lock = tomllib.loads((pathlib.Path(__file__).parents[1] / "uv.lock").read_text())
+    assert x_lib.VALUE == 42 and core.ANSWER == 42
+    lock = tomllib.loads((pathlib.Path(__file__).parents[2] / "uv.lock").read_text())
     for_here = [
         p["version"]
         for p in lock["package"]
@@ -73,6 +90,9 @@ def test_uv_lock_written_then_installed_from(client_factory: ClientFactory) -> N
             "svc/repo_config.yaml": "build_args: {LOCK_TOOLS: uv}\n",
             "svc/pyproject.toml": SVC,
             "svc/tests/test_svc.py": TEST,
+            "pyproject.toml": WORKSPACE,
+            "libs/core/pyproject.toml": CORE,
+            "libs/core/src/core/__init__.py": "ANSWER = 42\n",
             "libs/x lib/pyproject.toml": X_LIB,
             "libs/x lib/src/x_lib/__init__.py": "VALUE = 42\n",
             "po/devops/Dockerfile": sync.template_text("devops/Dockerfile"),
@@ -88,23 +108,25 @@ def test_uv_lock_written_then_installed_from(client_factory: ClientFactory) -> N
     assert "has no `poetry`" in (line := one_line_error(lacking))
     assert "add `build_args: {LOCK_TOOLS: poetry}` to po/repo_config.yaml" in line
     assert not (client.root / "po/poetry.lock").exists()
-    # uv in the image: the lock comes back into the repo.
+    # uv in the image: the lock comes back into the repo, at the workspace root.
     locked = client.invoke("docker_update_lock", "--dir", "svc", "--if-missing", "build")
     assert locked.returncode == 0, locked.stdout + locked.stderr
-    assert locked.stdout.split() == ["svc/uv.lock"]
-    lock = (client.root / "svc/uv.lock").read_text()
+    assert locked.stdout.split() == ["uv.lock"]
+    assert not (client.root / "svc/uv.lock").exists()
+    lock = (client.root / "uv.lock").read_text()
     versions = re.findall(r'name = "iniconfig"\nversion = "([^"]+)"', lock)
     assert len(versions) == 2 and "resolution-markers" in lock  # forked on requires-python
     assert not any(v.startswith("1.") for v in versions)  # the base image has 1.1.1
-    assert 'source = { directory = "../libs/x lib" }' in lock  # the path source, resolved
+    assert 'source = { directory = "libs/x lib" }' in lock  # the path source, resolved
+    assert 'source = { editable = "libs/core" }' in lock  # the member
     # The image no longer matches the lock: refused, then rebuilt from it.
     stale = one_line_error(client.invoke("run_tests", "--dir", "svc"))
-    assert "svc/uv.lock" in stale
+    assert ".helpers/constraints.txt" in stale
     rebuilt = client.invoke("run_tests", "--dir", "svc", "--if-missing", "build")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "svc: 1 passed, 0 failed" in rebuilt.stdout
     # A requirement the lock contradicts: the build fails, and pip's own lines say which.
-    pyproject = client.root / "svc/pyproject.toml"
+    pyproject = client.root / "libs/core/pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"iniconfig>=2"', '"iniconfig<2"'))
     clash = client.invoke("docker_build_local_image", "--dir", "svc")
     assert clash.returncode == 1, clash.stdout + clash.stderr
