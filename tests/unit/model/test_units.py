@@ -9,6 +9,7 @@ import pytest
 
 from helpers.errors import UserError
 from helpers.model import pyprojects, units
+from tests.shapes import POLY_PROJECT, POLY_ROOT
 
 RUNNABLE_FILES = (
     "changelog.txt",
@@ -120,33 +121,6 @@ def test_a_pinned_dependency_is_that_unit_not_every_package_of_its_name() -> Non
     assert ws.deps["svc/name"] == ("libs/core", "libs/core/src/core")  # by name: ambiguous
 
 
-# A poetry-only polylith workspace (the shape of python-polylith-example): the root and each
-# project are poetry packages whose `packages` come from bases/ and components/, which hold
-# no pyproject of their own; one component here is a package (it has its own pyproject).
-POLY_ROOT = """[tool.poetry]
-name = "Python Polylith Example"
-version = "1.0.0"
-packages = [
-    {include = "example/greet_api", from = "bases"},
-    {include = "example/greeting", from = "components"},
-    {include = "development"},
-]
-"""
-POLY_PROJECT = """[tool.poetry]
-name = "my_fastapi_project"
-version = "0.0.1"
-packages = [
-    {include = "example/log", from = "../../components"},
-    {include = "example/greeting", from = "../../components"},
-    {include = "example/greet_api", from = "../../bases"},
-    {include = "example/db", from = "../../components"},
-    {include = "example/gone", from = "../../components"},
-]
-
-[tool.poetry.dependencies]
-python = "^3.10"
-fastapi = {extras = ["standard"], version = "^0.137.2"}
-"""
 POLY_FILES = (
     "bases/example/greet_api/__init__.py",
     "components/example/greeting/__init__.py",

@@ -11,23 +11,13 @@ from helpers import events
 from helpers.errors import UserError
 from helpers.ops.adoption import scaffold
 from tests.conftest import write
+from tests.shapes import POLY_PROJECT
 
 HISTORY = "# svc-1.2.0\n- 2026-11-02\n- Second\n\n# svc-1.1.0\n- 2026-10-01\n- First\n"
-POETRY_ONLY = """[tool.poetry]
-name = "my_fastapi_project"
-version = "0.0.1"
-packages = [
-    {include = "example/greeting", from = "../../components"},
-    {include = "example/greet_api", from = "../../bases"},
-]
-
-[tool.poetry.dependencies]
-python = "^3.10"
-"""
 
 
 def test_a_poetry_only_project_is_made_runnable_at_its_version(tmp_path: Path) -> None:
-    write(tmp_path / "projects/api/pyproject.toml", POETRY_ONLY)
+    write(tmp_path / "projects/api/pyproject.toml", POLY_PROJECT)
     made = scaffold.create(tmp_path, tmp_path, "projects/api")
     assert made.version == "0.0.1"
     log = (tmp_path / "projects/api/changelog.txt").read_text()
