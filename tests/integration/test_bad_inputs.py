@@ -226,3 +226,23 @@ def test_the_temp_env_file_is_gone_when_the_task_ends(
     write(client.root / ".env", "BROKEN LINE\n")
     one_line_error(client.invoke("docker_cmd", "--cmd", "true", env={"TMPDIR": str(tmp)}))
     assert list(tmp.iterdir()) == []  # a bad file is never copied
+
+
+def test_packaging_inputs_bad_and_good_at_the_task_level(client_factory: ClientFactory) -> None:
+    client = client_factory(
+        "infra", files={"infra/pyproject.toml": '[project]\nname = "infra"\nversion = "0.1.0"\n'}
+    )
+    # bump_version moves the package's version along, and says so.
+    bumped = client.invoke("bump_version", "--dir", "infra", "--part", "minor", "-m", "x")
+    assert bumped.stdout.splitlines() == [
+        "infra/changelog.txt: 0.1.0 -> 0.2.0",
+        "infra/pyproject.toml: version 0.2.0",
+    ], bumped.stderr
+    assert 'version = "0.2.0"' in (client.root / "infra/pyproject.toml").read_text()
+    # check_libs names its own flag.
+    line = one_line_error(client.invoke("check_libs", "--changed-since", "nope"))
+    assert line.startswith("error: --changed-since nope: no such commit")
+    # A pyproject that is not UTF-8 is bad input with file:line, not an unexpected error.
+    (client.root / "infra/pyproject.toml").write_bytes(b'[project]\nname = "caf\xe9"\n')
+    line = one_line_error(client.invoke("deps"))
+    assert line.startswith("error: infra/pyproject.toml:2: not UTF-8 text"), line

@@ -282,3 +282,25 @@ def test_a_uv_workspace_member_locks_and_installs_from_the_workspace_lock(tmp_pa
     assert locks.detect(tmp_path / "apps/legacy", {"uv"}, tmp_path).tool == "pip-tools"
     with pytest.raises(UserError, match="nothing to lock here"):  # no repo root: no search
         locks.detect(tmp_path / "apps/web", {"uv"})
+
+
+def test_a_missing_lock_tool_names_the_package_and_the_config_line(tmp_path: Path) -> None:
+    from helpers.model import config, project, workspace
+    from helpers.ops.adoption import sync
+    from helpers.ops.run import lockupdate
+    from tests.fakes import FakeRunner, result
+
+    svc = tmp_path / "svc"
+    write(svc / "requirements.in", "click\n")
+    write(svc / workspace.DOCKERFILE, sync.template_text("devops/Dockerfile"))
+    target = project.Target(tmp_path, "svc", config.Config(image_name="svc"))
+    fake = FakeRunner({"run": result(out="")})  # the image has none of the tools
+    with pytest.raises(UserError) as err:
+        lockupdate.update(target, "svc:local", fake)
+    assert err.value.message.startswith("svc:local has no `pip-compile` to lock with pip-tools")
+    assert "add `build_args: {LOCK_TOOLS: pip-tools}` to svc/repo_config.yaml" in err.value.message
+    write(svc / workspace.DOCKERFILE, "FROM x\n")  # the user's own Dockerfile: a RUN line
+    with pytest.raises(
+        UserError, match=r"add `RUN python3 -m pip install pip-tools` to svc/devops"
+    ):
+        lockupdate.update(target, "svc:local", fake)
