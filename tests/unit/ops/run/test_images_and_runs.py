@@ -108,3 +108,12 @@ def test_poetry_package_roots_are_on_the_containers_import_path(tmp_path: Path) 
     )
     path = containers.python_path(_target(tmp_path, "projects/api"))
     assert path.split(":")[:3] == ["/app/components", "/app/bases", "/app/projects/api"]
+
+
+def test_the_prod_image_puts_poetry_package_roots_on_its_path_too(tmp_path: Path) -> None:
+    from helpers.ops.images import prod_image
+    from tests.shapes import POLY_ROOT
+
+    write(tmp_path / "pyproject.toml", POLY_ROOT)
+    recipe = prod_image.generated_dockerfile(_target(tmp_path, "."))
+    assert "ENV PYTHONPATH=/app/bases:/app/components:/app\n" in recipe
