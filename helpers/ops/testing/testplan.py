@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 import helpers
-from helpers.model import envfile, project, testlists
+from helpers.model import envfile, project, pyprojects, testlists
 from helpers.ops.run import containers
 
 STATE_DIR = ".helpers"
@@ -148,6 +148,7 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
     )
     here = Path(helpers.__file__).resolve().parents[1]
     src = [f"{where}/src"] if (target.path / "src").is_dir() else []
+    src += [project.workdir(r) for r in pyprojects.import_roots(target.root, target.rel_dir)]
     path = ":".join(dict.fromkeys((*src, where, project.MOUNT, BAKED_HELPERS)))
     env = {
         "HELPERS_REPORT_DIR": BAKED_REPORTS,

@@ -117,3 +117,14 @@ def test_the_prod_image_puts_poetry_package_roots_on_its_path_too(tmp_path: Path
     write(tmp_path / "pyproject.toml", POLY_ROOT)
     recipe = prod_image.generated_dockerfile(_target(tmp_path, "."))
     assert "ENV PYTHONPATH=/app/bases:/app/components:/app\n" in recipe
+
+
+def test_prod_tests_put_poetry_package_roots_on_their_path(tmp_path: Path) -> None:
+    from helpers.ops.testing import testplan
+    from tests.shapes import POLY_ROOT
+
+    write(tmp_path / "pyproject.toml", POLY_ROOT)
+    make_runnable(tmp_path, ".")
+    run = testplan.plan_baked(_target(tmp_path, "."), "img:prod", ["fast"], "run1")
+    env = dict(a.split("=", 1) for a in run.argv if a.startswith("PYTHONPATH="))
+    assert env["PYTHONPATH"].startswith("/app/bases:/app/components:/app:")
