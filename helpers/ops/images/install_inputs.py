@@ -138,7 +138,8 @@ def install_inputs(
         if rel == ctx.dockerfile or depunits.is_manifest(rel) or rel in counted:
             out[rel] = digest(os.path.join(ctx.root, rel))[:SHORT]
     for rel, data in ctx.injected.items():
-        out[rel] = hashlib.sha256(data).hexdigest()[:SHORT]
+        if rel != depunits.UNITS_KEEP:  # a placeholder, never a change
+            out[rel] = hashlib.sha256(data).hexdigest()[:SHORT]
     for rel, path in ctx.extra.items():
         if depunits.is_manifest(rel):
             out[rel] = digest(path)[:SHORT]

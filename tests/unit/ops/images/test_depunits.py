@@ -12,7 +12,7 @@ from helpers import events
 from helpers.errors import UserError
 from helpers.model import pyprojects, units
 from helpers.ops.adoption import scaffold, sync
-from helpers.ops.images import build_context, depunits, requirements
+from helpers.ops.images import build_context, depunits, install_inputs, requirements
 from tests.conftest import make_runnable, write
 
 
@@ -245,8 +245,12 @@ def test_the_dockerfile_installs_third_party_before_copying_unit_sources() -> No
     assert lines[copies[0]].split()[1:-1] == [".helpers/*.sh", ".helpers/*.txt", ".helpers/*.crt"]
     assert lines[copies[1]].split()[1] == ".helpers/units/"
     assert copies[0] < third < copies[1] < units_step
-    # units/ is there with no dependency unit too, so its COPY never fails.
-    assert depunits.UNITS_KEEP in depunits.DepUnits((), {}, ()).injected()
+    # units/ is there with no dependency unit too, so its COPY never fails; the placeholder
+    # is no install input (a stale message never names it).
+    injected = depunits.DepUnits((), {}, ()).injected()
+    assert depunits.UNITS_KEEP in injected
+    ctx = build_context.Context(Path("/nowhere"), (), "devops/Dockerfile", injected)
+    assert depunits.UNITS_KEEP not in install_inputs.install_inputs(ctx, {}, "base")
 
 
 def test_a_reference_outside_the_repo_taken_by_name_says_so_once(tmp_path: Path) -> None:
