@@ -122,6 +122,7 @@ def _made(client_factory: ClientFactory) -> Client:
     return client
 
 
+@pytest.mark.slow  # three builds and six runs: ~50 s alone, past a minute on a busy engine
 def test_dependent_packages_build_run_and_go_stale(client_factory: ClientFactory) -> None:
     client = _made(client_factory)
     ref = f"{client.name}-apps-b:local-tester-1.4.0"

@@ -79,6 +79,7 @@ def test_installed_from_the_lock():
 POETRY = '[tool.poetry]\nname = "po"\nversion = "0.1.0"\n\n[tool.poetry.dependencies]\n'
 
 
+@pytest.mark.slow  # PyPI from inside builds: ~35 s alone, past a minute on a busy engine
 def test_uv_lock_written_then_installed_from(client_factory: ClientFactory) -> None:
     client = client_factory(
         "svc",
