@@ -17,4 +17,12 @@ ruff format --check helpers tests benchmarks dev_scripts
 mypy
 
 echo "test.sh: the suite, in helpers' own container"
+# The suite's temp client repos build on this machine's base image, a machine default
+# in machine.env, which the container does not have: hand it on by name
+# (env_passthrough in repo_config.yaml). An exported one is kept.
+if [ -z "${HELPERS_BASE_IMAGE:-}" ]; then
+    HELPERS_BASE_IMAGE=$(python -c 'from helpers.model import config
+print(config.machine_defaults().get("HELPERS_BASE_IMAGE", ""))')
+    export HELPERS_BASE_IMAGE
+fi
 exec python dev_scripts/main_pytest.py --dir . --if-missing build "$@"

@@ -6,7 +6,10 @@
 # - activates the thin env that build.sh [--dev] built (PATH, VIRTUAL_ENV);
 # - puts <helpers root>/dev_scripts on PATH, the helpers root and the client
 #   repo root on PYTHONPATH; exports HELPERS_ROOT and HELPERS_CLIENT_ROOT;
-# - loads ${XDG_CONFIG_HOME:-~/.config}/helpers/machine.env (machine settings).
+# - loads ${XDG_CONFIG_HOME:-~/.config}/helpers/machine.env (machine settings)
+#   without overwriting what you exported; its HELPERS_BASE_IMAGE, HELPERS_REGISTRY
+#   and HELPERS_EXTRA_CA_CERTS stay in the file: they are machine defaults, which
+#   the tools read from it below every repo_config.yaml (an exported one wins).
 # Inside a container (/.dockerenv, /run/.containerenv or HELPERS_IN_CONTAINER=1;
 # HELPERS_IN_CONTAINER=0 says "not in one") a missing env is fine: it quietly
 # sets just the paths. Sourcing it again is harmless; it never exits the shell.
@@ -39,14 +42,23 @@ _hte_prepend() {
     eval "export $1=\"\$2\${$1:+:\$$1}\""
 }
 
-# Loads machine.env with `set -a`, restoring the caller's allexport setting.
+# Loads machine.env's other variables, each only when not set already.
 _hte_machine_env() {
-    set -- "${XDG_CONFIG_HOME:-$HOME/.config}/helpers/machine.env" "$-"
-    [ -f "$1" ] || return 0
-    set -a
-    # shellcheck disable=SC1090
-    . "$1" || echo "helpers: warning: errors in $1" >&2
-    case $2 in *a*) ;; *) set +a ;; esac
+    local file="${XDG_CONFIG_HOME:-$HOME/.config}/helpers/machine.env" line name
+    [ -f "$file" ] || return 0
+    while IFS= read -r line || [ -n "$line" ]; do
+        line=${line#export }
+        case $line in
+            [A-Za-z_]*=*) name=${line%%=*} ;;
+            *) continue ;;
+        esac
+        case $name in
+            *[!A-Za-z0-9_]*) continue ;;
+            HELPERS_BASE_IMAGE | HELPERS_REGISTRY | HELPERS_EXTRA_CA_CERTS) continue ;;
+        esac
+        eval "[ -n \"\${$name+x}\" ]" && continue # what the user exported wins
+        eval "export $line" || echo "helpers: warning: cannot load '$name' from $file" >&2
+    done <"$file"
 }
 
 _hte_in_container() {

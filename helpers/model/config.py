@@ -1,11 +1,15 @@
 """repo_config.yaml: repo-wide settings plus a per-dir override, loaded into frozen data.
 
-Precedence, lowest first:
+Precedence, lowest first (a task's flag, e.g. `--build-arg BASE_IMAGE=...`, beats all):
   1. defaults (every key is optional)
-  2. <repo root>/repo_config.yaml (repo-wide)
-  3. <runnable dir>/repo_config.yaml (that dir only; mappings are merged key by key)
-  4. machine overrides from the environment: HELPERS_BASE_IMAGE, HELPERS_REGISTRY,
-     HELPERS_EXTRA_CA_CERTS (paths separated by os.pathsep)
+  2. machine defaults: HELPERS_BASE_IMAGE, HELPERS_REGISTRY, HELPERS_EXTRA_CA_CERTS in
+     ${XDG_CONFIG_HOME:-~/.config}/helpers/machine.env (what bootstrap.sh records; the
+     file $HELPERS_MACHINE_ENV names instead, when set); a machine default never
+     overrides a value a config file states (its CA certificates are added to them)
+  3. <repo root>/repo_config.yaml (repo-wide)
+  4. <runnable dir>/repo_config.yaml (that dir only; mappings are merged key by key)
+  5. what the user exported: the same variables in the environment (empty = unset;
+     HELPERS_EXTRA_CA_CERTS holds paths separated by os.pathsep)
 `image_name` and `depends_on` describe one dir, so the repo-wide file's values
 apply to the root runnable dir only.
 """
@@ -28,6 +32,7 @@ TEST_LISTS = ("fast", "slow", "superslow")
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 ENV_OVERRIDES = {"base_image": "HELPERS_BASE_IMAGE", "registry": "HELPERS_REGISTRY"}
 CA_ENV = "HELPERS_EXTRA_CA_CERTS"
+MACHINE_ENV_VAR = "HELPERS_MACHINE_ENV"
 PER_DIR_ONLY = frozenset({"image_name", "depends_on", "dockerfile", "prod_dockerfile"})
 DEFAULT_DOCKERFILE = "devops/Dockerfile"
 _IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
@@ -328,17 +333,66 @@ def default_image_name(repo_name: str, rel_dir: str, root_image: Optional[str] =
     return f"{base}-{_sanitize(rel_dir.replace('/', '-'))}"
 
 
-def _machine_overrides(
+def machine_env_path(env: Optional[Mapping[str, str]] = None) -> Optional[Path]:
+    """The machine's settings file (bootstrap.sh writes it); None: $HELPERS_MACHINE_ENV=''."""
+    env = os.environ if env is None else env
+    if MACHINE_ENV_VAR in env:
+        return Path(env[MACHINE_ENV_VAR]).expanduser() if env[MACHINE_ENV_VAR] else None
+    home = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(home) / "helpers" / "machine.env"
+
+
+def machine_defaults(env: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """The HELPERS_* settings machine.env records (non-empty ones), read as dotenv text."""
+    path = machine_env_path(env)
+    if path is None or not path.is_file():
+        return {}
+    from dotenv import dotenv_values  # lazy: only machines with the file pay for it
+
+    try:
+        values = dotenv_values(path, interpolate=False)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it ({exc}); fix or remove the file") from None
+    wanted = (*ENV_OVERRIDES.values(), CA_ENV)
+    return {k: v.strip() for k, v in values.items() if k in wanted and v and v.strip()}
+
+
+def _env_layer(
+    values: dict[str, Any], origin: dict[str, str], env: Mapping[str, str], label: str
+) -> None:
+    """One layer of HELPERS_* settings over `values` (empty = unset)."""
+    for key, var in ENV_OVERRIDES.items():
+        if (env.get(var) or "").strip():
+            check = _registry if key == "registry" else _opt_str
+            values[key], origin[key] = check(env[var], f"${var}", key), label.format(var=var)
+    if (env.get(CA_ENV) or "").strip():
+        values["extra_ca_certs"] = tuple(p for p in env[CA_ENV].split(os.pathsep) if p)
+        origin["extra_ca_certs"] = label.format(var=CA_ENV)
+
+
+def _machine_layer(values: dict[str, Any], origin: dict[str, str]) -> None:
+    """Precedence 2: machine defaults fill in only what no config file states."""
+    path = machine_env_path()
+    machine = machine_defaults()
+    if not machine:
+        return
+    layer: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    _env_layer(layer, where, machine, f"machine default ${{var}} in {path}")
+    stated = set(values) | ({"registry"} if values.get("registries") else set())
+    for key, value in layer.items():
+        if key == "extra_ca_certs" and values.get(key):
+            values[key] = tuple(dict.fromkeys((*values[key], *value)))  # added, not replaced
+            origin[key] = f"{origin[key]} + {where[key]}"
+        elif key not in stated:
+            values[key], origin[key] = value, where[key]
+
+
+def _exported_layer(
     values: dict[str, Any], origin: dict[str, str], env: Mapping[str, str]
 ) -> None:
-    """Precedence 4: settings from the environment win over both files."""
-    for key, var in ENV_OVERRIDES.items():
-        if var in env:
-            check = _registry if key == "registry" else _opt_str
-            values[key], origin[key] = check(env[var], f"${var}", key), f"${var}"
-    if env.get(CA_ENV):
-        values["extra_ca_certs"] = tuple(p for p in env[CA_ENV].split(os.pathsep) if p)
-        origin["extra_ca_certs"] = f"${CA_ENV}"
+    """Precedence 5: what the user exported wins over every file."""
+    _env_layer(values, origin, env, "${var} (exported)")
 
 
 def _resolve_registries(values: dict[str, Any], origin: dict[str, str]) -> None:
@@ -347,7 +401,7 @@ def _resolve_registries(values: dict[str, Any], origin: dict[str, str]) -> None:
     $HELPERS_REGISTRY (a machine override) replaces both.
     """
     many = values.get("registries") or ()
-    if origin.get("registry", "").startswith("$"):
+    if origin.get("registry", "").startswith("$"):  # exported: it replaces both
         values["registries"] = (values["registry"],) if values.get("registry") else ()
         return
     if many and values.get("registry") and values["registry"] not in many:
@@ -382,7 +436,8 @@ def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None
                 merge = isinstance(value, dict) and isinstance(values.get(key), dict)
                 values[key] = {**values[key], **value} if merge else value
                 origin[key] = display
-    _machine_overrides(values, origin, env)
+    _machine_layer(values, origin)
+    _exported_layer(values, origin, env)
     _resolve_registries(values, origin)
     if values.get("base_image") is None:
         values.pop("base_image", None)

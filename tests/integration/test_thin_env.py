@@ -376,23 +376,37 @@ def test_setenv_from_a_client_repo(tmp_path: Path, shell: str) -> None:
 def test_setenv_loads_machine_env_and_survives_set_eu(tmp_path: Path) -> None:
     conf = tmp_path / "config" / "helpers" / "machine.env"
     conf.parent.mkdir(parents=True)
-    conf.write_text("HELPERS_BASE_IMAGE=example.org/base:1\n")
+    conf.write_text("HELPERS_BASE_IMAGE=example.org/base:1\nFOO=from-machine\nBAR=machine\n")
     env = clean_env(tmp_path, HELPERS_IN_CONTAINER="0", HELPERS_PYTHON="no-such-python")
+    env["BAR"] = "exported"
     body = (
         f'set -eu; source "{SETENV}" --bogus || echo "bad=$?"\n'
         f'source "{SETENV}" || echo "rc=$?"\n'
         "case $- in *a*) echo allexport-left-on ;; esac\n"
-        "python3 -c \"import os; print('child=' + os.environ['HELPERS_BASE_IMAGE'])\""
+        "python3 -c \"import os; print('child=' + os.environ['FOO'] + ',' + os.environ['BAR'] + "
+        "',' + os.environ.get('HELPERS_BASE_IMAGE', 'unset'))\""
     )
     proc, shown = source(body, env)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.splitlines()
     assert "bad=2" in out
     assert "rc=1" in out
-    assert "child=example.org/base:1" in out
+    # What the user exported wins; the machine's base image stays a machine default
+    # (config reads it from the file, below every repo_config.yaml).
+    assert "child=from-machine,exported,unset" in out
     assert "allexport-left-on" not in out
     assert "python not found" in proc.stderr
     assert entries(shown["PYTHONPATH"])[0] == str(ROOT)
+
+
+def test_setenv_keeps_an_exported_base_image(tmp_path: Path) -> None:
+    conf = tmp_path / "config" / "helpers" / "machine.env"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("HELPERS_BASE_IMAGE=example.org/base:1\n")
+    env = clean_env(tmp_path, HELPERS_IN_CONTAINER="1", HELPERS_BASE_IMAGE="mine:2")
+    proc, _ = source(f'source "{SETENV}"; echo "base=$HELPERS_BASE_IMAGE"', env)
+    assert proc.returncode == 0, proc.stderr
+    assert "base=mine:2" in proc.stdout.splitlines()
 
 
 def test_setenv_run_instead_of_sourced_says_so(tmp_path: Path) -> None:

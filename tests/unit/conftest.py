@@ -17,3 +17,5 @@ def _block_engine(
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/blocked-by-unit-tests.sock")
     for var in ("HELPERS_BASE_IMAGE", "HELPERS_REGISTRY", "HELPERS_EXTRA_CA_CERTS"):
         monkeypatch.delenv(var, raising=False)
+    # This machine's own machine.env (bootstrap.sh's base image) never leaks into a test.
+    monkeypatch.setenv("HELPERS_MACHINE_ENV", "")

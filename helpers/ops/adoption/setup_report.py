@@ -12,8 +12,14 @@ from helpers.effects import commands, engine
 from helpers.model import images, project
 
 
+PRECEDENCE = (
+    "  (each value's source in brackets; first wins: a flag, an exported $HELPERS_*, "
+    "the dir's repo_config.yaml, the repo's, a machine default in machine.env, the default)"
+)
+
+
 def _config_lines(target: project.Target) -> list[str]:
-    lines = []
+    lines = [PRECEDENCE]
     for field in dataclasses.fields(target.cfg):
         if field.name == "origin":
             continue

@@ -51,8 +51,60 @@ def test_env_overrides_win(tmp_path: Path) -> None:
     env = {"HELPERS_BASE_IMAGE": "local/py:1", "HELPERS_EXTRA_CA_CERTS": "/a.crt:/b.crt"}
     cfg = config.load(tmp_path, ".", env=env)
     assert cfg.base_image == "local/py:1"
-    assert cfg.origin["base_image"] == "$HELPERS_BASE_IMAGE"
+    assert cfg.origin["base_image"] == "$HELPERS_BASE_IMAGE (exported)"
     assert cfg.extra_ca_certs == ("/a.crt", "/b.crt")
+
+
+def _machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
+    path = tmp_path / "machine" / "machine.env"
+    write(path, text)
+    monkeypatch.setenv("HELPERS_MACHINE_ENV", str(path))
+    return path
+
+
+def test_machine_default_never_beats_a_dir_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = _machine(tmp_path, monkeypatch, "HELPERS_BASE_IMAGE=local/base:1\n")
+    write(tmp_path / "infra" / "repo_config.yaml", "base_image: dir/base:2\n")
+    assert config.load(tmp_path, "infra", env={}).base_image == "dir/base:2"
+    assert config.load(tmp_path, "infra", env={}).origin["base_image"] == (
+        "infra/repo_config.yaml"
+    )
+    cfg = config.load(tmp_path, ".", env={})  # nothing stated: the machine default
+    assert cfg.base_image == "local/base:1"
+    assert cfg.origin["base_image"] == f"machine default $HELPERS_BASE_IMAGE in {machine}"
+
+
+def test_precedence_exported_then_dir_then_repo_then_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _machine(tmp_path, monkeypatch, "HELPERS_BASE_IMAGE=m:1\nHELPERS_REGISTRY=machine:5000\n")
+    write(tmp_path / "repo_config.yaml", "base_image: repo:1\n")
+    write(tmp_path / "a" / "repo_config.yaml", "base_image: dir:1\n")
+    assert config.load(tmp_path, "b", env={}).base_image == "repo:1"
+    assert config.load(tmp_path, "a", env={}).base_image == "dir:1"
+    exported = config.load(tmp_path, "a", env={"HELPERS_BASE_IMAGE": "exp:1"})
+    assert exported.base_image == "exp:1"
+    assert exported.registry == "machine:5000"  # no file states one
+    assert exported.registries == ("machine:5000",)
+
+
+def test_empty_exported_value_is_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "repo_config.yaml", "base_image: repo:1\n")
+    cfg = config.load(tmp_path, ".", env={"HELPERS_BASE_IMAGE": "", "HELPERS_REGISTRY": " "})
+    assert cfg.base_image == "repo:1"
+    assert cfg.origin["base_image"] == "repo_config.yaml"
+    assert cfg.registry is None
+
+
+def test_machine_ca_certs_are_added_to_configured_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _machine(tmp_path, monkeypatch, "HELPERS_EXTRA_CA_CERTS=/etc/ssl/proxy.pem\n")
+    write(tmp_path / "repo_config.yaml", "extra_ca_certs: [certs/corp.pem]\n")
+    cfg = config.load(tmp_path, ".", env={})
+    assert cfg.extra_ca_certs == ("certs/corp.pem", "/etc/ssl/proxy.pem")
 
 
 def test_unknown_key_names_closest(tmp_path: Path) -> None:
