@@ -388,9 +388,7 @@ def _machine_layer(values: dict[str, Any], origin: dict[str, str]) -> None:
             values[key], origin[key] = value, where[key]
 
 
-def _exported_layer(
-    values: dict[str, Any], origin: dict[str, str], env: Mapping[str, str]
-) -> None:
+def _exported_layer(values: dict[str, Any], origin: dict[str, str], env: Mapping[str, str]) -> None:
     """Precedence 5: what the user exported wins over every file."""
     _env_layer(values, origin, env, "${var} (exported)")
 

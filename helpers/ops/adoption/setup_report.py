@@ -11,7 +11,6 @@ from helpers import __version__
 from helpers.effects import commands, engine
 from helpers.model import images, project
 
-
 PRECEDENCE = (
     "  (each value's source in brackets; first wins: a flag, an exported $HELPERS_*, "
     "the dir's repo_config.yaml, the repo's, a machine default in machine.env, the default)"

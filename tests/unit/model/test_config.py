@@ -68,9 +68,7 @@ def test_machine_default_never_beats_a_dir_value(
     machine = _machine(tmp_path, monkeypatch, "HELPERS_BASE_IMAGE=local/base:1\n")
     write(tmp_path / "infra" / "repo_config.yaml", "base_image: dir/base:2\n")
     assert config.load(tmp_path, "infra", env={}).base_image == "dir/base:2"
-    assert config.load(tmp_path, "infra", env={}).origin["base_image"] == (
-        "infra/repo_config.yaml"
-    )
+    assert config.load(tmp_path, "infra", env={}).origin["base_image"] == ("infra/repo_config.yaml")
     cfg = config.load(tmp_path, ".", env={})  # nothing stated: the machine default
     assert cfg.base_image == "local/base:1"
     assert cfg.origin["base_image"] == f"machine default $HELPERS_BASE_IMAGE in {machine}"
