@@ -68,6 +68,8 @@ class Config:
     dockerfile: str = DEFAULT_DOCKERFILE  # relative to the runnable dir
     prod_dockerfile: Optional[str] = None  # None: the same as `dockerfile`
     sync_exclude: tuple[str, ...] = ()  # client files sync_files leaves alone
+    keep_entrypoint: bool = False  # run/exec commands start with the image's ENTRYPOINT off
+    python_paths: tuple[str, ...] = ()  # more import roots in containers (repo-relative)
     origin: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -272,6 +274,8 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "dockerfile": _dir_path,
     "prod_dockerfile": _dir_path,
     "sync_exclude": _repo_paths,
+    "keep_entrypoint": _bool,
+    "python_paths": _repo_paths,
 }
 VALID_KEYS = tuple(_KEYS)
 

@@ -70,14 +70,21 @@ def helpers_inside(root: Path) -> Optional[str]:
     return project.MOUNT if str(rel) == "." else f"{project.MOUNT}/{rel.as_posix()}"
 
 
-def python_path(target: project.Target) -> str:
-    """The dir's code (its `src/` too, for src layouts), the repo, and helpers (for the
-    pytest plugin a conftest names). In-repo dependencies are installed editable in the
-    image, pointing at their place under the mount (see `depunits`)."""
-    src = [f"{project.workdir(target.rel_dir)}/src"] if (target.path / "src").is_dir() else []
-    src += [project.workdir(r) for r in pyprojects.import_roots(target.root, target.rel_dir)]
-    parts = [*src, project.workdir(target.rel_dir), project.MOUNT, helpers_inside(target.root)]
-    return ":".join(dict.fromkeys(p for p in parts if p))
+def python_path(target: project.Target, base: Optional[Sequence[str]] = None) -> str:
+    """PYTHONPATH in the dir's containers: `base` (default: the dir's code, its `src/` too
+    for src layouts, a poetry project's package roots, the repo, and helpers for the
+    pytest plugin a conftest names), then the config's `python_paths` under the mount,
+    then a `container_env` PYTHONPATH, appended, never replacing helpers' own. In-repo
+    dependencies are installed editable in the image, pointing at their place under the
+    mount (see `depunits`)."""
+    if base is None:
+        src = [f"{project.workdir(target.rel_dir)}/src"] if (target.path / "src").is_dir() else []
+        src += [project.workdir(r) for r in pyprojects.import_roots(target.root, target.rel_dir)]
+        base = [*src, project.workdir(target.rel_dir), project.MOUNT]
+        base.append(helpers_inside(target.root) or "")
+    extra = [project.workdir(p) for p in target.cfg.python_paths]
+    given = target.cfg.container_env.get("PYTHONPATH", "").split(":")
+    return ":".join(dict.fromkeys(p for p in (*base, *extra, *given) if p))
 
 
 def container_name(target: project.Target, purpose: str, token: Optional[str] = None) -> str:
@@ -186,7 +193,10 @@ def _env_args(target: project.Target, opts: RunOptions, env: Mapping[str, str]) 
     for name in cfg.env_passthrough:
         if name in env:
             argv += ["--env", name]  # docker copies the value from its own environment
-    for name, value in {**cfg.container_env, **opts.env}.items():
+    merged = {**cfg.container_env, **opts.env}
+    if opts.mount_repo:
+        merged.pop("PYTHONPATH", None)  # python_path() appended it to helpers' own
+    for name, value in merged.items():
         argv += ["--env", f"{name}={value}"]
     for name in opts.pass_env:
         argv += ["--env", name]
@@ -203,6 +213,8 @@ def run_argv(
     cfg = target.cfg
     argv = [engine.DOCKER, "run", *_mode_flags(opts)]
     argv += ["--name", opts.name or container_name(target, "run")]
+    if not cfg.keep_entrypoint:
+        argv += ["--entrypoint", ""]  # an image's ENTRYPOINT is not run first (keep_entrypoint)
     argv += _label_args(target, opts)
     argv += ["--user", f"{os.getuid()}:{os.getgid()}"]
     if cfg.network:

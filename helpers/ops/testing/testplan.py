@@ -149,7 +149,7 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
     here = Path(helpers.__file__).resolve().parents[1]
     src = [f"{where}/src"] if (target.path / "src").is_dir() else []
     src += [project.workdir(r) for r in pyprojects.import_roots(target.root, target.rel_dir)]
-    path = ":".join(dict.fromkeys((*src, where, project.MOUNT, BAKED_HELPERS)))
+    path = containers.python_path(target, base=(*src, where, project.MOUNT, BAKED_HELPERS))
     env = {
         "HELPERS_REPORT_DIR": BAKED_REPORTS,
         "HELPERS_TEST_TIMEOUTS": testlists.timeouts_env(lists, target.cfg.test_timeouts),

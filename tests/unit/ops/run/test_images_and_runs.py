@@ -128,3 +128,44 @@ def test_prod_tests_put_poetry_package_roots_on_their_path(tmp_path: Path) -> No
     run = testplan.plan_baked(_target(tmp_path, "."), "img:prod", ["fast"], "run1")
     env = dict(a.split("=", 1) for a in run.argv if a.startswith("PYTHONPATH="))
     assert env["PYTHONPATH"].startswith("/app/bases:/app/components:/app:")
+
+
+def _env_value(argv: tuple[str, ...], name: str) -> list[str]:
+    return [v.split("=", 1)[1] for v in argv if v.startswith(f"{name}=")]
+
+
+def test_entrypoint_is_off_unless_kept(tmp_path: Path) -> None:
+    make_runnable(tmp_path, ".")
+    opts = containers.RunOptions(command=("true",))
+    off = containers.run_argv(_target(tmp_path), "img", opts, env={})
+    assert off[off.index("--entrypoint") + 1] == ""
+    kept = containers.run_argv(_target(tmp_path, keep_entrypoint=True), "img", opts, env={})
+    assert "--entrypoint" not in kept
+
+
+def test_keep_entrypoint_and_python_paths_are_config_keys(tmp_path: Path) -> None:
+    write(
+        tmp_path / "repo_config.yaml",
+        "keep_entrypoint: true\npython_paths: [bases, ./components/]\n",
+    )
+    cfg = config.load(tmp_path, ".", env={})
+    assert cfg.keep_entrypoint is True
+    assert cfg.python_paths == ("bases", "components")
+
+
+def test_container_env_pythonpath_is_appended_to_helpers_own(tmp_path: Path) -> None:
+    make_runnable(tmp_path, "infra")
+    (tmp_path / "helpers_root").mkdir()
+    target = _target(
+        tmp_path,
+        "infra",
+        container_env={"PYTHONPATH": "/opt/extra", "A": "1"},
+        python_paths=("bases", "components"),
+    )
+    argv = containers.run_argv(target, "img", containers.RunOptions(command=("true",)), env={})
+    values = _env_value(argv, "PYTHONPATH")
+    assert len(values) == 1, argv  # one --env PYTHONPATH: nothing replaces it afterwards
+    parts = values[0].split(":")
+    assert parts[:2] == ["/app/infra", "/app"]
+    assert parts[-3:] == ["/app/bases", "/app/components", "/opt/extra"]
+    assert _env_value(argv, "A") == ["1"]
