@@ -22,11 +22,13 @@ dir's container, so the dir is affected whenever the package is (`within`).
 
 Global inputs (a change affects every unit), first match wins:
   1. `global_inputs` patterns from the root repo_config.yaml when set, else the
-     defaults: repo_config.yaml, tasks.py, invoke.yaml, .gitmodules, .github/,
-     .gitlab-ci.yml and the helpers checkout (when it is a submodule here);
+     defaults, what really reaches every unit: the root repo_config.yaml, tasks.py,
+     invoke.yaml and conftest.py, .gitmodules, the CI workflow adopt writes
+     (.github/workflows/helpers.yml), .gitlab-ci.yml and the helpers checkout (the
+     submodule pointer, when it is a submodule here);
   2. a file inside a unit is that unit's change; a watched file, its watcher's;
-  3. any other file (outside every unit) is global when `global_inputs` is not
-     set (conservative), and ignored when it is.
+  3. any other file (outside every unit: docs, a README, a notebook in a dir that is
+     not runnable yet) affects nothing: it is listed as ignored.
 Patterns are fnmatch globs on repo-relative paths (`*` also crosses `/`); a
 pattern naming a dir covers everything below it. Files under `ignore_dirs`
 never count, and hold no units.
@@ -57,8 +59,9 @@ DEFAULT_GLOBALS = (
     "repo_config.yaml",
     "tasks.py",
     "invoke.yaml",
+    "conftest.py",
     ".gitmodules",
-    ".github",
+    ".github/workflows/helpers.yml",
     ".gitlab-ci.yml",
 )
 
@@ -74,7 +77,7 @@ class Unit:
 @dataclass(frozen=True)
 class GlobalRule:
     patterns: tuple[str, ...]
-    explicit: bool  # `global_inputs` was set: outside files not matching are ignored
+    explicit: bool  # `global_inputs` was set (else the defaults)
 
     def matches(self, path: str) -> bool:
         return any(

@@ -105,7 +105,7 @@ def classify(ws: units.Workspace, paths: Iterable[str], gone: Set[str] = frozens
         for unit in ([owner] if owner else []) + watchers:
             by_unit.setdefault(unit, []).append(path)
         if owner is None and not watchers:
-            (ignored if ws.globals.explicit else global_files).append(path)
+            ignored.append(path)  # outside every unit, not a global input: affects nothing
     return by_unit, global_files, ignored
 
 
@@ -265,14 +265,29 @@ def _bump_line(b: Bump) -> str:
     return f"{b.dir} {b.version}: run `{fix}`"
 
 
+GLOBAL_KEY = f"`global_inputs` in the root {config.FILENAME}"
+
+
+def _files(n: int) -> str:
+    return f"{n} file{'' if n == 1 else 's'}"
+
+
+def _some(paths: Sequence[str]) -> str:
+    return ", ".join(paths[:5]) + (" ..." if len(paths) > 5 else "")
+
+
 def render_text(cs: ChangeSet) -> str:
-    count = f"{len(cs.files)} file{'' if len(cs.files) == 1 else 's'}"
-    lines = [f"changes since {cs.base.label}: {count}"]
+    lines = [f"changes since {cs.base.label}: {_files(len(cs.files))}"]
     if cs.global_files:
-        shown = ", ".join(cs.global_files[:5]) + (" ..." if len(cs.global_files) > 5 else "")
-        lines.append(f"global inputs changed, so everything is affected: {shown}")
+        lines.append(
+            f"global inputs changed, so everything is affected: {_some(cs.global_files)} "
+            f"({GLOBAL_KEY} chooses what is global)"
+        )
     if cs.ignored:
-        lines.append(f"ignored (outside every unit, not a global input): {len(cs.ignored)} files")
+        lines.append(
+            f"ignored (outside every unit, not a global input; {GLOBAL_KEY} chooses): "
+            f"{_files(len(cs.ignored))}: {_some(cs.ignored)}"
+        )
     lines += _section("changed units", cs.changed)
     if cs.deleted:
         lines += _section("deleted units", cs.deleted)

@@ -76,7 +76,8 @@ def test_global_rule_defaults_helpers_checkout_and_configured() -> None:
     ws = build({}, helpers_path="helpers_root")
     rule = ws.globals
     assert not rule.explicit
-    assert rule.matches(".github/workflows/ci.yml") and rule.matches("helpers_root")
+    assert rule.matches(".github/workflows/helpers.yml") and rule.matches("helpers_root")
+    assert not rule.matches(".github/workflows/docs.yml") and rule.matches("conftest.py")
     assert rule.matches("tasks.py") and not rule.matches("svc/tasks.py")
     configured = build({}, global_inputs=("ci/**", "*.cfg")).globals
     assert configured.explicit

@@ -175,6 +175,33 @@ def test_global_inputs_default_and_configured(repo: Path) -> None:
     assert changed_since(repo, "HEAD").global_files == ("ci/build.yml",)
 
 
+def test_files_outside_units_affect_nothing_by_default(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    run_git(root, "init", "-q")
+    make_runnable(root, "svc")
+    write(root / "docs/guide.md", "x\n")
+    write(root / "tutorial_x/notebook.ipynb", "{}\n")  # a dir not runnable yet
+    write(root / "README.md", "x\n")
+    commit(root)
+    for path in ("docs/guide.md", "tutorial_x/notebook.ipynb", "README.md"):
+        write(root / path, "changed\n")
+    cs = changed_since(root, "HEAD")
+    assert (cs.global_files, cs.affected, cs.rebuild) == ((), (), ())
+    assert cs.ignored == ("README.md", "docs/guide.md", "tutorial_x/notebook.ipynb")
+    text = changes.render_text(cs)
+    assert "ignored (outside every unit, not a global input; `global_inputs` in the root" in text
+    for path in ("conftest.py", ".github/workflows/helpers.yml", "invoke.yaml"):
+        write(root / path, "changed\n")
+        cs = changed_since(root, "HEAD")
+        assert path in cs.global_files and cs.affected == ("svc",)
+    text = changes.render_text(cs)
+    assert "global inputs changed, so everything is affected: .github/workflows/helpers.yml" in text
+    assert "(`global_inputs` in the root repo_config.yaml chooses what is global)" in text
+    write(root / ".github/dependabot.yml", "x\n")  # not the CI workflow
+    assert ".github/dependabot.yml" in changed_since(root, "HEAD").ignored
+
+
 def test_outside_files_ignored_when_global_inputs_set(tmp_path: Path) -> None:
     root = tmp_path / "r"
     root.mkdir()
@@ -273,8 +300,9 @@ def test_watched_outside_file_is_its_watchers_not_global(tmp_path: Path) -> None
     write(root / "shared/schema.json", '{"v": 2}\n')
     cs = changed_since(root, "HEAD")
     assert (cs.global_files, cs.changed, cs.rebuild) == ((), ("svc",), ("svc",))
-    write(root / "shared/other.json", "{}\n")  # nobody watches it: global by default
-    assert changed_since(root, "HEAD").global_files == ("shared/other.json",)
+    write(root / "shared/other.json", "{}\n")  # nobody watches it: it affects nothing
+    cs = changed_since(root, "HEAD")
+    assert (cs.global_files, cs.ignored) == ((), ("shared/other.json",))
 
 
 def test_bytecode_never_counts_as_a_change(tmp_path: Path) -> None:
