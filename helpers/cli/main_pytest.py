@@ -42,7 +42,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> many.Options:
     )
     p.add_argument("--allow-stale", action="store_true", help="run stale local images anyway")
     p.add_argument("--fresh", action="store_true", help="new containers, not the warm ones")
-    p.add_argument("-v", "--verbose", action="store_true", help="show the log of every build")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show the log of every build; stream test output live (one dir at a time)",
+    )
     p.add_argument("--pytest-opts", default="", help="extra pytest options, e.g. '-x -k name'")
     p.add_argument("--allow-no-tests", action="store_true", help="zero tests run is not a failure")
     p.add_argument("--junit-xml", type=Path, help="also write the combined JUnit XML here")

@@ -195,12 +195,10 @@ def run(args: Options, cwd: Path) -> Outcome:
         f"run {run_id}: {report.dirs(len(runs))}{cannot}, -j {args.jobs}, lists {','.join(lists)}"
     )
 
-    def show(event: parallel.Event) -> None:
-        events.data(report.progress_line(event))
-        if isinstance(event, parallel.Finished):
-            events.data(report.block(event.result))
+    from helpers.ops.testing import live
 
-    drv = parallel.Driver(run_id, args.jobs, show)
+    stream = len(runs) == 1 or args.verbose  # else each dir's output waits for its end
+    drv = parallel.Driver(run_id, args.jobs, live.View(events.data, stream), live=stream)
     try:
         results = drv.run(runs, fail_fast=args.fail_fast)
     except KeyboardInterrupt:

@@ -1,7 +1,9 @@
 """Run many dirs' test runs at once, keep going past failures, and never leave containers.
 
 The library emits events (a dir started, a dir finished); the caller renders
-them. Each dir's output is buffered and handed over whole, as one block.
+them. Each dir's output is buffered and handed over whole, as one block; with
+`live`, each line is also emitted as it is written (`Output`), so one dir's run
+can be watched as it goes (see `live.View`).
 """
 
 from __future__ import annotations
@@ -52,14 +54,26 @@ class Finished:
     result: DirResult
 
 
-Event = Union[Started, Finished]
+@dataclass(frozen=True)
+class Output:
+    """One line a dir's run wrote (emitted only by a `live` driver)."""
+
+    rel_dir: str
+    line: str
+
+
+Event = Union[Started, Finished, Output]
+FOLLOW_EVERY = 0.1  # seconds between looks at a live run's output
 
 
 class Driver:
     """Runs DirRuns `jobs` at a time; `interrupt()` stops everything it started."""
 
-    def __init__(self, run_id: str, jobs: int, on_event: Callable[[Event], None]) -> None:
+    def __init__(
+        self, run_id: str, jobs: int, on_event: Callable[[Event], None], live: bool = False
+    ) -> None:
         self.run_id = run_id
+        self.live = live
         self.jobs = max(1, jobs)
         self.on_event = on_event
         self.stopping = threading.Event()
@@ -84,7 +98,7 @@ class Driver:
                 cwd = Path(run.cwd) if run.cwd else None
                 proc = commands.start(run.argv, cwd=cwd, env=env, stdout=out, new_session=True)
                 self._procs.append(proc)
-            code = proc.wait()
+            code = self._follow(run.rel_dir, proc, out.fileno()) if self.live else proc.wait()
             out.seek(0)
             text = out.read().decode("utf-8", "replace")
         seconds = time.monotonic() - begin
@@ -95,6 +109,24 @@ class Driver:
             self.stopping.set()  # here, before this worker takes the next dir
         self._emit(Finished(result))
         return result
+
+    def _follow(self, rel_dir: str, proc: commands.Process[bytes], fd: int) -> int:
+        """Wait for `proc`, emitting each line it writes to `fd` as it comes. pread: the
+        child shares the file's offset, so the file is read without moving it."""
+        pos, pending = 0, b""
+        while True:
+            done = proc.poll() is not None
+            while chunk := os.pread(fd, 65536, pos):
+                pos += len(chunk)
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    self._emit(Output(rel_dir, line.decode("utf-8", "replace")))
+            if done:
+                break
+            time.sleep(FOLLOW_EVERY)
+        if pending:
+            self._emit(Output(rel_dir, pending.decode("utf-8", "replace")))
+        return proc.wait()
 
     def run(self, runs: Sequence[DirRun], fail_fast: bool = False) -> list[DirResult]:
         """All results in `runs` order; on KeyboardInterrupt, clean up first, then re-raise."""

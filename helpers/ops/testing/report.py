@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from helpers import tables
 from helpers.model.junit import Counts
-from helpers.ops.testing.parallel import DirResult, Event, Started
+from helpers.ops.testing.parallel import DirResult, Event, Output, Started
 
 HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "seconds")
 
@@ -21,6 +21,8 @@ def dirs(n: int) -> str:
 def progress_line(event: Event) -> str:
     if isinstance(event, Started):
         return f"start  {event.run.rel_dir}  ({event.run.image})"
+    if isinstance(event, Output):
+        return event.line
     return end_line(event.result)
 
 

@@ -314,3 +314,57 @@ def test_a_dir_run_plan_is_deterministic_and_prepare_makes_its_dirs(tmp_path: Pa
     assert (
         ready.argv[:flag] == first.argv[:flag] and ready.argv[flag + 2 :] == first.argv[flag + 2 :]
     )
+
+
+def _talker(tmp_path: Path, rel: str, lines: int, gap: float) -> testplan.DirRun:
+    """A run that prints `lines` lines `gap` seconds apart, then writes its junit."""
+    reports = tmp_path / "reports" / rel
+    reports.mkdir(parents=True)
+    code = (
+        "import sys, time\n"
+        "for i in range(int(sys.argv[1])):\n"
+        "    print(sys.argv[3], i, flush=True); time.sleep(float(sys.argv[2]))\n"
+        "open(sys.argv[4] + '/junit.xml', 'w').write(sys.argv[5])\n"
+        "sys.stdout.write('tail-no-newline')\n"
+    )
+    argv = (sys.executable, "-c", code, str(lines), str(gap), rel, str(reports), JUNIT_OK)
+    return testplan.DirRun(rel, "host", argv, reports)
+
+
+def test_a_live_driver_streams_lines_while_the_run_goes_on(tmp_path: Path) -> None:
+    seen: list[tuple[float, str]] = []
+    ended: list[float] = []
+
+    def on_event(event: parallel.Event) -> None:
+        if isinstance(event, parallel.Output):
+            seen.append((time.monotonic(), event.line))
+        elif isinstance(event, parallel.Finished):
+            ended.append(time.monotonic())
+
+    results = parallel.Driver("r5", 1, on_event, live=True).run([_talker(tmp_path, "d", 3, 0.5)])
+    assert [line for _, line in seen] == ["d 0", "d 1", "d 2", "tail-no-newline"]
+    assert ended[0] - seen[0][0] > 0.8  # the first line came long before the end
+    assert results[0].output == "d 0\nd 1\nd 2\ntail-no-newline"  # and the block is whole
+
+
+def test_the_live_view_keeps_one_block_per_dir_when_several_run(tmp_path: Path) -> None:
+    from helpers.ops.testing import live
+
+    shown: list[str] = []
+    view = live.View(shown.append, live=True)
+    runs = [_talker(tmp_path, "a", 3, 0.3), _talker(tmp_path, "b", 2, 0.05)]
+    parallel.Driver("r6", 2, view, live=True).run(runs)
+    lines = [line for text in shown for line in text.splitlines()]
+    body = [line for line in lines if line.startswith(("a ", "b "))]
+    assert body == ["a 0", "a 1", "a 2", "b 0", "b 1"]  # b waited for a: no interleaving
+    assert lines[0].startswith("start  a") and lines[1].startswith("---- a (host) live")
+
+
+def test_without_live_each_dir_is_one_block_at_its_end(tmp_path: Path) -> None:
+    from helpers.ops.testing import live
+
+    shown: list[str] = []
+    parallel.Driver("r7", 1, live.View(shown.append, live=False)).run(
+        [_talker(tmp_path, "a", 2, 0.0)]
+    )
+    assert [s.splitlines()[0][:6] for s in shown] == ["start ", "ok    ", "---- a"]
