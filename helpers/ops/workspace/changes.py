@@ -9,7 +9,9 @@ A runnable dir needs a version bump before release when a file of its own or
 of a package it holds changed since the base while its changelog's newest
 version did not move (compared at the base: the merge base of REF and HEAD,
 which is REF itself when REF is an ancestor of HEAD). A dir new since the base
-needs none.
+needs none, and neither does a dir never released: no registry configured, or the
+main registry holds neither `dev-X.Y.Z` nor `prod-X.Y.Z` of its version (a registry
+that cannot be asked counts as released: the reminder stays).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Optional
+from typing import Callable, Optional
 
 from helpers.effects import commands, git
 from helpers.errors import UserError
@@ -32,6 +34,26 @@ from helpers.ops.workspace import bookmarks
 class Bump:
     dir: str
     version: str  # the version it has, unchanged since the base
+
+
+Released = Callable[[Path, str, str], bool]  # (root, dir, version): published already?
+
+
+def published(root: Path, rel_dir: str, version: str) -> bool:
+    """Whether the dir's main registry holds this version (dev or prod); True when unsure."""
+    from helpers.effects import registry_api
+    from helpers.model import images
+
+    cfg = config.load(root, rel_dir)
+    if not cfg.registry:
+        return False  # nowhere to release to: never released
+    try:
+        return any(
+            registry_api.inspect(images.ref(cfg, stage, version, "")) is not None
+            for stage in ("dev", "prod")
+        )
+    except (UserError, OSError):
+        return True
 
 
 @dataclass(frozen=True)
@@ -141,8 +163,10 @@ def needs_bump(
     ws: units.Workspace,
     by_unit: Mapping[str, Sequence[str]],
     old_text: Mapping[str, Optional[str]],
+    released: Released = published,
 ) -> tuple[Bump, ...]:
-    """Runnable dirs with changes whose version did not move; `old_text`: changelogs at base."""
+    """Released runnable dirs with changes whose version did not move; `old_text`:
+    changelogs at base."""
     out = []
     for rel_dir, files in sorted(_own_files(ws, by_unit).items()):
         path = changelog_path(rel_dir)
@@ -157,7 +181,8 @@ def needs_bump(
                 continue  # unreadable at the base: the version did move
             if before != current:
                 continue
-        out.append(Bump(rel_dir, str(current)))
+        if released(ws.root, rel_dir, str(current)):
+            out.append(Bump(rel_dir, str(current)))
     return tuple(out)
 
 
@@ -178,6 +203,7 @@ def compute(
     base: bookmarks.Base,
     runner: commands.Runner = commands.run,
     diff: Optional[Sequence[str]] = None,
+    released: Released = published,
 ) -> ChangeSet:
     """`diff`: the paths of `git.diff_paths` from base, when already known."""
     if diff is None:
@@ -199,7 +225,7 @@ def compute(
         deleted=deleted,
         affected=hit,
         rebuild=tuple(u for u in hit if ws.units[u].kind == units.RUNNABLE),
-        bump=needs_bump(ws, by_unit, old),
+        bump=needs_bump(ws, by_unit, old, released),
     )
 
 

@@ -44,9 +44,16 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def changed_since(root: Path, since: str) -> changes.ChangeSet:
+def _released(root: Path, rel_dir: str, version: str) -> bool:
+    return True  # as if every dir's version were in its registry
+
+
+def changed_since(
+    root: Path, since: str, released: changes.Released = _released
+) -> changes.ChangeSet:
     ws = units.load(root)
-    return changes.compute(ws, bookmarks.base(root, since, bookmarks.WHOLE_REPO))
+    base = bookmarks.base(root, since, bookmarks.WHOLE_REPO)
+    return changes.compute(ws, base, released=released)
 
 
 def test_nothing_changed(repo: Path) -> None:
@@ -268,6 +275,21 @@ def test_version_bump_detection(repo: Path) -> None:
     make_runnable(repo, "svc")
     cs = changed_since(repo, "HEAD")
     assert "svc" in cs.rebuild and all(b.dir != "svc" for b in cs.bump)  # new: no bump
+
+
+def test_a_dir_never_released_needs_no_bump(repo: Path) -> None:
+    write(repo / "infra/app.py", "x\n")
+    asked: list[tuple[str, str]] = []
+
+    def never(root: Path, rel_dir: str, version: str) -> bool:
+        asked.append((rel_dir, version))
+        return False
+
+    assert changed_since(repo, "HEAD", released=never).bump == ()
+    assert asked == [("infra", "0.1.0")]
+    # The default: no registry configured, so nowhere it could have been released.
+    assert changes.published(repo, "infra", "0.1.0") is False
+    assert changed_since(repo, "HEAD", released=changes.published).bump == ()
 
 
 def test_package_change_needs_bump_of_the_dir_holding_it(repo: Path) -> None:
