@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
+def count(n: int, noun: str, plural: str = "") -> str:
+    """`1 dir`, `3 dirs`, `1 library`, `2 libraries`: counts read as English."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
 def render(rows: Sequence[Sequence[str]], *, rule: bool = False) -> str:
     """`rows[0]` is the header; `rule` puts a dashed line under it. Trailing blanks are cut."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -34,7 +34,7 @@ class Counts:
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
         if self.errors:
-            parts.append(f"{self.errors} errors")
+            parts.append(f"{self.errors} error{'' if self.errors == 1 else 's'}")
         return ", ".join(parts)
 
 

@@ -93,3 +93,12 @@ def test_the_edge_shows_an_outcome_and_exits_with_its_code(
     assert capsys.readouterr() == ("a\nb\n", "")
     assert edge.run(lambda: Outcome(), ["t"]) == Outcome()  # nothing to show, exit 0
     assert capsys.readouterr() == ("", "")
+
+
+def test_counts_read_as_english() -> None:
+    from helpers import tables
+    from helpers.ops.testing import report
+
+    assert (report.dirs(1), report.dirs(2)) == ("1 dir", "2 dirs")
+    assert tables.count(1, "failed test") == "1 failed test"
+    assert tables.count(3, "library", "libraries") == "3 libraries"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from helpers import tables
 from helpers.effects import commands, fsutil
 from helpers.errors import UserError
 from helpers.model import changelog, config, workspace
@@ -255,12 +256,16 @@ def sync(cwd: Path, check: bool = False, force: bool = False, how: str = "") -> 
         fix = how or "invoke sync_files"
         if drift:
             lines.append(
-                f"{len(drift)} files differ from helpers {client.version}: `{fix}` writes "
+                f"{tables.count(len(drift), 'file')} differ from helpers {client.version}: "
+                f"`{fix}` writes "
                 f"missing and outdated ones, `{fix} --force` also replaces files you changed; "
                 "list the files you own in sync_exclude"
             )
         else:
-            lines.append(f"in sync: {len(states)} files as helpers {client.version} renders them")
+            lines.append(
+                f"in sync: {tables.count(len(states), 'file')} "
+                f"as helpers {client.version} renders them"
+            )
         return Outcome.of(lines, 1 if drift else 0)
     written = apply(client, states, force)
     left = [s for s in states if s.status == DIFFERS and not force]
@@ -275,7 +280,8 @@ def sync(cwd: Path, check: bool = False, force: bool = False, how: str = "") -> 
     if left:
         names = " ".join(s.path for s in left)
         lines.append(
-            f"{len(left)} files differ ({names}): `{how or 'invoke sync_files'} --force` replaces "
+            f"{tables.count(len(left), 'file')} differ ({names}): "
+            f"`{how or 'invoke sync_files'} --force` replaces "
             "them with helpers' version; list them in sync_exclude to keep yours"
         )
     return Outcome.of(lines, 1 if left else 0)

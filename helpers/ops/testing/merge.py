@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from helpers import events
+from helpers import events, tables
 from helpers.effects import fsutil
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 from helpers.model import junit, workspace
@@ -295,6 +295,6 @@ def run(
             "its report; rerun it"
         )
     total = report.totals(m.results)
-    where = f"{report.dirs(len(m.results))} from {len(m.parts)} reports"
+    where = f"{report.dirs(len(m.results))} from {tables.count(len(m.parts), 'report')}"
     summary = f"\n{total.describe()} in {where}: {out_dir}"
     return Outcome.of([report.table(m.results, m.not_run), summary], m.exit_code)

@@ -15,7 +15,7 @@ HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "seconds")
 
 def dirs(n: int) -> str:
     """`1 dir`, `3 dirs`: counts in summaries read as English."""
-    return f"{n} dir" if n == 1 else f"{n} dirs"
+    return tables.count(n, "dir")
 
 
 def progress_line(event: Event) -> str:

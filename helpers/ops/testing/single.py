@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from helpers import events
+from helpers import events, tables
 from helpers.effects import commands
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from helpers.model import config, hints, junit, project, testlists
@@ -216,14 +216,15 @@ def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> Outcome:
             image=image,
         )
         run = _plan(target, run_id, plan, _where(target, plan))
-        events.data(f"rerunning {len(node_ids)} failed tests of {last.dir}")
+        events.data(f"rerunning {tables.count(len(node_ids), 'failed test')} of {last.dir}")
         code = _shown(_verdict(run, _execute(run, run_id, target.root), allow_no_tests=False))
         worst = max(worst, code)
     if len(failing) == 1:
         return Outcome(code=worst)  # its counts line above says it all
     reran = sum(len(ids) for _, ids in failing)
     state = "all pass now" if worst == EXIT_OK else f"not all pass (exit {worst})"
-    return Outcome(f"reran {reran} failed tests in {len(failing)} dirs: {state}", worst)
+    what = f"{tables.count(reran, 'failed test')} in {tables.count(len(failing), 'dir')}"
+    return Outcome(f"reran {what}: {state}", worst)
 
 
 def pytest_repro(dir_flag: Optional[str]) -> list[str]:

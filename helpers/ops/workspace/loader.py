@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from helpers import tables
 from helpers.effects import commands, git
 from helpers.errors import UserError
 from helpers.model import config, graph, units
@@ -63,7 +64,7 @@ def scope(
     except UserError as err:  # the messages say `changes`' flag and variable: name this flag
         message = bookmarks.renamed(err, since, "--changed-since").message
         raise UserError(message.replace(f" or set ${bookmarks.ENV}", "")) from None
-    return cs.affected, f"{len(cs.affected)} units affected since {cs.base.label}"
+    return cs.affected, f"{tables.count(len(cs.affected), 'unit')} affected since {cs.base.label}"
 
 
 def _own_configs(ws: units.Workspace) -> set[str]:

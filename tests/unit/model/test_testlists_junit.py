@@ -50,7 +50,7 @@ XML = """<?xml version="1.0"?><testsuites><testsuite name="pytest" time="1.5">
 def test_counts_by_case() -> None:
     c = junit.counts(XML)
     assert (c.passed, c.failed, c.skipped, c.errors, c.seconds) == (1, 1, 1, 1, 1.5)
-    assert c.describe() == "1 passed, 1 failed, 1 skipped, 1 errors"
+    assert c.describe() == "1 passed, 1 failed, 1 skipped, 1 error"  # as pytest says it
 
 
 def test_combine_renames_suites_after_dirs(tmp_path: Path) -> None:
