@@ -19,8 +19,11 @@ def _umask() -> int:
     return current
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file in the same dir and a rename."""
+def write_atomic(path: Path, text: str, parents: bool = False) -> None:
+    """Write `text` to `path` through a temp file in the same dir and a rename;
+    `parents`: create its missing parent dirs first (a path the user named)."""
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -115,7 +115,7 @@ def docker_kill(
     help={
         "images": "remove images only (default: containers and images)",
         "containers": "remove stopped containers only",
-        "repo_only": "only what belongs to this repo",
+        "repo_only": "only this repo's containers too (images: always only this repo's)",
         "dry_run": "list exactly what would be removed; change nothing",
     }
 )

@@ -218,9 +218,35 @@ def plan(client: Client, exclude: Sequence[str] = ()) -> list[FileState]:
     return out
 
 
+def _refuse_read_only(client: Client, states: Sequence[FileState], force: bool) -> None:
+    """Before anything is written: a read-only file to replace is refused, as bump_version
+    refuses a read-only changelog (nothing half-synced)."""
+    from helpers.model.changelog import writable
+
+    for s in states:
+        path = client.root / s.path
+        replace = s.status == OUTDATED or (force and s.status == DIFFERS)
+        if replace and path.is_file() and not writable(path):
+            raise UserError(
+                f"{path}: the file is read-only, so sync_files will not replace it; make it "
+                f"writable (chmod u+w {s.path}) and rerun, or list it in sync_exclude"
+            )
+
+
+def _drop_gone_dirs(root: Path, record: dict[str, dict[str, str]]) -> None:
+    """Forget the devops files of runnable dirs that are gone (the record names no ghost)."""
+    for dest, entry in list(record.items()):
+        template = entry.get("template")
+        if template and template in dict((t, d) for d, t in DIR_TEMPLATES):
+            if not _dir_alive(root, dest, template):
+                del record[dest]
+
+
 def apply(client: Client, states: Sequence[FileState], force: bool = False) -> list[str]:
     """Write the missing and outdated files (and differing ones with `force`); update the record."""
+    _refuse_read_only(client, states, force)
     record = load_record(client.root)
+    _drop_gone_dirs(client.root, record)
     written = []
     for s in states:
         if s.status in (MISSING, OUTDATED) or (force and s.status == DIFFERS):

@@ -1,10 +1,12 @@
 """docker_cleanup: remove only what these tools created, found by label; plan, then execute.
 
-By default it removes stopped containers started by these tools, dangling images
-labelled io.helpers.managed=true, and this user's local-stage images of this
-repo's runnable dirs whose version is older than the dir's changelog. Never an
-unlabelled image or container, never an image a container still uses, never by
-force: a tag shared with other tags is only untagged.
+By default it removes stopped containers started by these tools (`--repo-only`:
+only this repo's), this repo's dangling images labelled io.helpers.managed=true,
+and this user's local-stage images of this repo's runnable dirs whose version is
+older than the dir's changelog. Never another repo's image (its own run of
+docker_cleanup decides those), never an unlabelled image or container, never an
+image a container still uses, never by force: a tag shared with other tags is
+only untagged.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def select(
         if not img.managed or _in_use(img, used):
             continue
         if not img.tags:
-            if in_scope(img.labels.get(images.LABEL_REPO, "")):
+            if img.labels.get(images.LABEL_REPO, "") == scope.root:  # never another repo's
                 removals.append(Removal(img.id, "dangling"))
             continue
         for ref in img.tags:

@@ -126,10 +126,9 @@ def _write_reports(
     as_json = report.to_json(run_id, code, results, skipped, extra)
     for path, text in ((out_dir / "junit.xml", combined), (out_dir / "report.json", as_json)):
         fsutil.write_atomic(path, text)
-    if args.junit_xml:
-        fsutil.write_atomic(args.junit_xml.resolve(), combined)
-    if args.json:
-        fsutil.write_atomic(args.json.resolve(), as_json)
+    for given, text in ((args.junit_xml, combined), (args.json, as_json)):
+        if given:
+            fsutil.write_atomic(given.resolve(), text, parents=True)
     return out_dir
 
 

@@ -268,9 +268,9 @@ def write_outputs(
     for path, text in ((out_dir / JUNIT, m.junit_xml), (out_dir / REPORT, as_json)):
         fsutil.write_atomic(path, text)
     if junit_xml:
-        fsutil.write_atomic(junit_xml.resolve(), m.junit_xml)
+        fsutil.write_atomic(junit_xml.resolve(), m.junit_xml, parents=True)
     if json_path:
-        fsutil.write_atomic(json_path.resolve(), as_json)
+        fsutil.write_atomic(json_path.resolve(), as_json, parents=True)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:

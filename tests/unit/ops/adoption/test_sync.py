@@ -57,6 +57,32 @@ def test_edited_file_differs_untouched_file_is_outdated(tmp_path: Path) -> None:
     assert _statuses(client, ("tasks.py",))["tasks.py"] == "excluded"
 
 
+def test_a_read_only_file_is_refused_not_replaced(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    sync.apply(client, sync.plan(client))
+    tasks = tmp_path / "tasks.py"
+    write(tasks, "# mine\n")
+    tasks.chmod(0o444)
+    with pytest.raises(UserError, match=r"tasks.py: the file is read-only, so sync_files will"):
+        sync.apply(client, sync.plan(client), force=True)
+    assert tasks.read_text() == "# mine\n"
+
+
+def test_the_record_drops_the_files_of_dirs_that_are_gone(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    write(tmp_path / "svc/changelog.txt", "# svc-0.1.0\n- first\n")
+    record = {
+        "svc/devops/Dockerfile": {"helpers": "1", "sha256": "x", "template": "devops/Dockerfile"},
+        "old/devops/Dockerfile": {"helpers": "1", "sha256": "x", "template": "devops/Dockerfile"},
+        "old/.dockerignore": {"helpers": "1", "sha256": "x", "template": "devops/dockerignore"},
+    }
+    sync._write_record(tmp_path, record)
+    sync.apply(client, sync.plan(client))
+    kept = sync.load_record(tmp_path)
+    assert "svc/devops/Dockerfile" in kept and "tasks.py" in kept
+    assert not any(path.startswith("old/") for path in kept)
+
+
 def test_gitignore_gets_one_line_appended(tmp_path: Path) -> None:
     write(tmp_path / ".gitignore", ".env")
     client = _client(tmp_path)

@@ -222,3 +222,11 @@ def test_packages_whose_tests_no_run_covers_are_found() -> None:
     assert selection.untested_packages(files, runnable, ".", ["vendor"]) == ("libs/core",)
     assert selection.untested_packages(files, runnable, "services", ["vendor"]) == ()
     assert selection.untested_packages(files, [], "libs", ()) == ("libs/core",)
+
+
+def test_report_flags_create_their_parent_dirs(tmp_path: Path) -> None:
+    m = merge.merge(_shards(tmp_path / "in"))
+    junit_path, json_path = tmp_path / "out/a/junit.xml", tmp_path / "out/b/report.json"
+    merge.write_outputs(m, tmp_path, junit_path, json_path)
+    assert ET.fromstring(junit_path.read_text()).get("tests") == str(len(DIRS))
+    assert json.loads(json_path.read_text())["format"] == shards.REPORT_FORMAT
