@@ -235,11 +235,11 @@ def _refuse_read_only(client: Client, states: Sequence[FileState], force: bool) 
 
 def _drop_gone_dirs(root: Path, record: dict[str, dict[str, str]]) -> None:
     """Forget the devops files of runnable dirs that are gone (the record names no ghost)."""
+    dir_templates = {t for _, t in DIR_TEMPLATES}
     for dest, entry in list(record.items()):
-        template = entry.get("template")
-        if template and template in dict((t, d) for d, t in DIR_TEMPLATES):
-            if not _dir_alive(root, dest, template):
-                del record[dest]
+        template = entry.get("template", "")
+        if template in dir_templates and not _dir_alive(root, dest, template):
+            del record[dest]
 
 
 def apply(client: Client, states: Sequence[FileState], force: bool = False) -> list[str]:
