@@ -14,6 +14,21 @@ LISTS = ("fast", "slow", "superslow")
 PLUGIN = "helpers.pytest_plugin"
 
 
+PYTEST_USAGE_ERROR = 4  # pytest stopped before any test: options, paths or a conftest
+
+
+def pytest_stopped_reason(output: str) -> str:
+    """What pytest said when it stopped with exit 4, in one line ("" when it said nothing
+    recognisable): a conftest that fails to import, a refused option, a missing path."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("ImportError while loading conftest"):
+            cause = next((x[1:].strip() for x in lines[i + 1 :] if x.startswith("E ")), "")
+            return f"{line.rstrip('.')}{': ' + cause if cause else ''}"
+    said = [x for x in lines if x.startswith("ERROR:") or ": error:" in x]
+    return said[-1] if said else ""
+
+
 def test_list_of(markers: set[str]) -> str:
     """A test marked both slow and superslow is superslow: nothing is ever dropped."""
     if "superslow" in markers:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional, Union
 
 from helpers.effects import commands, signals
-from helpers.model import junit
+from helpers.model import junit, testlists
 from helpers.ops.run import inventory
 from helpers.ops.testing.testplan import DirRun
 
@@ -104,6 +104,8 @@ class Driver:
         seconds = time.monotonic() - begin
         counts = junit.read_counts(run.junit)
         note = "" if counts is not None else "no junit report (see output)"
+        if code == testlists.PYTEST_USAGE_ERROR and counts is None:
+            note = testlists.pytest_stopped_reason(text) or "pytest stopped (exit 4): see output"
         result = DirResult(run.rel_dir, run.image, code, counts, seconds, text, note)
         if self.fail_fast and not result.ok:
             self.stopping.set()  # here, before this worker takes the next dir

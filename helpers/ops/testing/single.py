@@ -17,7 +17,7 @@ from helpers.ops.run import inventory
 from helpers.ops.testing import parallel, record, testplan
 from helpers.outcome import Outcome
 
-PYTEST_USAGE_ERROR = 4
+PYTEST_USAGE_ERROR = testlists.PYTEST_USAGE_ERROR
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,11 @@ def _verdict(run: testplan.DirRun, code: int, allow_no_tests: bool) -> Outcome:
         )
         return Outcome(code=EXIT_INTERRUPTED)
     if code == PYTEST_USAGE_ERROR:
-        events.progress(f"{run.rel_dir}: pytest refused its options (exit 4); check --pytest-opts")
+        events.progress(
+            f"{run.rel_dir}: pytest stopped before running any test (exit 4): its own error "
+            "is above (a conftest.py that fails to import, an option it refuses (--pytest-opts, "
+            "pytest.ini addopts) or a path it cannot find)"
+        )
         return Outcome(code=EXIT_USAGE)
     counts = junit.read_counts(run.junit)
     if counts is None:

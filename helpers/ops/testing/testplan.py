@@ -136,6 +136,7 @@ def plan_dir(
 
 BAKED_HELPERS = "/opt/helpers"
 BAKED_REPORTS = "/helpers-report"
+BAKED_CACHE = "/tmp/helpers-pytest-cache"
 
 
 def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run_id: str) -> DirRun:
@@ -143,8 +144,17 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
     and helpers' pytest plugin (read-only) are mounted; nothing is written to the image."""
     host_reports = reports_root(target.root) / run_id / slug(target.rel_dir)
     where = project.workdir(target.rel_dir)
+    # pytest's cache plugin stays (a client pytest.ini may say --new-first or --lf), its
+    # dir in the container's temp dir: nothing is written into the image's code.
     pytest = testlists.pytest_argv(
-        "python3", lists, f"{BAKED_REPORTS}/junit.xml", target.rel_dir, "", (), where
+        "python3",
+        lists,
+        f"{BAKED_REPORTS}/junit.xml",
+        target.rel_dir,
+        "",
+        (),
+        where,
+        cache_dir=BAKED_CACHE,
     )
     here = Path(helpers.__file__).resolve().parents[1]
     src = [f"{where}/src"] if (target.path / "src").is_dir() else []
@@ -158,7 +168,7 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
     }
     name = containers.container_name(target, "test", run_token(run_id, target.rel_dir))
     opts = containers.RunOptions(
-        command=(*pytest, "-p", "no:cacheprovider"),
+        command=pytest,
         env=env,
         run_id=run_id,
         name=name,

@@ -300,6 +300,9 @@ def test_a_dir_run_plan_is_deterministic_and_prepare_makes_its_dirs(tmp_path: Pa
     first = testplan.plan_baked(target, "acme:prod-1", ["fast"], "20261129-120000-abc123")
     again = testplan.plan_baked(target, "acme:prod-1", ["fast"], "20261129-120000-abc123")
     assert first == again  # the container name comes from the run id, not from randomness
+    # pytest's cache plugin is kept (a client pytest.ini's --new-first), in a temp dir
+    assert "no:cacheprovider" not in first.argv
+    assert "cache_dir=/tmp/helpers-pytest-cache" in first.argv
     assert first.container.endswith("-test-abc123-" + first.container.rsplit("-", 1)[-1])
     flag = first.argv.index(containers.ENV_FILE_FLAG)
     assert first.argv[flag + 1] == containers.ENV_FILE_LATER  # no temp file written yet
@@ -368,3 +371,18 @@ def test_without_live_each_dir_is_one_block_at_its_end(tmp_path: Path) -> None:
         [_talker(tmp_path, "a", 2, 0.0)]
     )
     assert [s.splitlines()[0][:6] for s in shown] == ["start ", "ok    ", "---- a"]
+
+
+def test_exit_4_from_a_conftest_import_error_says_what_pytest_said(tmp_path: Path) -> None:
+    d = tmp_path / "svc"
+    write(d / "conftest.py", "import helpers.hdbg as dbg  # the older tool's module\n")
+    write(d / "test_x.py", "def test_x():\n    pass\n")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    argv = (sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(d))
+    run = testplan.DirRun("svc", "host", argv, reports, cwd=str(d))
+    result = parallel.Driver("r8", 1, lambda e: None).run([run])[0]
+    assert result.exit_code == 4
+    assert result.note.startswith("ImportError while loading conftest")
+    assert "ModuleNotFoundError: No module named 'helpers.hdbg'" in result.note
+    assert "pytest-opts" not in result.note
