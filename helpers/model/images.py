@@ -147,6 +147,19 @@ def parse_platforms(text: str, where: str = "--platforms") -> tuple[str, ...]:
     return items
 
 
+def parse_one_platform(text: Optional[str], where: str = "--platform") -> Optional[str]:
+    """A single `--platform` (a local build's): checked like `--platforms`, one only."""
+    if text is None:
+        return None
+    items = parse_platforms(text, where)
+    if len(items) != 1:
+        raise UserError(
+            f"{where}: a local build is for one platform, got {','.join(items)}; give one "
+            "(several at once: docker_release_dev_image --platforms)"
+        )
+    return items[0]
+
+
 def platform_arch(platform: str) -> str:
     """`linux/arm64/v8` -> `arm64v8`: the suffix of per-platform tags."""
     return "".join(platform.split("/")[1:])

@@ -44,8 +44,10 @@ def docker_build_local_image(
     dry_run: bool = False,
 ) -> Outcome:
     """Build local-<user>-<version>; a no-op when its build inputs did not change."""
+    from helpers.model import images
     from helpers.ops.images import build
 
+    platform = images.parse_one_platform(platform)  # a typo never reaches the tag
     return build.build_local(dir, version, no_cache, build_arg or [], platform, dry_run)
 
 

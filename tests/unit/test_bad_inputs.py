@@ -334,3 +334,28 @@ def test_threads_share_one_temp_env_file(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         paths = set(pool.map(lambda _: envfile.docker_file(tmp_path, cfg), range(32)))
     assert len(paths) == 1
+
+
+# ---------------------------------------------------------------- --platform of a local build
+
+
+@pytest.mark.parametrize(
+    ("flag", "says"),
+    [
+        ("linux/amd65", "--platform: unknown architecture in 'linux/amd65'; known: linux/arm64"),
+        ("linux/amd64,linux/arm64", "--platform: a local build is for one platform"),
+        ("amd64", "--platform: 'amd64' is not a platform like linux/amd64"),
+    ],
+)
+def test_a_local_build_refuses_a_platform_it_does_not_know(
+    flag: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from invoke.context import Context
+
+    from helpers.tasks import docker_tasks
+
+    with pytest.raises(SystemExit) as exit_:  # before any engine call (they fail in unit tests)
+        docker_tasks.docker_build_local_image.body(Context(), platform=flag)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: {says}")
+    assert images.parse_one_platform("linux/arm64") == "linux/arm64"
