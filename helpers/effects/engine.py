@@ -41,6 +41,14 @@ class ImageInfo:
     architecture: str
 
 
+def first_line(err: str, none: str = "no reason given") -> str:
+    """docker's reason: its first line that is not a warning (the last is often only
+    "See 'docker run --help'.")."""
+    lines = [line.strip() for line in err.splitlines() if line.strip()]
+    real = [x for x in lines if not x.upper().startswith(("WARNING", "DEPRECATED"))]
+    return (real or lines or [none])[0]
+
+
 def where(env: Optional[Mapping[str, str]] = None) -> str:
     """Where the CLI looks for the engine, for messages."""
     env = os.environ if env is None else env

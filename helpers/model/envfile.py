@@ -5,7 +5,9 @@ values spanning lines; `NAME` alone takes the value from the host's environment.
 No `${VAR}` expansion (docker's own env files have none either). A line dotenv cannot
 parse is one error naming the file and line. The values reach the container through
 a private (0600) temp file in docker's env-file format that docker reads, never on its
-command line; it is removed when this process ends.
+command line; it is removed when this process ends, and one left by a process that was
+killed (SIGKILL runs no exit handler) is swept by the next run: the files live in one
+private dir per user (`<temp>/helpers-env-<uid>/`), named by the writing process's id.
 """
 
 from __future__ import annotations
@@ -123,13 +125,63 @@ def docker_text_for(root: Path, cfg: Config) -> Optional[str]:
     return docker_text(env) if env is not None and env.entries else None
 
 
+SWEEP_AFTER = 24 * 3600  # seconds: a file this old goes even when its pid was reused
+
+
+def private_dir() -> Path:
+    """This user's dir for env files (mode 0700), made when missing; a dir of that name
+    that is not ours and private is never used: a fresh one is made instead."""
+    path = Path(tempfile.gettempdir()) / f"helpers-env-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = path.lstat()
+    import stat
+
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077:
+        return path
+    return Path(tempfile.mkdtemp(prefix="helpers-env-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(folder: Path, now: Optional[float] = None) -> list[Path]:
+    """Remove env files whose process is gone (or that are older than SWEEP_AFTER)."""
+    import time
+
+    now = time.time() if now is None else now
+    removed = []
+    for path in folder.glob("env-*-*.list"):
+        pid_text = path.name.split("-")[1]
+        try:
+            stale = not _alive(int(pid_text)) or now - path.stat().st_mtime > SWEEP_AFTER
+        except (ValueError, OSError):
+            continue
+        if stale and int(pid_text) != os.getpid():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 def private_file(text: str) -> Path:
     """`text` in a private temp file (mode 0600), one per content and process, removed at
     exit: every docker this process starts has read it by then (each is waited for)."""
     with _lock:  # main_pytest prepares dirs in threads
         if text in _written and _written[text].is_file():
             return _written[text]
-        fd, name = tempfile.mkstemp(prefix="helpers-env-", suffix=".list")  # mode 0600
+        folder = private_dir()
+        if not _written:
+            sweep(folder)  # what a killed run left behind
+        prefix = f"env-{os.getpid()}-"
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".list", dir=folder)  # mode 0600
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         if not _written:

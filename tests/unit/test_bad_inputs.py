@@ -4,6 +4,7 @@ the last-run record (each case: one line saying what, where and the fix; exit 2)
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -359,3 +360,28 @@ def test_a_local_build_refuses_a_platform_it_does_not_know(
     assert exit_.value.code == 2
     assert capsys.readouterr().err.startswith(f"error: {says}")
     assert images.parse_one_platform("linux/arm64") == "linux/arm64"
+
+
+def test_env_files_a_killed_run_left_are_swept_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(envfile, "_written", {})
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], text=True, capture_output=True
+    ).stdout.strip()  # a pid that has ended
+    folder = envfile.private_dir()
+    assert folder == tmp_path / f"helpers-env-{os.getuid()}"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    left = folder / f"env-{gone}-abc123.list"
+    left.write_text("TOKEN=s3cret\n")
+    alive = folder / f"env-{os.getppid()}-def456.list"  # another live run's: kept
+    alive.write_text("X=1\n")
+    path = envfile.private_file("TOKEN=new\n")
+    assert path.parent == folder and path.name.startswith(f"env-{os.getpid()}-")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not left.exists() and alive.exists()

@@ -85,15 +85,34 @@ def ensure(
     containers.prepare_host(target)
     started_run = runner(containers.run_argv(target, image.ref, _options(target, name)))
     if not started_run.ok:
-        again = runner((engine.DOCKER, "container", "inspect", "--format", fmt, name))
-        if again.ok and again.out.startswith("true"):
-            return name  # a concurrent run started the same container first
-        reason = (started_run.err.strip().splitlines() or ["no reason given"])[-1]
+        if _winner_runs(name, runner):
+            return name  # a concurrent run created the same container first: use the winner's
+        reason = engine.first_line(started_run.err)
         raise UserError(
             f"could not start a warm container from {image.ref} ({reason}); "
             "pass --fresh to run in a new container"
         )
     return name
+
+
+RACE_WAIT = 10.0  # seconds a losing run waits for the winner's container to be running
+
+
+def _winner_runs(name: str, runner: commands.Runner, wait: float = RACE_WAIT) -> bool:
+    """True once the container `name` (another run's, created a moment earlier) runs;
+    False when there is none, or it ended."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        state = runner((engine.DOCKER, "container", "inspect", "--format", STATE_FORMAT, name))
+        running, _, started = state.out.strip().partition(" ")
+        if state.ok and running == "true":
+            return True
+        created = state.ok and running == "false" and started.startswith("0001-")
+        if not created or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)  # created, not started yet: the winner's `docker run` is under way
 
 
 def remove(name: str, runner: commands.Runner = commands.run) -> None:

@@ -98,6 +98,23 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
     return out
 
 
+SAID_ABOVE = "the error above"
+
+
+def _said_once(prepared: Prepared) -> set[str]:
+    """A configuration error every dir shares (a repo's `.env` that does not parse) is bad
+    input: one line on stderr, exit 2. One that several dirs share is said once on stderr,
+    and their table rows point at it (the reasons returned; the JSON keeps them whole)."""
+    mine = [s for s in prepared.skipped if s[0]]
+    reasons = {why for _, why in mine}
+    if mine and len(reasons) == 1 and not prepared.runs and not prepared.broken:
+        raise UserError(mine[0][1])
+    shared = {why for why in reasons if sum(w == why for _, w in mine) > 1}
+    for why in sorted(shared):
+        events.warning(f"{why} ({', '.join(d for d, w in mine if w == why)})")
+    return shared
+
+
 def _exit_code(
     results: Sequence[parallel.DirResult], skipped: Sequence[object], allow_none: bool
 ) -> int:
@@ -189,6 +206,7 @@ def run(args: Options, cwd: Path) -> Outcome:
             return Outcome(f"nothing to run in this shard; reports: {out}")
     prepared = _prepare(sel, args, lists, run_id)
     runs, skipped = prepared.runs, prepared.skipped
+    shared = _said_once(prepared)
     cannot = f" ({len(skipped)} more cannot run: see the table)" if skipped else ""
     events.data(
         f"run {run_id}: {report.dirs(len(runs))}{cannot}, -j {args.jobs}, lists {','.join(lists)}"
@@ -216,7 +234,7 @@ def run(args: Options, cwd: Path) -> Outcome:
     record.record_if_ran(sel.root, run_id, runs, lists)
     total = report.totals(results)
     lines = [
-        report.table(results, not_run),
+        report.table(results, [(d, SAID_ABOVE if w in shared else w) for d, w in not_run]),
         f"\n{total.describe()} in {report.dirs(len(results))}; reports: {out_dir}",
     ]
     if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):

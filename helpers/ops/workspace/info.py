@@ -126,6 +126,30 @@ def _info_base(
     return base, git.diff_paths(root, base.commit, runner)
 
 
+def named_dockerfile_missing(ws: units.Workspace) -> list[str]:
+    """Dirs with a changelog whose `dockerfile` key names no file: not runnable, said so
+    (else the root, or a package dir, would silently drop out of the table)."""
+    from helpers.model import workspace
+
+    out = []
+    for rel in ["."] + [u for u, unit in ws.units.items() if unit.kind == units.PACKAGE]:
+        path = ws.root / rel
+        if rel in ws.runnable() or not (path / changelog.FILENAME).is_file():
+            continue
+        try:
+            named = workspace.dockerfile_of(path)
+        except UserError as err:
+            out.append(err.message)
+            continue
+        where = config.FILENAME if rel == "." else f"{rel}/{config.FILENAME}"
+        if named != config.DEFAULT_DOCKERFILE and not (path / named).is_file():
+            out.append(
+                f"{rel}: not a runnable dir: {where} says dockerfile: {named}, and there is no "
+                f"such file; fix the key or add the file"
+            )
+    return out
+
+
 def _legend(cs: Optional[changes.ChangeSet]) -> str:
     if cs is None:
         return "no marks: pass --since REF (no last success of main_pytest --dir . yet)"
@@ -149,7 +173,8 @@ def info(root: Path, since: Optional[str], runner: commands.Runner = commands.ru
         base, diff = diffing.result()
         cs = changes.compute(ws, base, runner, diff) if base else None
         image, engine_note = engine_answer.result()
-    notes = [_legend(cs), *notes, *([engine_note] if engine_note else [])]
+    notes = [_legend(cs), *notes, *named_dockerfile_missing(ws)]
+    notes += [engine_note] if engine_note else []
     table = rows(ws, version, image, marks(cs))
     counts, note = _check_counts(root, ws, runner)
     if counts:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import pytest
 
-from helpers.effects import engine
+from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import config, hints, project
 from helpers.ops.run import warm
@@ -96,3 +96,36 @@ def test_image_flags(ref: str, flags: tuple[str, ...]) -> None:
 def test_task_line() -> None:
     assert hints.task_line("docker_pull", ".", "--stage", "dev") == "invoke docker_pull --stage dev"
     assert hints.task_line("info", "infra") == "invoke info --dir infra"
+
+
+CONFLICT = (
+    'docker: Error response from daemon: Conflict. The container name "/x" is already in use '
+    'by container "abc". You have to remove (or rename) that container to be able to reuse '
+    "that name.\nSee 'docker run --help'.\n"
+)
+
+
+def test_losing_the_race_for_the_warm_container_uses_the_winners(tmp_path: Path) -> None:
+    target, image = _setup(tmp_path)
+    states = iter(["", "false 0001-01-01T00:00:00Z", f"true {_now(1)}"])
+
+    def inspect(argv: tuple[str, ...]) -> commands.Result:
+        state = next(states)  # none yet; then the winner's: created, then running
+        return result(0 if state else 1, state, "" if state else "No such container")
+
+    fake = FakeRunner({"container inspect": inspect, "run": result(125, "", CONFLICT)})
+    name = warm.ensure(target, image, fake)
+    assert name.startswith("helpers-warm-")
+    assert [c[1] for c in fake.argvs].count("run") == 1  # it did not start a second one
+
+
+def test_a_failed_start_keeps_dockers_first_line(tmp_path: Path) -> None:
+    target, image = _setup(tmp_path)
+    fake = FakeRunner(
+        {"container inspect": result(1, "", "No such container"), "run": result(125, "", CONFLICT)}
+    )
+    with pytest.raises(UserError) as err:
+        warm.ensure(target, image, fake)
+    assert "(docker: Error response from daemon: Conflict." in str(err.value)
+    assert "docker run --help" not in str(err.value)
+    assert engine.first_line("WARNING: platform differs\nreal reason\nSee x") == "real reason"

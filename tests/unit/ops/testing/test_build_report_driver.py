@@ -386,3 +386,19 @@ def test_exit_4_from_a_conftest_import_error_says_what_pytest_said(tmp_path: Pat
     assert result.note.startswith("ImportError while loading conftest")
     assert "ModuleNotFoundError: No module named 'helpers.hdbg'" in result.note
     assert "pytest-opts" not in result.note
+
+
+def test_an_error_every_dir_shares_is_one_stderr_line(tmp_path: Path) -> None:
+    from helpers import events
+    from helpers.errors import UserError
+    from helpers.ops.testing import many
+
+    why = ".env:2: cannot parse the line starting 'oops' (values are not shown); write NAME=value"
+    every = many.Prepared([], [("a", why), ("b", why), ("c", why)], [])
+    with pytest.raises(UserError) as err:
+        many._said_once(every)
+    assert str(err.value) == why
+    some = many.Prepared([_run(tmp_path, "ok", 0.0)], [("a", why), ("b", why), ("c", "x")], [])
+    with events.collected() as seen:
+        assert many._said_once(some) == {why}
+    assert [e.text for e in seen if e.kind == events.Kind.WARNING] == [f"{why} (a, b)"]

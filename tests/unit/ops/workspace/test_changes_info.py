@@ -97,3 +97,16 @@ def test_info_without_since_or_bookmark_has_no_marks(repo: Path) -> None:
     bookmarks.record(repo, "main_pytest . fast")
     row = "libs/core  package   -        -            *"
     assert row in info.info(repo, None, FakeEngine())
+
+
+def test_a_root_dockerfile_key_naming_no_file_is_said(repo: Path) -> None:
+    write(repo / "changelog.txt", "# acme-1.0.0\n- first\n")
+    write(repo / "repo_config.yaml", "dockerfile: devops/docker_build/dev.Dockerfile\n")
+    out = info.info(repo, None, FakeEngine())
+    assert "\n.  " not in out.split("\n\n")[0]  # not in the table: it is not runnable
+    assert (
+        ".: not a runnable dir: repo_config.yaml says dockerfile: devops/docker_build/"
+        "dev.Dockerfile, and there is no such file; fix the key or add the file"
+    ) in out
+    write(repo / "devops/docker_build/dev.Dockerfile", "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    assert "not a runnable dir" not in info.info(repo, None, FakeEngine())
