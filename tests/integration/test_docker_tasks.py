@@ -226,7 +226,7 @@ def test_extra_ca_certificates_reach_builds_and_runs(client_factory: ClientFacto
     client = client_factory(".", files={"certs/corp.pem": FAKE_CA})
     cfg = "extra_ca_certs: [certs/corp.pem]\n"
     write(client.root / "repo_config.yaml", cfg)
-    env = {"HELPERS_EXTRA_CA_CERTS": ""}  # the repo's setting, not the machine's
+    env = {"HELPERS_MACHINE_ENV": ""}  # the repo's setting alone, not the machine's too
     built = client.invoke("docker_build_local_image", env=env)
     assert built.returncode == 0, built.stderr
     ref = f"{client.name}:local-tester-0.1.0"
@@ -238,16 +238,24 @@ def test_extra_ca_certificates_reach_builds_and_runs(client_factory: ClientFacto
             ref,
             "sh",
             "-c",
-            "cat /usr/local/share/ca-certificates/helpers-extra.crt; cat /etc/pip.conf",
+            "cat /usr/local/share/ca-certificates/helpers-extra.crt; cat /etc/pip.conf; "
+            "cat /etc/uv/uv.toml /etc/helpers/ca-env.sh",
         ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     assert "MIIBfake" in inside and "cert = /etc/ssl/certs/ca-certificates.crt" in inside
+    assert "native-tls = true" in inside  # uv
+    assert "REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt" in inside  # requests, poetry
     pem = client.root / "certs" / "corp.pem"
     run = client.invoke("docker_cmd", "--cmd", 'cat "$HELPERS_EXTRA_CA_CERTS"', env=env)
     assert run.returncode == 0 and "MIIBfake" in run.stdout, run.stderr
+    said = client.invoke(
+        "docker_cmd", "--cmd", 'echo "$SSL_CERT_FILE $REQUESTS_CA_BUNDLE"', env=env
+    )
+    bundle = "/etc/ssl/certs/ca-certificates.crt"
+    assert said.stdout.split() == [bundle, bundle], said.stderr  # at run time too
     write(client.root / "repo_config.yaml", "extra_ca_certs: [certs/missing.pem]\n")
     line = one_line_error(client.invoke("docker_build_local_image", env=env))
     assert "extra_ca_certs: cannot read" in line and "missing.pem" in line

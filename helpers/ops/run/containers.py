@@ -134,6 +134,7 @@ def _ca_args(target: project.Target) -> list[str]:
     cacerts.bundle(paths, target.root)  # one clear line for a missing or non-PEM file
     for path in paths:
         argv += ["--volume", f"{path}:{path}:ro"]
+    argv += [arg for name, value in cacerts.RUN_ENV.items() for arg in ("--env", f"{name}={value}")]
     return [*argv, "--env", f"{CA_ENV}={os.pathsep.join(paths)}"]
 
 
