@@ -39,7 +39,8 @@ printf 'native-tls = true\\n' > /etc/uv/uv.toml
 for certifi in $(find / -xdev -path '*/certifi/cacert.pem' 2>/dev/null); do
     cat "$src" >> "$certifi"
 done
-printf 'export SSL_CERT_FILE=%s REQUESTS_CA_BUNDLE=%s\\n' "$bundle" "$bundle" > /etc/helpers/ca-env.sh
+printf 'export SSL_CERT_FILE=%s REQUESTS_CA_BUNDLE=%s\\n' "$bundle" "$bundle" \\
+    > /etc/helpers/ca-env.sh
 """
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # What requests, poetry, uv and curl read in a container whose image ran install-ca.sh.
