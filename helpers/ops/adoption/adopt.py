@@ -86,6 +86,22 @@ def candidates(files: Iterable[str], runnable: Sequence[str]) -> list[Candidate]
     return out
 
 
+def _migration(root: Path, files: Sequence[str], helpers_dir: str) -> list[str]:
+    """What a repo laid out for the older tool still has to change (README: Migrating)."""
+    from helpers.ops.adoption import migration
+
+    dockerfiles = [
+        (f, _is_prod(PurePosixPath(f).name))
+        for f in files
+        if _is_dockerfile(PurePosixPath(f).name) and not workspace.is_under(f, helpers_dir)
+    ]
+    notes = migration.findings(root, files, helpers_dir, dockerfiles)
+    if not notes:
+        return []
+    head = "from the older tool's layout, still to change (README: Migrating from the older tool):"
+    return [head, *(f"  {note}" for note in notes)]
+
+
 def adopt(here: Path, force: bool) -> Outcome:
     """Write or sync the client files, then say what is runnable and what to run next."""
     client = sync.locate(here)
@@ -99,6 +115,7 @@ def adopt(here: Path, force: bool) -> Outcome:
     lines.append(f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}")
     for cand in candidates(files, runnable):
         lines += cand.hint()
+    lines += _migration(root, files, client.helpers_dir)
     lines += ["", "next, in each new shell:"]
     lines.append(f"  source ./{client.helpers_dir}/dev_scripts/thin_env/setenv.sh")
     if runnable:
