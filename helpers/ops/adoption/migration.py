@@ -27,27 +27,36 @@ def _read(path: Path) -> str:
         return ""
 
 
+DANGLE = "dangle"
+INTO = "into"
+_SAY = {
+    DANGLE: "symlink(s) dangle (most pointed into the older tool's submodule, gone now)",
+    INTO: "symlink(s) point into the helpers submodule, so they read helpers' own files "
+    "now, not the older tool's",
+}
+
+
 def symlinks(root: Path, files: Iterable[str], helpers_dir: str) -> list[str]:
-    """Each symlink that dangles, or that points into the helpers submodule (whose files
-    are now helpers' own, not the older tool's)."""
-    out = []
+    """Each symlink that dangles, or that points into the helpers submodule, named one by
+    one, one line per top-level dir and kind."""
+    found: dict[tuple[str, str], list[str]] = {}
     sub = (root / helpers_dir).resolve()
     for rel in sorted(files):
         path = root / rel
         if not path.is_symlink():
             continue
-        target = os.readlink(path)
-        resolved = path.parent.joinpath(target).resolve()
+        resolved = path.parent.joinpath(os.readlink(path)).resolve()
         into = resolved == sub or sub in resolved.parents
-        if not path.exists():
-            why = "dangles (the older tool's submodule is gone)" if into else "dangles"
-            out.append(f"{rel} -> {target}: {why}; replace it with a file of your own")
-        elif into:
-            out.append(
-                f"{rel} -> {target}: points into the helpers submodule, which now holds "
-                "helpers' files, not the older tool's; replace it with a file of your own"
-            )
-    return out
+        kind = DANGLE if not path.exists() else INTO if into else ""
+        if kind:
+            top, _, rest = rel.partition("/")
+            group = (top, rest) if rest else (".", rel)
+            found.setdefault((group[0], kind), []).append(group[1])
+    return [
+        f"{top}: {len(names)} {_SAY[kind]}: {', '.join(names)}; replace each with a file "
+        "of your own (or delete it)"
+        for (top, kind), names in sorted(found.items())
+    ]
 
 
 def dockerfile_notes(rel: str, text: str) -> list[str]:

@@ -52,10 +52,11 @@ def test_findings_name_each_file_and_what_to_change(tmp_path: Path) -> None:
     notes = migration.findings(tmp_path, files, "helpers_root", dockerfiles)
     text = "\n".join(notes)
     assert (
-        "tutorial_x/devops/docker_build/dev.Dockerfile -> ../../../helpers_root/devops/"
-        "docker_build/dev.Dockerfile: dangles (the older tool's submodule is gone); replace it"
+        "tutorial_x: 1 symlink(s) dangle (most pointed into the older tool's submodule, gone "
+        "now): devops/docker_build/dev.Dockerfile; replace each with a file of your own"
     ) in text
-    assert "tutorial_x/tasks.py -> ../helpers_root/tasks.py: points into the helpers" in text
+    assert "tutorial_x: 1 symlink(s) point into the helpers submodule, so they read" in text
+    assert "helpers' own files now, not the older tool's: tasks.py; replace each" in text
     assert "prod.Dockerfile: a prod Dockerfile gets the dev image as `ARG DEV_IMAGE`" in text
     assert 'old/devops/Dockerfile: ENTRYPOINT ["devops/docker_run/entrypoint.sh"]: ' in text
     assert "`keep_entrypoint: true`" in text
