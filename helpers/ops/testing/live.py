@@ -16,7 +16,7 @@ from helpers.ops.testing import parallel, report
 
 
 def bar(rel_dir: str, image: str, tail: str = "") -> str:
-    return f"{f'---- {rel_dir} ({image}) {tail}':-<72}"
+    return f"{f'---- {rel_dir} ({image}) {tail} ':-<72}"
 
 
 class View:
