@@ -102,12 +102,13 @@ SAID_ABOVE = "the error above"
 
 
 def _said_once(prepared: Prepared) -> set[str]:
-    """A configuration error every dir shares (a repo's `.env` that does not parse) is bad
-    input: one line on stderr, exit 2. One that several dirs share is said once on stderr,
-    and their table rows point at it (the reasons returned; the JSON keeps them whole)."""
+    """A configuration error every one of several dirs shares (a repo's `.env` that does
+    not parse) is bad input: one line on stderr, exit 2. One that several dirs share is
+    said once on stderr, and their table rows point at it (the reasons returned; the JSON
+    keeps them whole)."""
     mine = [s for s in prepared.skipped if s[0]]
     reasons = {why for _, why in mine}
-    if mine and len(reasons) == 1 and not prepared.runs and not prepared.broken:
+    if len(mine) > 1 and len(reasons) == 1 and not prepared.runs and not prepared.broken:
         raise UserError(mine[0][1])
     shared = {why for why in reasons if sum(w == why for _, w in mine) > 1}
     for why in sorted(shared):
