@@ -155,7 +155,7 @@ def test_check_boundaries_reports_internal_and_undeclared_imports(
         "web app/server/main.py"
     ] * 2
     assert (
-        "1 units affected since HEAD"
+        "1 unit affected since HEAD"
         in c.invoke("check_boundaries", "--changed-since", "HEAD").stderr
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import time
 
 from helpers.effects import commands, engine
 from helpers.errors import UserError
@@ -80,37 +81,47 @@ def ensure(
         running, _, started = state.out.strip().partition(" ")
         if running == "true" and _age_seconds(started) < REUSE_FOR:
             return name
+        if _created(running, started) and _winner_runs(name, runner):
+            return name  # another run's, created a moment ago and starting: share it
         runner((engine.DOCKER, "rm", "--force", name))  # expired or stopped
     remove_for_dir(target, runner, keep=name)
     containers.prepare_host(target)
-    started_run = runner(containers.run_argv(target, image.ref, _options(target, name)))
-    if not started_run.ok:
-        if _winner_runs(name, runner):
+    argv = containers.run_argv(target, image.ref, _options(target, name))
+    for _ in range(START_TRIES):
+        started_run = runner(argv)
+        if started_run.ok or _winner_runs(name, runner):
             return name  # a concurrent run created the same container first: use the winner's
-        reason = engine.first_line(started_run.err)
-        raise UserError(
-            f"could not start a warm container from {image.ref} ({reason}); "
-            "pass --fresh to run in a new container"
-        )
-    return name
+        if "Conflict" not in started_run.err:
+            break
+        # the name is held by a container on its way out (docker lets go of a name a
+        # moment after `docker rm` returns): try again shortly
+        time.sleep(0.2)
+    reason = engine.first_line(started_run.err)
+    raise UserError(
+        f"could not start a warm container from {image.ref} ({reason}); "
+        "pass --fresh to run in a new container"
+    )
 
 
+START_TRIES = 15  # 3 s of a name on its way out
 RACE_WAIT = 10.0  # seconds a losing run waits for the winner's container to be running
+
+
+def _created(running: str, started: str) -> bool:
+    """Created and never started (docker's zero time): a `docker run` is under way."""
+    return running == "false" and started.startswith("0001-")
 
 
 def _winner_runs(name: str, runner: commands.Runner, wait: float = RACE_WAIT) -> bool:
     """True once the container `name` (another run's, created a moment earlier) runs;
     False when there is none, or it ended."""
-    import time
-
     deadline = time.monotonic() + wait
     while True:
         state = runner((engine.DOCKER, "container", "inspect", "--format", STATE_FORMAT, name))
         running, _, started = state.out.strip().partition(" ")
         if state.ok and running == "true":
             return True
-        created = state.ok and running == "false" and started.startswith("0001-")
-        if not created or time.monotonic() > deadline:
+        if not (state.ok and _created(running, started)) or time.monotonic() > deadline:
             return False
         time.sleep(0.1)  # created, not started yet: the winner's `docker run` is under way
 

@@ -119,7 +119,10 @@ def test_losing_the_race_for_the_warm_container_uses_the_winners(tmp_path: Path)
     assert [c[1] for c in fake.argvs].count("run") == 1  # it did not start a second one
 
 
-def test_a_failed_start_keeps_dockers_first_line(tmp_path: Path) -> None:
+def test_a_failed_start_keeps_dockers_first_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(warm, "START_TRIES", 1)
     target, image = _setup(tmp_path)
     fake = FakeRunner(
         {"container inspect": result(1, "", "No such container"), "run": result(125, "", CONFLICT)}
@@ -129,3 +132,22 @@ def test_a_failed_start_keeps_dockers_first_line(tmp_path: Path) -> None:
     assert "(docker: Error response from daemon: Conflict." in str(err.value)
     assert "docker run --help" not in str(err.value)
     assert engine.first_line("WARNING: platform differs\nreal reason\nSee x") == "real reason"
+
+
+def test_a_container_another_run_is_starting_is_waited_for_not_removed(tmp_path: Path) -> None:
+    target, image = _setup(tmp_path)
+    states = iter(["false 0001-01-01T00:00:00Z", f"true {_now(1)}"])
+    fake = FakeRunner({"container inspect": lambda argv: result(0, next(states))})
+    name = warm.ensure(target, image, fake)
+    assert name.startswith("helpers-warm-")
+    assert [c[1] for c in fake.argvs] == ["container", "container"]  # no rm, no second run
+
+
+def test_a_name_held_by_a_container_on_its_way_out_is_tried_again(tmp_path: Path) -> None:
+    target, image = _setup(tmp_path)
+    runs = iter([result(125, "", CONFLICT), result(0, "id\n")])
+    fake = FakeRunner(
+        {"container inspect": result(1, "", "No such container"), "run": lambda a: next(runs)}
+    )
+    assert warm.ensure(target, image, fake).startswith("helpers-warm-")
+    assert [c[1] for c in fake.argvs].count("run") == 2
