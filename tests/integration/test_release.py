@@ -394,9 +394,13 @@ def test_bad_release_input_is_one_line_and_pushes_nothing(
         rclient.invoke("docker_release_dev_image", "--platforms", "linux/sparc")
     )
     assert "unknown architecture in 'linux/sparc'" in unknown
+    config = rclient.root / "repo_config.yaml"
+    kept = config.read_text()
+    config.write_text("platforms: [linux/amd64]\n")  # an exported empty value is unset
     no_reg = one_line_error(
         rclient.invoke("docker_release_dev_image", env={"HELPERS_REGISTRY": ""})
     )
+    config.write_text(kept)
     assert "no registry configured" in no_reg
     down = one_line_error(
         rclient.invoke("docker_release_dev_image", env={"HELPERS_REGISTRY": "127.0.0.1:1"})
