@@ -226,7 +226,8 @@ def test_extra_ca_certificates_reach_builds_and_runs(client_factory: ClientFacto
     client = client_factory(".", files={"certs/corp.pem": FAKE_CA})
     cfg = "extra_ca_certs: [certs/corp.pem]\n"
     write(client.root / "repo_config.yaml", cfg)
-    env = {"HELPERS_MACHINE_ENV": ""}  # the repo's setting alone, not the machine's too
+    # The repo's setting alone: none exported (empty is unset), no machine default added.
+    env = {"HELPERS_EXTRA_CA_CERTS": "", "HELPERS_MACHINE_ENV": ""}
     built = client.invoke("docker_build_local_image", env=env)
     assert built.returncode == 0, built.stderr
     ref = f"{client.name}:local-tester-0.1.0"
