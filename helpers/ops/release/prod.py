@@ -10,6 +10,7 @@ from helpers.errors import UserError
 from helpers.model import images, project
 from helpers.ops.images import build, prod_image
 from helpers.ops.release import flow as rel
+from helpers.ops.release import multiarch
 from helpers.ops.release import steps as rs
 from helpers.outcome import Outcome
 
@@ -77,12 +78,12 @@ def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Ou
     return rel.release(s, candidate, req, runner)
 
 
-def _dev_bases(s: rel.Setting, dev_ref: str) -> dict[str, str]:
+def _dev_bases(s: rel.Setting, dev_ref: str) -> dict[str, multiarch.Base]:
     """Each foreign platform builds on that platform's image of the dev manifest list."""
     out = {}
     repo = dev_ref.rsplit(":", 1)[0]
     for plat in s.plats:
-        if plat == s.native or s.use_buildx:
+        if plat == s.native:
             continue
         digest = registry_api.platform_digest(dev_ref, plat)
         if not digest:
@@ -90,5 +91,5 @@ def _dev_bases(s: rel.Setting, dev_ref: str) -> dict[str, str]:
                 f"{dev_ref} has no {plat} image: release dev for it first with "
                 f"`invoke docker_release_dev_image --platforms {','.join(s.plats)}`"
             )
-        out[plat] = f"{repo}@{digest}"
+        out[plat] = multiarch.Base(f"{repo}@{digest}", digest)
     return out
