@@ -63,6 +63,9 @@ class Config:
     dockerfile: str = DEFAULT_DOCKERFILE  # relative to the runnable dir
     prod_dockerfile: Optional[str] = None  # None: the same as `dockerfile`
     sync_exclude: tuple[str, ...] = ()  # client files sync_files leaves alone
+    signing_key: Optional[str] = None  # signed releases: the private key file
+    verify_key: Optional[str] = None  # signed releases: the public key (default <signing_key>.pub)
+    require_signed: bool = False  # signed releases: docker_pull and prod promotion verify first
     origin: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -267,6 +270,9 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "dockerfile": _dir_path,
     "prod_dockerfile": _dir_path,
     "sync_exclude": _repo_paths,
+    "signing_key": _opt_str,
+    "verify_key": _opt_str,
+    "require_signed": _bool,
 }
 VALID_KEYS = tuple(_KEYS)
 

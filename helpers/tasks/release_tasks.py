@@ -156,3 +156,32 @@ def docker_rollback_prod_image(
     from helpers.ops.release import rollback
 
     return rollback.rollback(_request(dir=dir, version=version, dry_run=dry_run), "prod")
+
+
+@task(
+    help={
+        "dir": DIR_HELP,
+        "stage": "dev or prod",
+        "version": "the version to verify (default: the moving tag)",
+        "key": "the public key (P.pub; default: config verify_key, else <signing_key>.pub)",
+    }
+)
+def verify_image(
+    ctx: Context,
+    dir: Optional[str] = None,
+    stage: str = "prod",
+    version: Optional[str] = None,
+    key: Optional[str] = None,
+) -> Outcome:
+    """Check the signed SBOM and provenance of every platform image a tag names (exit 1 if not)."""
+    from helpers.ops.release import verify
+
+    return verify.verify_image(dir, stage, version, key)
+
+
+@task(help={"path": "where to write the private key (P, mode 0600) and P.pub"})
+def generate_signing_key(ctx: Context, path: str = "") -> Outcome:
+    """Make an ECDSA P-256 key pair for signed releases: P (0600) and P.pub."""
+    from helpers.ops.release import keys
+
+    return keys.generate_task(path)

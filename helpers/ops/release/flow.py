@@ -186,6 +186,7 @@ class Publishing:
     expected: publish.Expected
     images: tuple[rs.PlatformImage, ...]
     tested: tuple[str, ...]
+    bases: Mapping[str, multiarch.Base]
 
 
 def publishing(s: Setting, c: Candidate, req: Request) -> Publishing:
@@ -213,7 +214,7 @@ def publishing(s: Setting, c: Candidate, req: Request) -> Publishing:
             test = _test_step(s.target, ref, lists, c.baked, plat)
         base = bases[plat].ref if foreign else ""
         made.append(rs.PlatformImage(plat, labels, base, test))
-    return Publishing(expected, tuple(made), tested)
+    return Publishing(expected, tuple(made), tested, bases)
 
 
 def release(
@@ -237,7 +238,8 @@ def release(
             steps.append(_test_step(target, p.ref, test_lists(req.test_list), c.baked))
         spec = rs.BuildSpec(p.context, p.args)
         steps += rs.platform_images(s.repos[0], c.tag, p.ref, s.native, plan.images, spec)
-        steps += rs.pushes(todo, c.tag, s.plats, publish.Publisher(plan.expected))
+        signer = _attestor(s, c, req, plan, runner)
+        steps += rs.pushes(todo, c.tag, s.plats, publish.Publisher(plan.expected, signer))
     if c.moving:
         steps += moves(s, todo, published, moving, c.tag, c.moving)
     if todo:
@@ -253,6 +255,20 @@ def release(
     if not c.moving:
         events.progress(f"candidate {c.tag}: pushed for a trial; no moving tag moves")
     return finish(steps, req.dry_run, lambda: report(s.repos, c.tag, c.moving))
+
+
+def _attestor(
+    s: Setting, c: Candidate, req: Request, plan: Publishing, runner: commands.Runner
+) -> Optional[publish.Attests]:
+    """Signs each pushed platform image when a signing key is configured."""
+    from helpers.ops.release import signing
+
+    key = signing.key_for(s.target)
+    if key is None:
+        return None
+    lists = tuple(test_lists(req.test_list))
+    r = signing.Release(s.target, c.stage, c.tag, c.revision, c.plan, s.native, s.repos[0], lists)
+    return signing.attestor(r, plan.images, plan.bases, key, runner)
 
 
 def report(repos: Sequence[str], tag: str, moving: Optional[str]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
+from helpers import events
 from helpers.effects import commands, engine, registry_api
 from helpers.errors import UserError
 from helpers.model import images, project
@@ -65,6 +66,12 @@ def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outc
 def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Build prod -> test it (code inside, no mount) -> push prod-X.Y.Z -> move prod."""
     s = rel.prepare(req, runner)
+    if s.target.cfg.require_signed:
+        from helpers.ops.release import verify
+
+        dev_ref = images.ref(s.target.cfg, "dev", s.target.version, "")
+        verify.require(s.target, dev_ref)  # promotion builds only on a verified dev image
+        events.progress(f"require_signed: {dev_ref} verified")
     p, _ = prepare(req, runner)
     candidate = rel.Candidate(
         stage="prod",

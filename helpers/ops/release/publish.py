@@ -15,13 +15,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Protocol
 
 from helpers import events
 from helpers.effects import commands, engine, oci, registry_api
 from helpers.errors import UserError
 from helpers.model import images, project
 from helpers.model.hints import task_line
+
+
+class Attests(Protocol):
+    def attest(self, repo: str, plat: str, image: registry_api.Manifest) -> int: ...
 
 
 class RefusedError(UserError):
@@ -136,7 +140,9 @@ class Publisher:
     if a racing release pushes over the per-arch tag after."""
 
     e: Expected
+    attestor: Optional[Attests] = None  # signs what it pushed, before the version tag
     pushed: dict[tuple[str, str], registry_api.Manifest] = field(default_factory=dict)
+    theirs: set[tuple[str, str]] = field(default_factory=set)  # won by an identical release
 
     def push(self, repo: str, plat: str) -> int:
         unpublished(self.e, repo)
@@ -149,13 +155,34 @@ class Publisher:
         config = found.data().get("config") if found else None
         mine = isinstance(config, dict) and local is not None and config.get("digest") == local.id
         if found is None or not mine:
-            unpublished(self.e, repo)  # refused when the racing release got there first
-            raise UserError(
-                f"{ref} changed right after this push: another release of {self.e.tag} is "
-                "pushing at the same time; nothing was published, run this one again after it"
-            )
+            return self._lost_push(repo, plat, ref)
         self.pushed[(repo, plat)] = found
         return 0
+
+    def _lost_push(self, repo: str, plat: str, ref: str, wait: float = 60.0) -> int:
+        """Another release pushed over `ref` right after this one: wait for it to publish
+        the version, then refuse the usual way (or keep it, when its inputs are ours)."""
+        import time
+
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not after_push(self.e, repo):  # published meanwhile with the same inputs
+                found = oci.get_manifest(ref)
+                if found is not None:
+                    events.progress(f"{ref}: another release of the same inputs won; kept")
+                    self.pushed[(repo, plat)] = found
+                    self.theirs.add((repo, plat))
+                    return 0
+            time.sleep(0.5)
+        raise UserError(
+            f"{ref} changed right after this push: another release of {self.e.tag} is pushing "
+            "at the same time and did not publish it within a minute; run this one again"
+        )
+
+    def attest(self, repo: str, plat: str) -> int:
+        if self.attestor is None or (repo, plat) in self.theirs:
+            return 0  # unsigned, or the identical release that won attests its own image
+        return self.attestor.attest(repo, plat, self.pushed[(repo, plat)])
 
     def write(self, repo: str) -> int:
         children = [(p, self.pushed[(repo, p)]) for p in self.e.plats]
@@ -168,7 +195,7 @@ def write_version_tag(
     """Write `repo:tag` (the one image, or a list of `children`) only while it is still
     unpublished (checked right before, written conditionally, read back after); refused
     like any release when another won."""
-    if not unpublished(e, repo):
+    if not after_push(e, repo):
         events.progress(f"{repo}:{e.tag} was published meanwhile with the same inputs; kept")
         return 0
     manifest = children[0][1] if len(children) == 1 else oci.index_of(children)
@@ -184,6 +211,16 @@ def write_version_tag(
         return 0
     restore_arch_tags(e, repo)
     raise refused
+
+
+def after_push(e: Expected, repo: str) -> bool:
+    """`unpublished`, asked once this release pushed its per-arch tags: when refused, they
+    are pointed back at the winner's images first."""
+    try:
+        return unpublished(e, repo)
+    except RefusedError:
+        restore_arch_tags(e, repo)
+        raise
 
 
 def restore_arch_tags(e: Expected, repo: str) -> None:

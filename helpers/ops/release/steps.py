@@ -122,11 +122,21 @@ def pushes(repos: Sequence[str], tag: str, plats: Sequence[str], by: Publisher) 
                 steps.append(Step(f"tag for {repo}", (engine.DOCKER, "tag", local, ref)))
             shown = commands.display((engine.DOCKER, "push", ref))
             steps.append(Step(f"push {ref}", call=_bound(by.push, repo, plat), shown=shown))
+            if by.attestor is not None:
+                steps.append(_attest_step(repo, ref, plat, by))
         listed = ", ".join(own)
         what = f"a manifest list of {listed}" if len(own) > 1 else f"the manifest of {own[0]}"
         shown = f"registry: PUT {repo}:{tag} = {what} (only while {tag} is unpublished)"
         steps.append(Step(f"publish {repo}:{tag}", call=_bound(by.write, repo), shown=shown))
     return steps
+
+
+def _attest_step(repo: str, ref: str, plat: str, by: Publisher) -> Step:
+    shown = (
+        f"SBOM of {ref} (docker run: python3, dpkg-query) + provenance, DSSE-signed; "
+        f"registry: PUT {repo}:sha256-<its digest>.att and .sbom"
+    )
+    return Step(f"attest {ref}", call=_bound(by.attest, repo, plat), shown=shown)
 
 
 def _bound(fn: Callable[..., int], *args: str) -> Callable[[], int]:
