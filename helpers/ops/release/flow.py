@@ -12,6 +12,7 @@ read from each registry, not guessed from local images.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -24,7 +25,7 @@ from helpers.errors import UserError
 from helpers.model import images, project, testlists
 from helpers.model.hints import task_line
 from helpers.ops.images import build, platforms
-from helpers.ops.release import multiarch, publish
+from helpers.ops.release import attest, multiarch, publish
 from helpers.ops.release import steps as rs
 from helpers.outcome import Outcome
 
@@ -230,15 +231,25 @@ def release(
     todo = publish.to_push(plan.expected, published)
     steps: list[rs.Step] = []
     if todo:
+        signer = _attestor(s, c, req, plan, runner)
         if not p.up_to_date:
             same = p.labels.get(images.LABEL_REVISION) == c.revision
             built = p if same else build.with_revision(p, c.revision)
             steps.append(rs.Step(f"build {p.ref}", built.argv, context=built.context))
+        if signer is not None and s.native in s.plats:
+            steps.append(rs.prefetch_step(p.ref, s.native, signer.prefetch))
         if s.native in plan.tested:
             steps.append(_test_step(target, p.ref, test_lists(req.test_list), c.baked))
         spec = rs.BuildSpec(p.context, p.args)
-        steps += rs.platform_images(s.repos[0], c.tag, p.ref, s.native, plan.images, spec)
-        signer = _attestor(s, c, req, plan, runner)
+        made = plan.images
+        if signer is not None:
+            made = tuple(
+                i if i.platform == s.native
+                else dataclasses.replace(i, prefetch=rs.prefetch_step(
+                    rs.arch_ref(s.repos[0], c.tag, i.platform), i.platform, signer.prefetch))
+                for i in made
+            )  # fmt: skip
+        steps += rs.platform_images(s.repos[0], c.tag, p.ref, s.native, made, spec)
         steps += rs.pushes(todo, c.tag, s.plats, publish.Publisher(plan.expected, signer))
     if c.moving:
         steps += moves(s, todo, published, moving, c.tag, c.moving)
@@ -259,7 +270,7 @@ def release(
 
 def _attestor(
     s: Setting, c: Candidate, req: Request, plan: Publishing, runner: commands.Runner
-) -> Optional[publish.Attests]:
+) -> Optional[attest.Attestor]:
     """Signs each pushed platform image when a signing key is configured."""
     from helpers.ops.release import signing
 

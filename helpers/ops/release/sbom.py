@@ -1,6 +1,7 @@
 """The SBOM of a platform image: what is inside, read inside it, as CycloneDX 1.5 JSON.
 
-One container per image (`--network none`, the entrypoint off): the image's own
+One container per image (`--network none`, the entrypoint off; started in the
+background as soon as the image exists, so it overlaps the tests and pushes): the image's own
 `python3` lists its distributions with importlib.metadata (name, version, licence,
 the digest of each RECORD and its file count, an archive hash where direct_url.json
 has one), and `dpkg-query` lists the installed Debian packages. The document is built
@@ -13,7 +14,7 @@ import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import IO, Any, Optional
 
 from helpers.effects import commands, engine
 from helpers.errors import UserError
@@ -57,7 +58,7 @@ for d in metadata.distributions():
 print(json.dumps({"python": sys.version.split()[0], "dists": dists}))
 """
 SHELL = (
-    "if command -v python3 >/dev/null 2>&1; then python3 -; else echo '{}'; fi; "
+    "if command -v python3 >/dev/null 2>&1; then python3 -c \"$1\"; else echo '{}'; fi; "
     f"echo {SPLIT}; "
     "if command -v dpkg-query >/dev/null 2>&1; then "
     "dpkg-query -W -f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\t${Architecture}\\n'; fi"
@@ -73,20 +74,53 @@ class Inventory:
     debs: tuple[tuple[str, str, str], ...]  # (package, version, architecture), installed only
 
 
-def scan(image: str, platform: str = "", runner: commands.Runner = commands.run) -> Inventory:
-    """Read the inventory inside `image` (one throw-away container; a foreign platform's
-    under qemu)."""
+def scan_argv(image: str, platform: str = "") -> tuple[str, ...]:
+    """One throw-away container that prints the inventory (the probe is sh's $1)."""
     plat = ("--platform", platform) if platform else ()
-    argv = (
-        engine.DOCKER, "run", "--rm", "-i", "--network", "none", *plat, "--entrypoint", "sh",
-        image, "-c", SHELL,
+    return (
+        engine.DOCKER, "run", "--rm", "--network", "none", *plat, "--entrypoint", "sh",
+        image, "-c", SHELL, "sh", PROBE,
     )  # fmt: skip
-    result = runner(argv, input=PROBE)
-    if not result.ok or SPLIT not in result.out:
-        detail = (result.err.strip().splitlines() or ["no output"])[0]
+
+
+def _inventory(image: str, ok: bool, out: str, err: str) -> Inventory:
+    if not ok or SPLIT not in out:
+        detail = (err.strip().splitlines() or out.strip().splitlines()[-1:] or ["no output"])[0]
         raise UserError(f"reading what {image} holds (for its SBOM) failed: {detail}")
-    head, _, tail = result.out.partition(SPLIT)
+    head, _, tail = out.partition(SPLIT)
     return parse(head, tail)
+
+
+def scan(image: str, platform: str = "", runner: commands.Runner = commands.run) -> Inventory:
+    """Read the inventory inside `image` (a foreign platform's under qemu)."""
+    result = runner(scan_argv(image, platform))
+    return _inventory(image, result.ok, result.out, result.err)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A scan started in the background (while the release tests or pushes)."""
+
+    image: str
+    proc: commands.Process[bytes]
+    out: IO[bytes]
+
+    def result(self) -> Inventory:
+        code = self.proc.wait()
+        self.out.seek(0)
+        text = self.out.read().decode(errors="replace")
+        self.out.close()
+        return _inventory(self.image, code == 0, text, "")
+
+
+def start(image: str, platform: str = "") -> Pending:
+    import os
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="helpers-sbom-")
+    os.unlink(path)  # an anonymous file: gone with its last descriptor
+    out = os.fdopen(fd, "w+b")
+    return Pending(image, commands.start(scan_argv(image, platform), stdout=out), out)
 
 
 def parse(python_out: str, dpkg_out: str) -> Inventory:
@@ -146,7 +180,15 @@ def _deb_component(package: str, version: str, arch: str) -> Any:
                      bom_ref=purl.to_string(), properties=props)  # fmt: skip
 
 
-def document(inv: Inventory, repo: str, digest: str, platform: str) -> bytes:
+def components(inv: Inventory) -> list[Any]:
+    """The CycloneDX components of `inv` (what takes the time; no digest needed yet)."""
+    parts = [_python_component(d) for d in inv.dists]
+    return parts + [_deb_component(*deb) for deb in inv.debs]
+
+
+def document(
+    inv: Inventory, repo: str, digest: str, platform: str, parts: Optional[list[Any]] = None
+) -> bytes:
     """The CycloneDX 1.5 JSON of `inv`, describing the image `repo@digest`."""
     from cyclonedx.model import Property
     from cyclonedx.model.bom import Bom
@@ -164,8 +206,7 @@ def document(inv: Inventory, repo: str, digest: str, platform: str) -> bytes:
     )  # fmt: skip
     bom = Bom()
     bom.metadata.component = image
-    parts = [_python_component(d) for d in inv.dists]
-    parts += [_deb_component(*deb) for deb in inv.debs]
+    parts = components(inv) if parts is None else parts
     for part in parts:
         bom.components.add(part)
     bom.register_dependency(image, parts)

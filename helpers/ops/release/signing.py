@@ -91,5 +91,8 @@ def attestor(
             tests=item.labels.get(images.LABEL_TESTS, ""),
             tested_on=() if tested == "none" else tuple(tested.split(",")),
         )
+    # What each SBOM is read from: the native image as built (the pushed one adds labels
+    # only), a foreign one as built under its per-arch tag.
     local = {item.platform: rs.arch_ref(r.main, r.tag, item.platform) for item in made}
+    local[r.native] = p.ref
     return attest.Attestor(facts, per_plat, key, local, runner)

@@ -68,6 +68,7 @@ class PlatformImage:
     labels: Mapping[str, str]
     base: str = ""  # BASE_IMAGE / DEV_IMAGE of a foreign build
     test: Optional[Step] = None  # run in the foreign image before its final labels
+    prefetch: Optional[Step] = None  # starts reading its SBOM once it is built
 
 
 def platform_images(
@@ -102,6 +103,8 @@ def platform_images(
             dockerfile=spec.context.dockerfile,
         )  # fmt: skip
         steps.append(Step(f"build {item.platform}", argv, context=spec.context))
+        if item.prefetch is not None:
+            steps.append(item.prefetch)
         if item.test is not None:
             steps.append(item.test)
             title = f"label the {item.platform} image"
@@ -137,6 +140,15 @@ def _attest_step(repo: str, ref: str, plat: str, by: Publisher) -> Step:
         f"registry: PUT {repo}:sha256-<its digest>.att and .sbom"
     )
     return Step(f"attest {ref}", call=_bound(by.attest, repo, plat), shown=shown)
+
+
+def prefetch_step(image: str, plat: str, start: Callable[[str], int]) -> Step:
+    shown = f"docker run --rm --network none --platform {plat} --entrypoint sh {image} ..."
+    return Step(
+        f"read the SBOM of {image} (in the background)",
+        call=_bound(start, plat),
+        shown=f"{shown} (python3 importlib.metadata, dpkg-query)",
+    )
 
 
 def _bound(fn: Callable[..., int], *args: str) -> Callable[[], int]:
