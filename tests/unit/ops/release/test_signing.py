@@ -174,3 +174,14 @@ def test_config_keys_for_signed_releases(tmp_path: Path) -> None:
 def test_attached_tags_follow_cosign() -> None:
     assert attest.attached("sha256:ab12", attest.ATT) == "sha256-ab12.att"
     assert attest.attached("sha256:ab12", attest.SBOM) == "sha256-ab12.sbom"
+
+
+def test_require_signed_refuses_a_release_without_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers.ops.release import signing
+
+    monkeypatch.delenv(keys.ENV_KEY, raising=False)
+    assert signing.key_for(_target(tmp_path / "a")) is None  # unsigned, said once
+    with pytest.raises(UserError, match="require_signed is true but no signing key"):
+        signing.key_for(_target(tmp_path / "b", "require_signed: true\n"))
