@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # helpers' test suite, from a fresh machine: set up what is missing (container
-# engine, base image, local registry, qemu, thin env), check lint and types, then
+# engine, base images (also arm64, for the multi-arch tests), local registry, qemu,
+# thin env), check lint and types, then
 # run the whole suite inside helpers' own container through main_pytest.
 #
 #   dev_scripts/test.sh [main_pytest flags, e.g. --test-list fast]
@@ -9,7 +10,7 @@ root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # shellcheck source=_setup.sh
 source dev_scripts/_setup.sh
-setup_machine "$root" "--all" "--dev"
+setup_machine "$root" "--all --arch arm64" "--dev"
 
 echo "test.sh: ruff and mypy"
 ruff check helpers tests benchmarks dev_scripts

@@ -3,7 +3,7 @@
 # and, on request, a local Python base image, a local registry and arm64
 # emulation. Idempotent; when everything asked for is up it only probes.
 #
-# Usage: dev_scripts/engine/bootstrap.sh [--base] [--registry] [--qemu] [--all]
+# Usage: dev_scripts/engine/bootstrap.sh [--base] [--registry] [--qemu] [--all] [--arch A[,B]]
 #   (no flag)   engine only: `docker info` must answer (installs docker.io and
 #               starts dockerd when root on Debian)
 #   --base      a local python base image for `ARG BASE_IMAGE` Dockerfiles,
@@ -12,6 +12,10 @@
 #   --qemu      arm64 emulation through binfmt_misc (qemu-user-static) and a tiny
 #               arm64 base image (helpers-busybox:arm64) for multi-arch trials
 #   --all       all of the above
+#   --arch A[,B]  with --base: also a runnable Python base for each foreign
+#               architecture (arm64 on amd64: debootstrap under qemu, ~4 min once,
+#               then cached), named <base>-<arch>; enables qemu when it builds one.
+#               A multi-arch release of a dir on the local base uses it there
 #   --ca-certs FILE  record FILE (PEM) as HELPERS_EXTRA_CA_CERTS in machine.env:
 #               trusted in image builds and runs (TLS-intercepting proxies)
 #
@@ -145,7 +149,7 @@ record_ca_certs() {
 }
 
 main() {
-    local base=0 registry=0 qemu=0 ca="" arg
+    local base=0 registry=0 qemu=0 ca="" arches="" arg a
     while (($#)); do
         arg=$1
         shift
@@ -153,6 +157,11 @@ main() {
             --ca-certs)
                 (($#)) || die "--ca-certs needs a file" "bootstrap.sh" "pass --ca-certs FILE"
                 ca=$1
+                shift
+                ;;
+            --arch)
+                (($#)) || die "--arch needs a value" "bootstrap.sh" "pass --arch arm64"
+                arches=${1//,/ }
                 shift
                 ;;
             --base) base=1 ;;
@@ -166,6 +175,9 @@ main() {
             *) die "unknown option $arg" "bootstrap.sh" "use --base, --registry, --qemu or --all" ;;
         esac
     done
+    if [[ -n $arches ]] && ((!base)); then
+        die "--arch chooses the architectures of --base" "bootstrap.sh" "pass --base --arch $arches"
+    fi
     if [[ -n $ca ]]; then record_ca_certs "$ca"; fi
     ensure_engine
     if ((base)); then bash "$HERE/make_base_image.sh"; fi
@@ -174,6 +186,9 @@ main() {
         bash "$HERE/enable_qemu.sh"
         bash "$HERE/make_arm64_base.sh"
     fi
+    for a in $arches; do
+        bash "$HERE/make_base_image.sh" --arch "$a"
+    done
 }
 
 main "$@"

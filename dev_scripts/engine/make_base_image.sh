@@ -3,6 +3,15 @@
 # (there is no Docker Hub on these machines, so `python:3.11-slim` can't be
 # pulled). Called by bootstrap.sh --base once the engine answers.
 #
+#   make_base_image.sh [--arch ARCH]   # default: the machine's own architecture
+#
+# With a foreign --arch (arm64 on amd64) the image is <name>-<arch>, e.g.
+# helpers-python:3.11-bookworm-arm64: debootstrapped under qemu (bootstrap.sh
+# --qemu), cached as its own tarball, and built FROM scratch with `docker build
+# --platform linux/<arch>` (`docker import --platform` does not label the
+# architecture on 20.10). It is not recorded in machine.env: a multi-arch release
+# whose base is the local <name> finds <name>-<arch> for that platform by itself.
+#
 #   1. HELPERS_BASE_IMAGE set and present locally or pullable -> use it, done.
 #   2. the local image (HELPERS_LOCAL_BASE_IMAGE, default
 #      helpers-python:3.11-bookworm) exists with the current recipe key -> done.
@@ -24,13 +33,39 @@ RECIPE=1
 DEFAULT_MIRROR=http://deb.debian.org/debian
 IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+NATIVE_ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+ARCH=$NATIVE_ARCH
+while (($#)); do
+    case $1 in
+        --arch)
+            (($# > 1)) || die "--arch needs a value" "make_base_image.sh" "pass --arch arm64"
+            ARCH=$2
+            shift 2
+            ;;
+        *) die "unknown option $1" "make_base_image.sh" "use --arch ARCH" ;;
+    esac
+done
+[[ $ARCH =~ ^(amd64|arm64)$ ]] \
+    || die "unsupported --arch $ARCH" "make_base_image.sh" "use --arch amd64 or --arch arm64"
+
 NAME=${HELPERS_LOCAL_BASE_IMAGE:-helpers-python:3.11-bookworm}
+# The native key stays what it always was: a new key would rebuild every image here.
+KEY=$(printf '%s\n' "$SUITE" "$INCLUDE" "$RECIPE" | sha256sum | cut -c1-12)
+if [[ $ARCH != "$NATIVE_ARCH" ]]; then
+    NAME=$NAME-$ARCH
+    KEY=$(printf '%s\n' "$SUITE" "$INCLUDE" "$RECIPE" "$ARCH" | sha256sum | cut -c1-12)
+fi
 MIRROR=${HELPERS_DEBIAN_MIRROR:-$DEFAULT_MIRROR}
 MACHINE_ENV=$HELPERS_CONFIG_DIR/machine.env
-KEY=$(printf '%s\n' "$SUITE" "$INCLUDE" "$RECIPE" | sha256sum | cut -c1-12)
 TARBALL=$HELPERS_CACHE_DIR/base/${NAME//[^A-Za-z0-9._-]/_}-$KEY.tar.zst
 BUILD_ROOT=${TMPDIR:-/var/tmp}
 WORK=""
+
+foreign() { [[ $ARCH != "$NATIVE_ARCH" ]]; }
+declare -A QEMU_NAME=([arm64]=aarch64 [amd64]=x86_64)
+qemu_entry() { printf '/proc/sys/fs/binfmt_misc/qemu-%s' "${QEMU_NAME[$ARCH]}"; }
+# The second stage of a foreign debootstrap runs the target's binaries: qemu via binfmt_misc.
+qemu_ready() { [[ -r $(qemu_entry) && $(head -n1 "$(qemu_entry)") == enabled ]]; }
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -59,7 +94,7 @@ cleanup() {
 # Leftovers of builds that were killed hard (we hold the lock: none is running).
 remove_stale_builds() {
     local dir
-    for dir in "$BUILD_ROOT"/helpers-base.*; do
+    for dir in "$BUILD_ROOT"/helpers-base-"$ARCH".* "$BUILD_ROOT"/helpers-base.*; do
         if [[ -d $dir ]]; then
             log "removing leftover build dir $dir"
             remove_build_dir "$dir"
@@ -97,11 +132,17 @@ build_tarball() {
     have zstd || apt_install zstd
     local buildlog=$HELPERS_STATE_DIR/debootstrap.log tmp
     remove_stale_builds
-    WORK=$(mktemp -d "$BUILD_ROOT/helpers-base.XXXXXX")
+    WORK=$(mktemp -d "$BUILD_ROOT/helpers-base-$ARCH.XXXXXX")
     trap cleanup EXIT
-    log "building $NAME with debootstrap from $MIRROR (~1 min; log: $buildlog)"
-    debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$WORK/rootfs" "$MIRROR" \
-        >"$buildlog" 2>&1 \
+    local took="~1 min"
+    if foreign; then
+        qemu_ready || die "no $ARCH emulation for debootstrap" "$(qemu_entry)" \
+            "run $HERE/bootstrap.sh --qemu first"
+        took="~4 min under qemu"
+    fi
+    log "building $NAME with debootstrap --arch $ARCH from $MIRROR ($took; log: $buildlog)"
+    debootstrap --arch="$ARCH" --variant=minbase --include="$INCLUDE" "$SUITE" "$WORK/rootfs" \
+        "$MIRROR" >"$buildlog" 2>&1 \
         || die "debootstrap failed" "$buildlog" \
             "read the log; check $MIRROR is reachable or set HELPERS_DEBIAN_MIRROR"
     customize_rootfs "$WORK/rootfs"
@@ -119,6 +160,10 @@ build_tarball() {
 
 import_tarball() {
     have zstd || apt_install zstd
+    if foreign; then
+        import_foreign
+        return
+    fi
     log "importing $TARBALL as $NAME"
     zstd -dcq "$TARBALL" | docker import \
         --change 'CMD ["python3"]' \
@@ -127,6 +172,26 @@ import_tarball() {
         --change "LABEL helpers.base=1 helpers.base.key=$KEY" \
         - "$NAME" >/dev/null \
         || die "docker import failed" "$TARBALL" "delete that file and run again to rebuild it"
+}
+
+# A foreign-architecture image: FROM scratch + ADD of the rootfs, built with --platform so
+# its config says linux/$ARCH (docker import would label it with the host's architecture).
+import_foreign() {
+    local dir
+    dir=$(mktemp -d "$BUILD_ROOT/helpers-base-import.XXXXXX")
+    log "building $NAME (linux/$ARCH) from $TARBALL"
+    if ! zstd -dcq "$TARBALL" >"$dir/rootfs.tar"; then
+        rm -rf "$dir"
+        die "unpacking the base rootfs failed" "$TARBALL" "delete that file and run again"
+    fi
+    printf '%s\n' 'FROM scratch' 'ADD rootfs.tar /' "ENV PATH=$IMAGE_PATH LANG=C.UTF-8" \
+        "LABEL helpers.base=1 helpers.base.key=$KEY" 'CMD ["python3"]' >"$dir/Dockerfile"
+    local buildlog=$HELPERS_STATE_DIR/base-build.log
+    if ! docker build -q --platform "linux/$ARCH" --tag "$NAME" "$dir" >"$buildlog" 2>&1; then
+        rm -rf "$dir"
+        die "docker build of $NAME failed" "$buildlog" "read it; delete $TARBALL to rebuild from scratch"
+    fi
+    rm -rf "$dir"
 }
 
 # True (and reports) when HELPERS_BASE_IMAGE names a usable image.
@@ -150,7 +215,25 @@ use_configured_image() {
 
 main() {
     local how
+    if foreign; then
+        if [[ $(image_key "$NAME") != "$KEY" && ! -s $TARBALL ]] && ! qemu_ready; then
+            bash "$HERE/enable_qemu.sh" >&2
+        fi
+        ensure_image
+        say "base image: $NAME (linux/$ARCH) $how"
+        return 0
+    fi
     use_configured_image && return 0
+    ensure_image
+    set_env_line "$MACHINE_ENV" HELPERS_BASE_IMAGE "$NAME"
+    say "base image: $NAME $how; recorded HELPERS_BASE_IMAGE=$NAME in $MACHINE_ENV"
+    if [[ -n ${HELPERS_BASE_IMAGE:-} && $HELPERS_BASE_IMAGE != "$NAME" ]]; then
+        log "note: HELPERS_BASE_IMAGE=$HELPERS_BASE_IMAGE is set in your environment and overrides it"
+    fi
+}
+
+# Sets `how`: what it took to have $NAME with the current recipe key.
+ensure_image() {
     if [[ $(image_key "$NAME") == "$KEY" ]]; then
         how="already present"
     else
@@ -166,11 +249,6 @@ main() {
             how="built and cached in $TARBALL"
         fi
         release_lock
-    fi
-    set_env_line "$MACHINE_ENV" HELPERS_BASE_IMAGE "$NAME"
-    say "base image: $NAME $how; recorded HELPERS_BASE_IMAGE=$NAME in $MACHINE_ENV"
-    if [[ -n ${HELPERS_BASE_IMAGE:-} && $HELPERS_BASE_IMAGE != "$NAME" ]]; then
-        log "note: HELPERS_BASE_IMAGE=$HELPERS_BASE_IMAGE is set in your environment and overrides it"
     fi
 }
 

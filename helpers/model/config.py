@@ -70,6 +70,9 @@ class Config:
     sync_exclude: tuple[str, ...] = ()  # client files sync_files leaves alone
     keep_entrypoint: bool = False  # run/exec commands start with the image's ENTRYPOINT off
     python_paths: tuple[str, ...] = ()  # more import roots in containers (repo-relative)
+    signing_key: Optional[str] = None  # signed releases: the private key file
+    verify_key: Optional[str] = None  # signed releases: the public key (default <signing_key>.pub)
+    require_signed: bool = False  # signed releases: docker_pull and prod promotion verify first
     origin: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -276,6 +279,9 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "sync_exclude": _repo_paths,
     "keep_entrypoint": _bool,
     "python_paths": _repo_paths,
+    "signing_key": _opt_str,
+    "verify_key": _opt_str,
+    "require_signed": _bool,
 }
 VALID_KEYS = tuple(_KEYS)
 

@@ -12,12 +12,17 @@ PLATFORMS = "comma-separated, e.g. linux/amd64,linux/arm64 (default: config `pla
 SKIP_TESTS = "release without running the tests (said in the output and in an image label)"
 ALLOW_DIRTY = "release from uncommitted image inputs (the revision label ends in -dirty)"
 TEST_LIST = "test lists run before the push (default: fast,slow)"
+TEST_PLATFORMS = (
+    "platforms whose images run the tests before the push: native (default), all, or a list; "
+    "a foreign one runs under qemu, and each image's io.helpers.tests label says whether it did"
+)
 RELEASE_HELP = {
     "dir": DIR_HELP,
     "platforms": PLATFORMS,
     "skip_tests": SKIP_TESTS,
     "allow_dirty": ALLOW_DIRTY,
     "test_list": TEST_LIST,
+    "test_platforms": TEST_PLATFORMS,
     "dry_run": DRY_RUN_HELP,
 }
 
@@ -73,12 +78,14 @@ def docker_release_dev_image(
     skip_tests: bool = False,
     allow_dirty: bool = False,
     test_list: str = "fast,slow",
+    test_platforms: str = "native",
     dry_run: bool = False,
 ) -> Outcome:
     """Build local -> test in it -> push dev-X.Y.Z (every platform, one tag) -> move dev."""
     from helpers.ops.release import dev
 
     flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
+    flags.update(test_platforms=test_platforms)
     return dev.release_dev(_request(dir=dir, test_list=test_list, dry_run=dry_run, **flags))
 
 
@@ -106,6 +113,7 @@ def docker_release_prod_image(
     skip_tests: bool = False,
     allow_dirty: bool = False,
     test_list: str = "fast,slow",
+    test_platforms: str = "native",
     candidate: bool = False,
     dry_run: bool = False,
 ) -> Outcome:
@@ -113,6 +121,7 @@ def docker_release_prod_image(
     from helpers.ops.release import prod
 
     flags = dict(platforms=platforms, skip_tests=skip_tests, allow_dirty=allow_dirty)
+    flags.update(test_platforms=test_platforms)
     req = _request(dir=dir, test_list=test_list, candidate=candidate, dry_run=dry_run, **flags)
     return prod.release_prod(req)
 
@@ -147,3 +156,32 @@ def docker_rollback_prod_image(
     from helpers.ops.release import rollback
 
     return rollback.rollback(_request(dir=dir, version=version, dry_run=dry_run), "prod")
+
+
+@task(
+    help={
+        "dir": DIR_HELP,
+        "stage": "dev or prod",
+        "version": "the version to verify (default: the moving tag)",
+        "key": "the public key (P.pub; default: config verify_key, else <signing_key>.pub)",
+    }
+)
+def verify_image(
+    ctx: Context,
+    dir: Optional[str] = None,
+    stage: str = "prod",
+    version: Optional[str] = None,
+    key: Optional[str] = None,
+) -> Outcome:
+    """Check the signed SBOM and provenance of every platform image a tag names (exit 1 if not)."""
+    from helpers.ops.release import verify
+
+    return verify.verify_image(dir, stage, version, key)
+
+
+@task(help={"path": "where to write the private key (P, mode 0600) and P.pub"})
+def generate_signing_key(ctx: Context, path: str = "") -> Outcome:
+    """Make an ECDSA P-256 key pair for signed releases: P (0600) and P.pub."""
+    from helpers.ops.release import keys
+
+    return keys.generate_task(path)

@@ -193,3 +193,25 @@ def test_qemu_enables_arm64_emulation(config_home: Path) -> None:
     assert entry.read_text().splitlines()[0] == "enabled"
     again = _ok(_bootstrap(_env(config_home), "--qemu"))
     assert "qemu: arm64 emulation already enabled" in again
+
+
+ARM64_BASE = "helpers-python:3.11-bookworm-arm64"
+
+
+def test_arm64_python_base_runs_python_and_pytest_under_qemu(config_home: Path) -> None:
+    """`--base --arch arm64`: a runnable arm64 Python base, labelled arm64 in its config
+    (docker import would say amd64), cached like the amd64 one (.ci/run makes it)."""
+    if os.environ.get("HELPERS_IN_CONTAINER") != "1":
+        out = _ok(_bootstrap(_env(config_home), "--base", "--arch", "arm64"))
+        assert f"base image: {ARM64_BASE} (linux/arm64) " in out
+        assert "helpers-python:3.11-bookworm already present" in out  # the native one too
+    elif _docker("image", "inspect", ARM64_BASE).returncode != 0:
+        pytest.fail(f"no {ARM64_BASE}: .ci/run makes it on the host (bootstrap.sh --arch arm64)")
+    arch = _docker("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", ARM64_BASE)
+    assert arch.stdout.decode().strip() == "linux/arm64"
+    probe = "import platform, pytest, pytest_timeout; print(platform.machine())"
+    ran = _docker("run", "--rm", "--platform", "linux/arm64", ARM64_BASE, "python3", "-c", probe)
+    assert ran.returncode == 0, ran.stderr.decode()
+    assert ran.stdout.decode().strip() == "aarch64"
+    machine_env = config_home / "helpers" / "machine.env"
+    assert ARM64_BASE not in machine_env.read_text()  # the native base stays the default

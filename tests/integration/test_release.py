@@ -165,13 +165,14 @@ def test_dev_release_read_back_and_identical_rerelease_is_a_noop(rclient: Client
     assert "[1/" in first.stderr and "docker push localhost:5000/" in first.stderr
     assert "1 passed" in first.stdout  # the tests ran in the image before the push
     repo = rclient.name
-    assert tags(repo) == ["dev", "dev-0.1.0"]
-    assert digest(repo, "dev") == digest(repo, "dev-0.1.0")
+    assert tags(repo) == ["dev", "dev-0.1.0", "dev-0.1.0-amd64"]
+    assert digest(repo, "dev") == digest(repo, "dev-0.1.0") == digest(repo, "dev-0.1.0-amd64")
     got = labels(repo, "dev-0.1.0")
     local = json.loads(docker("image", "inspect", f"{REG}/{repo}:local-tester-0.1.0").stdout)
     assert got["io.helpers.inputs-hash"] == local[0]["Config"]["Labels"]["io.helpers.inputs-hash"]
     assert got["org.opencontainers.image.version"] == "0.1.0"
     assert got["io.helpers.stage"] == "dev" and got["io.helpers.tests"] == "passed"
+    assert got["io.helpers.tests-platforms"] == "linux/amd64"
     head = git(rclient.root, "rev-parse", "HEAD").strip()
     assert got["org.opencontainers.image.revision"] == head
 
@@ -184,6 +185,13 @@ def test_dev_release_read_back_and_identical_rerelease_is_a_noop(rclient: Client
 
 
 def test_changed_inputs_without_a_bump_are_refused_naming_the_files(rclient: Client) -> None:
+    # an uncommitted bump alone is a dirty tree: the changelog names the version (16.13)
+    bumped = rclient.invoke("bump_version", "--part", "patch", "-m", "not committed")
+    assert bumped.returncode == 0, bumped.stderr
+    uncommitted = one_line_error(rclient.invoke("docker_release_dev_image"))
+    assert "uncommitted changes in its image inputs (changelog.txt)" in uncommitted
+    assert tags(rclient.name) == []
+    git(rclient.root, "checkout", "--", "changelog.txt")
     assert rclient.invoke("docker_release_dev_image").returncode == 0
     repo = rclient.name
     before = digest(repo, "dev-0.1.0")
@@ -245,7 +253,7 @@ def test_manual_steps_tag_then_push(rclient: Client) -> None:
     assert tags(repo) == []  # tagging is local
     pushed = rclient.invoke("docker_push_dev_image")
     assert pushed.returncode == 0, pushed.stderr
-    assert tags(repo) == ["dev", "dev-0.1.0"]
+    assert tags(repo) == ["dev", "dev-0.1.0", "dev-0.1.0-amd64"]
     assert labels(repo, "dev-0.1.0")["io.helpers.tests"] == "not-run"
     again = rclient.invoke("docker_push_dev_image")
     assert again.returncode == 0 and "nothing to push" in again.stdout
@@ -304,6 +312,12 @@ def test_multiarch_release_is_one_list_and_the_arm64_image_runs(
     by_arch = {m["platform"]["architecture"]: m["digest"] for m in listed}
     assert set(by_arch) == {"amd64", "arm64"}
     assert digest(repo, "dev") == digest(repo, "dev-0.1.0")  # the list moved, not one arch
+    # each half says what it is: its own inputs (another base), and only amd64 ran tests
+    amd_labels, arm_labels = (labels(repo, by_arch[a]) for a in ("amd64", "arm64"))
+    assert amd_labels["io.helpers.tests"] == "passed"
+    assert arm_labels["io.helpers.tests"] == "not-run"
+    assert arm_labels["io.helpers.tests-platforms"] == "linux/amd64"
+    assert amd_labels["io.helpers.inputs-hash"] != arm_labels["io.helpers.inputs-hash"]
     arm = docker("run", "--rm", "--platform", "linux/arm64", f"{REG}/{repo}@{by_arch['arm64']}",
                  "uname", "-m")  # fmt: skip
     assert arm.returncode == 0 and arm.stdout.strip() == "aarch64", arm.stderr

@@ -1,11 +1,10 @@
 """CPU platforms: which ones a release builds, which this engine runs natively, how.
 
-Two ways to put several platforms behind one tag, chosen by probing the CLI:
-  buildx   one `docker buildx build --platform a,b --push`
-  classic  one `docker build --platform p` per platform (foreign ones run under
-           qemu through binfmt_misc), each pushed as `<tag>-<arch>`, then one
-           manifest list under the tag (`docker manifest create/push`)
-Either way moving tags are moved by copying the manifest over the registry API.
+A release builds every foreign platform with its own `docker build --platform p`
+(BuildKit where the CLI has buildx, the classic builder otherwise; RUN steps of a
+foreign platform run under qemu through binfmt_misc), so each platform image has
+labels of its own; each is pushed as `<tag>-<arch>` and the version tag is a
+manifest list written over the registry API, as are the moving tags.
 """
 
 from __future__ import annotations
@@ -103,12 +102,12 @@ class MultiArchPath:
 
 
 def multiarch_path(runner: commands.Runner = commands.run) -> MultiArchPath:
+    joined = "pushed as <tag>-<arch>, joined in one manifest list over the registry API"
     if engine.has_buildx(runner):
         return MultiArchPath(
-            "buildx", "`docker buildx version` answers: one buildx build for all platforms"
+            "buildx", f"`docker buildx version` answers: one BuildKit build per platform, {joined}"
         )
     return MultiArchPath(
         "classic",
-        "no buildx plugin: one `docker build --platform` per platform, pushed as "
-        "<tag>-<arch>, joined by `docker manifest create/push`",
+        f"no buildx plugin: one classic `docker build --platform` per platform, {joined}",
     )

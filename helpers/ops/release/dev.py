@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from packaging.version import InvalidVersion, Version
 
 from helpers.effects import commands, engine
 from helpers.errors import UserError
-from helpers.model import images
+from helpers.model import images, project
 from helpers.model.hints import task_line
 from helpers.ops.images import build
 from helpers.ops.release import flow as rel
+from helpers.ops.release import multiarch, publish
 from helpers.ops.release import steps as rs
 from helpers.outcome import Outcome
 
@@ -35,22 +38,36 @@ def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Out
         plan=bp,
         revision=revision,
         baked=False,
-        bases=lambda setting: rel.foreign_bases(setting, base, runner),
+        bases=lambda st: multiarch.foreign_bases(st.target, st.plats, st.native, base, runner),
     )
     return rel.release(s, candidate, req, runner)
 
 
+def _not_buildable(target: project.Target, version: str) -> Optional[str]:
+    """Why no local image of `version` can be built from this checkout (the build takes the
+    changelog's version), or None when it can."""
+    if version == target.version:
+        return None
+    changelog = target.changelog.path.relative_to(target.root).as_posix()
+    return (
+        f"{version} is not the version of {changelog} ({target.version}), and a local image "
+        f"is built only from the checkout of its own version: check out the commit whose "
+        f"changelog says {version}, or omit --version to use {target.version}"
+    )
+
+
 def tag_local_as_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """local-<user>-X.Y.Z -> dev-X.Y.Z and dev, here only (labels say stage dev, tests not run)."""
-    from helpers.model import project
-
     target = project.target(req.dir)
     version = check_version(req.version) if req.version else target.version
     local = images.ref(target.cfg, "local", version, images.user_name())
     image = engine.inspect_image(local, runner)
     if image is None:
         fix = task_line("docker_build_local_image", target.rel_dir)
-        raise UserError(f"no local image {local} to tag: run `{fix}` first")
+        raise UserError(
+            f"no local image {local} to tag: "
+            + (_not_buildable(target, version) or f"run `{fix}` first")
+        )
     dev = images.ref(target.cfg, "dev", version, "")
     labels = rel.labels_for({}, build.git_revision(target, runner), "dev", "not-run")
     steps = [
@@ -63,8 +80,6 @@ def tag_local_as_dev(req: rel.Request, runner: commands.Runner = commands.run) -
 
 def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Push the local dev-X.Y.Z (this platform only) to every registry, then move dev."""
-    from helpers.model import project
-
     target = project.target(req.dir)
     repos = images.repositories(target.cfg)
     if not repos:
@@ -72,26 +87,25 @@ def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcom
     version = check_version(req.version) if req.version else target.version
     tag = f"dev-{version}"
     local = f"{repos[0]}:{tag}"
-    image = engine.inspect_image(local, runner)
+    built_ref = images.ref(target.cfg, "local", version, images.user_name())
+    found = engine.inspect_images([local, built_ref], runner)
+    image = found[local]
     if image is None:
-        fix = task_line("docker_tag_local_image_as_dev", target.rel_dir)
-        raise UserError(f"no local image {local} to push: run `{fix}` first")
-    s = rel.Setting(
-        target,
-        repos,
-        (f"linux/{image.architecture}",),
-        f"linux/{image.architecture}",
-    )
+        again = () if version == target.version else ("--version", version)
+        fix = task_line("docker_tag_local_image_as_dev", target.rel_dir, *again)
+        why = None if found[built_ref] else _not_buildable(target, version)
+        raise UserError(f"no local image {local} to push: " + (why or f"run `{fix}` first"))
+    plat = f"linux/{image.architecture}"
+    s = rel.Setting(target, repos, (plat,), plat)
     published = rel.remote(repos, tag)
     moving = rel.remote(repos, "dev")
     rel.not_older(moving, "dev", version, target.rel_dir)
-    inputs = image.labels.get(images.LABEL_INPUTS, "")
-    todo = rel.to_push(target, published, tag, inputs, s.plats, ())
+    e = publish.Expected(target, tag, {plat: image.labels.get(images.LABEL_INPUTS, "")})
+    todo = publish.to_push(e, published)
     steps: list[rs.Step] = []
-    for repo in todo:
-        if repo != repos[0]:
-            steps.append(rs.Step(f"tag for {repo}", (engine.DOCKER, "tag", local, f"{repo}:{tag}")))
-        steps.append(rs.Step(f"push {repo}:{tag}", (engine.DOCKER, "push", f"{repo}:{tag}")))
+    if todo:
+        steps += rs.local_tags(local, [rs.arch_ref(repos[0], tag, plat)])
+        steps += rs.pushes(todo, tag, s.plats, publish.Publisher(e))
     steps += rel.moves(s, todo, published, moving, tag, "dev")
     if not steps:
         return Outcome(

@@ -20,11 +20,12 @@ from typing import Callable, Optional
 from packaging.version import InvalidVersion, Version
 
 from helpers import events
-from helpers.effects import commands, engine, git, registry_api
+from helpers.effects import commands, registry_api
 from helpers.errors import UserError
 from helpers.model import images, project, testlists
 from helpers.model.hints import task_line
 from helpers.ops.images import build, platforms
+from helpers.ops.release import attest, multiarch, publish
 from helpers.ops.release import steps as rs
 from helpers.outcome import Outcome
 
@@ -41,6 +42,7 @@ class Request:
     test_list: str = "fast,slow"
     candidate: bool = False
     version: Optional[str] = None
+    test_platforms: str = "native"
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,6 @@ class Setting:
     repos: tuple[str, ...]
     plats: tuple[str, ...]
     native: str
-    use_buildx: bool = False  # probed only when something is built (see with_builder)
 
 
 def no_registry(target: project.Target) -> UserError:
@@ -74,64 +75,8 @@ def prepare(req: Request, runner: commands.Runner = commands.run) -> Setting:
     return Setting(target, repos, plats, native)
 
 
-def with_builder(s: Setting, runner: commands.Runner = commands.run) -> Setting:
-    """The setting with the multi-arch path probed (buildx or classic), before building."""
-    return dataclasses.replace(s, use_buildx=engine.has_buildx(runner))
-
-
-def changed_inputs(target: project.Target, files: Sequence[str], since: str) -> list[str]:
-    """Context files (relative to the dir) that differ from commit `since` (or are new)."""
-    rev = since.removesuffix("-dirty")
-    if not rev or rev == "unknown" or git.resolve(target.root, rev) is None:
-        return []
-    prefix = "" if target.rel_dir == "." else target.rel_dir + "/"
-    wanted = set(files)
-    changed = (
-        p[len(prefix) :] for p in git.changed_since(target.root, rev) if p.startswith(prefix)
-    )
-    return sorted(p for p in changed if p in wanted)
-
-
 def remote(repos: Sequence[str], tag: str) -> dict[str, Optional[registry_api.RemoteImage]]:
     return {repo: registry_api.inspect(f"{repo}:{tag}") for repo in repos}
-
-
-def _named(files: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(files[:limit])
-    return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
-
-
-def to_push(
-    target: project.Target,
-    published: RemoteMap,
-    tag: str,
-    inputs_hash: str,
-    plats: Sequence[str],
-    files: Sequence[str],
-) -> tuple[str, ...]:
-    """Registries that still need `tag`; refuses when one holds it with other inputs."""
-    todo = []
-    fix = task_line("bump_version", target.rel_dir, "--part patch -m '...'")
-    for repo, image in published.items():
-        if image is None:
-            todo.append(repo)
-            continue
-        theirs = image.labels.get(images.LABEL_INPUTS, "")
-        if theirs != inputs_hash:
-            rev = image.labels.get(images.LABEL_REVISION, "")
-            changed = changed_inputs(target, files, rev)
-            what = f"; changed since {rev[:12]}: {_named(changed)}" if changed else ""
-            raise UserError(
-                f"{repo}:{tag} is already published with inputs {theirs[:12] or 'unknown'}, "
-                f"this build's are {inputs_hash[:12]}{what}: a published version is never "
-                f"replaced; bump the version with `{fix}`"
-            )
-        if set(image.platforms) != set(plats):
-            raise UserError(
-                f"{repo}:{tag} is already published for {', '.join(image.platforms)}, not "
-                f"{', '.join(plats)}: bump the version with `{fix}` to release other platforms"
-            )
-    return tuple(todo)
 
 
 def not_older(moving: RemoteMap, stage: str, version: str, rel_dir: str) -> None:
@@ -151,62 +96,17 @@ def not_older(moving: RemoteMap, stage: str, version: str, rel_dir: str) -> None
 
 
 def dirty_check(target: project.Target, files: Sequence[str], allow: bool) -> bool:
-    dirty = changed_inputs(target, files, "HEAD")
+    """Refuse uncommitted image inputs; the changelog is one (the version label comes from
+    it), whether or not the build context holds it."""
+    changelog = target.changelog.path.relative_to(target.path).as_posix()
+    dirty = publish.changed_inputs(target, (*files, changelog), "HEAD")
     if dirty and not allow:
         raise UserError(
             f"{target.rel_dir} has uncommitted changes in its image inputs "
-            f"({_named(dirty)}): commit them, or pass --allow-dirty (the image's revision "
+            f"({publish._named(dirty)}): commit them, or pass --allow-dirty (the image's revision "
             "label then ends in -dirty)"
         )
     return bool(dirty)
-
-
-def foreign_bases(s: Setting, base: str, runner: commands.Runner = commands.run) -> dict[str, str]:
-    """BASE_IMAGE for each foreign platform: the platform's own image of a multi-arch base."""
-    out: dict[str, str] = {}
-    foreign = [p for p in s.plats if p != s.native]
-    if not foreign or s.use_buildx:
-        return out
-    origin = s.target.cfg.origin.get("base_image", "the default")
-    fix = (
-        f"make base_image (set by {origin}) a multi-arch image in a registry, "
-        "or release fewer --platforms"
-    )
-    local = None if registry_api.has_registry_host(base) else engine.inspect_image(base, runner)
-    for plat in foreign:
-        if registry_api.has_registry_host(base):
-            digest = registry_api.platform_digest(base, plat)
-            if digest:
-                out[plat] = f"{base.rsplit('@', 1)[0].rsplit(':', 1)[0]}@{digest}"
-                continue
-            if digest == "":
-                raise UserError(f"base image {base} has no {plat} image in its list: {fix}")
-            image = registry_api.inspect(base)
-            if image is None or plat not in image.platforms:
-                raise UserError(f"base image {base} is not built for {plat}: {fix}")
-            out[plat] = base
-        elif local is not None and f"linux/{local.architecture}" != plat:
-            raise UserError(
-                f"base image {base} is here only for linux/{local.architecture} (a local "
-                f"image, no {plat} variant): {fix}"
-            )
-        else:
-            out[plat] = base  # docker pulls the platform's image itself
-    return out
-
-
-def publish(
-    s: Setting,
-    repos: Sequence[str],
-    tag: str,
-    native_image: str,
-    labels: Mapping[str, str],
-    spec: rs.BuildSpec,
-    bases: Mapping[str, str],
-) -> list[rs.Step]:
-    if s.use_buildx:
-        return rs.buildx(repos, tag, s.plats, labels, spec)
-    return rs.classic(repos, tag, native_image, s.plats, s.native, labels, spec, bases)
 
 
 def moves(
@@ -218,12 +118,6 @@ def moves(
         if repo in todo or have is None or now is None or now.digest != have.digest:
             steps.append(rs.move(repo, tag, stage))
     return steps
-
-
-def native_ref(s: Setting, tag: str) -> str:
-    """The local tag of the native image a classic release labelled."""
-    main = s.repos[0]
-    return f"{main}:{tag}" if s.plats == (s.native,) else rs.arch_ref(main, tag, s.native)
 
 
 def finish(steps: Sequence[rs.Step], dry_run: bool, done: Callable[[], list[str]]) -> Outcome:
@@ -268,18 +162,60 @@ class Candidate:
     plan: build.BuildPlan
     revision: str
     baked: bool  # tests run against the code inside the image, nothing mounted
-    bases: Callable[[Setting], dict[str, str]]  # BASE_IMAGE per foreign platform
+    bases: Callable[[Setting], dict[str, multiarch.Base]]  # per foreign platform
 
 
-def _test_step(target: project.Target, ref: str, lists: Sequence[str], baked: bool) -> rs.Step:
+def _test_step(
+    target: project.Target, ref: str, lists: Sequence[str], baked: bool, plat: str = ""
+) -> rs.Step:
     from helpers.ops.testing import single
 
     where = "the code inside, no mount" if baked else "the repo mounted, a fresh container"
+    stage = "prod" if baked else "local"
+    what = f"the {plat} image under emulation" if plat else f"the {stage} image"
     return rs.Step(
-        f"test the {'prod' if baked else 'local'} image",
+        f"test {what}",
         shown=f"pytest --test-list {','.join(lists)} in {ref} ({where})",
         call=lambda: single.run_in_image(target, ref, lists, baked=baked),
     )
+
+
+@dataclass(frozen=True)
+class Publishing:
+    """What a release pushes: each platform's labels, base and tests, and the refusal rule."""
+
+    expected: publish.Expected
+    images: tuple[rs.PlatformImage, ...]
+    tested: tuple[str, ...]
+    bases: Mapping[str, multiarch.Base]
+
+
+def publishing(s: Setting, c: Candidate, req: Request) -> Publishing:
+    """Each platform's hash, labels and test, from the candidate (asks for foreign bases)."""
+    p = c.plan
+    bases = c.bases(s) if len(s.plats) > 1 else {}
+    per_plat = multiarch.hashes(p.inputs_hash, s.plats, s.native, bases)
+    expected = publish.Expected(s.target, c.tag, per_plat, p.context.files)
+    tested = multiarch.tested_platforms(req.test_platforms, s.plats, s.native)
+    tested = () if req.skip_tests else tested
+    ran = tests_label(req.skip_tests)
+    lists = test_lists(req.test_list)
+    made = []
+    for plat in s.plats:
+        value = ran if req.skip_tests or plat in tested else "not-run"
+        labels = {
+            **labels_for(p.labels, c.revision, c.stage, value),
+            images.LABEL_INPUTS: per_plat[plat],
+            multiarch.LABEL_TESTED: ",".join(tested) or "none",
+        }
+        foreign = plat != s.native
+        test = None
+        if foreign and plat in tested:
+            ref = rs.arch_ref(s.repos[0], c.tag, plat)
+            test = _test_step(s.target, ref, lists, c.baked, plat)
+        base = bases[plat].ref if foreign else ""
+        made.append(rs.PlatformImage(plat, labels, base, test))
+    return Publishing(expected, tuple(made), tested, bases)
 
 
 def release(
@@ -287,30 +223,40 @@ def release(
 ) -> Outcome:
     """Refuse what must not be pushed, then build -> test -> push -> move, every step shown."""
     target, p = s.target, c.plan
-    lists = test_lists(req.test_list)
     published = remote(s.repos, c.tag)
     moving = remote(s.repos, c.moving) if c.moving else {}
     if c.moving:
         not_older(moving, c.moving, p.version, target.rel_dir)
-    todo = to_push(target, published, c.tag, p.inputs_hash, s.plats, p.context.files)
+    plan = publishing(s, c, req)
+    todo = publish.to_push(plan.expected, published)
     steps: list[rs.Step] = []
     if todo:
-        s = with_builder(s, runner)
-        bases = c.bases(s)
+        signer = _attestor(s, c, req, plan, runner)
         if not p.up_to_date:
             same = p.labels.get(images.LABEL_REVISION) == c.revision
             built = p if same else build.with_revision(p, c.revision)
             steps.append(rs.Step(f"build {p.ref}", built.argv, context=built.context))
-        tests = tests_label(req.skip_tests)
-        if not req.skip_tests:
-            steps.append(_test_step(target, p.ref, lists, c.baked))
-        labels = labels_for(p.labels, c.revision, c.stage, tests)
-        steps += publish(s, todo, c.tag, p.ref, labels, rs.BuildSpec(p.context, p.args), bases)
+        if signer is not None and s.native in s.plats:
+            steps.append(rs.prefetch_step(p.ref, s.native, signer.prefetch))
+        if s.native in plan.tested:
+            steps.append(_test_step(target, p.ref, test_lists(req.test_list), c.baked))
+        spec = rs.BuildSpec(p.context, p.args)
+        made = plan.images
+        if signer is not None:
+            made = tuple(
+                i if i.platform == s.native
+                else dataclasses.replace(i, prefetch=rs.prefetch_step(
+                    rs.arch_ref(s.repos[0], c.tag, i.platform), i.platform, signer.prefetch))
+                for i in made
+            )  # fmt: skip
+        steps += rs.platform_images(s.repos[0], c.tag, p.ref, s.native, made, spec)
+        steps += rs.pushes(todo, c.tag, s.plats, publish.Publisher(plan.expected, signer))
     if c.moving:
         steps += moves(s, todo, published, moving, c.tag, c.moving)
-    if todo and not s.use_buildx:
+    if todo:
         here = [f"{s.repos[0]}:{t}" for t in (c.tag, c.moving) if t]
-        steps += rs.local_tags(native_ref(s, c.tag), here)
+        first = s.native if s.native in s.plats else s.plats[0]
+        steps += rs.local_tags(rs.arch_ref(s.repos[0], c.tag, first), here)
     if not steps:
         also = f" and {c.moving} points at it" if c.moving else ""
         return Outcome(
@@ -320,6 +266,20 @@ def release(
     if not c.moving:
         events.progress(f"candidate {c.tag}: pushed for a trial; no moving tag moves")
     return finish(steps, req.dry_run, lambda: report(s.repos, c.tag, c.moving))
+
+
+def _attestor(
+    s: Setting, c: Candidate, req: Request, plan: Publishing, runner: commands.Runner
+) -> Optional[attest.Attestor]:
+    """Signs each pushed platform image when a signing key is configured."""
+    from helpers.ops.release import signing
+
+    key = signing.key_for(s.target)
+    if key is None:
+        return None
+    lists = tuple(test_lists(req.test_list))
+    r = signing.Release(s.target, c.stage, c.tag, c.revision, c.plan, s.native, s.repos[0], lists)
+    return signing.attestor(r, plan.images, plan.bases, key, runner)
 
 
 def report(repos: Sequence[str], tag: str, moving: Optional[str]) -> list[str]:

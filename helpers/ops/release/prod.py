@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
+from helpers import events
 from helpers.effects import commands, engine, registry_api
 from helpers.errors import UserError
 from helpers.model import images, project
 from helpers.ops.images import build, prod_image
 from helpers.ops.release import flow as rel
+from helpers.ops.release import multiarch
 from helpers.ops.release import steps as rs
 from helpers.outcome import Outcome
 
@@ -64,6 +66,12 @@ def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outc
 def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Build prod -> test it (code inside, no mount) -> push prod-X.Y.Z -> move prod."""
     s = rel.prepare(req, runner)
+    if s.target.cfg.require_signed:
+        from helpers.ops.release import verify
+
+        dev_ref = images.ref(s.target.cfg, "dev", s.target.version, "")
+        verify.require(s.target, dev_ref)  # promotion builds only on a verified dev image
+        events.progress(f"require_signed: {dev_ref} verified")
     p, _ = prepare(req, runner)
     candidate = rel.Candidate(
         stage="prod",
@@ -77,12 +85,12 @@ def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Ou
     return rel.release(s, candidate, req, runner)
 
 
-def _dev_bases(s: rel.Setting, dev_ref: str) -> dict[str, str]:
+def _dev_bases(s: rel.Setting, dev_ref: str) -> dict[str, multiarch.Base]:
     """Each foreign platform builds on that platform's image of the dev manifest list."""
     out = {}
     repo = dev_ref.rsplit(":", 1)[0]
     for plat in s.plats:
-        if plat == s.native or s.use_buildx:
+        if plat == s.native:
             continue
         digest = registry_api.platform_digest(dev_ref, plat)
         if not digest:
@@ -90,5 +98,5 @@ def _dev_bases(s: rel.Setting, dev_ref: str) -> dict[str, str]:
                 f"{dev_ref} has no {plat} image: release dev for it first with "
                 f"`invoke docker_release_dev_image --platforms {','.join(s.plats)}`"
             )
-        out[plat] = f"{repo}@{digest}"
+        out[plat] = multiarch.Base(f"{repo}@{digest}", digest)
     return out

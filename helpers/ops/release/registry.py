@@ -90,12 +90,21 @@ def pull(
 ) -> Outcome:
     target = project.target(dir_flag)
     ref = pull_ref(target, stage, version)
-    argv = (engine.DOCKER, "pull", ref)
+    source = ref
+    if target.cfg.require_signed and not dry_run:
+        from helpers.ops.release import verify
+
+        # Pull exactly the digest that verified, then name it as the tag here.
+        source = f"{ref.rsplit(':', 1)[0]}@{verify.require(target, ref)}"
+        events.progress(f"require_signed: {ref} verified ({source.rsplit('@', 1)[1][:19]}…)")
+    argv = (engine.DOCKER, "pull", source)
     if dry_run:
         return Outcome(commands.display(argv))
     engine.require(runner)
     events.data(f"pulling {ref}")  # stdout: stderr keeps its one line if the pull fails
     result = runner(argv)
+    if result.ok and source != ref:
+        result = runner((engine.DOCKER, "tag", source, ref))
     if not result.ok:
         raise UserError(
             f"docker pull {ref} failed: {last_line(result.err)}; check that the tag was "

@@ -4,10 +4,14 @@ same digest, in every registry); nothing is rebuilt.
 
 from __future__ import annotations
 
-from packaging.version import InvalidVersion, Version
+import re
+from collections.abc import Sequence
+from typing import Optional
+
+from packaging.version import Version
 
 from helpers import events
-from helpers.effects import commands, engine, registry_api
+from helpers.effects import commands, engine, oci
 from helpers.errors import UserError
 from helpers.model import images
 from helpers.model.hints import task_line
@@ -33,22 +37,16 @@ def rollback(req: rel.Request, stage: str, runner: commands.Runner = commands.ru
     version = dev.check_version(req.version)
     tag = f"{stage}-{version}"
     published = rel.remote(repos, tag)
-    for repo, image in published.items():
-        if image is None:
-            client = registry_api.Client(repo.split("/", 1)[0])
-            have = sorted(
-                (
-                    t[len(stage) + 1 :]
-                    for t in client.tags(repo.split("/", 1)[1])
-                    if t.startswith(f"{stage}-") and t.count("-") == 1
-                ),
-                key=_version_key,
-            )
-            listed = ", ".join(have[-5:]) or "none"
-            raise UserError(
-                f"{repo}:{tag} does not exist, so {stage} cannot point at it; "
-                f"{stage} versions there: {listed}; pick one with --version"
-            )
+    missing = [repo for repo, image in published.items() if image is None]
+    if missing:
+        have = published_versions(repos, stage)
+        listed = ", ".join(have[-5:])
+        pick = (
+            f"{stage} versions published there: {listed}; pick one with --version"
+            if have
+            else (f"no {stage} version is published there yet: release one first")
+        )
+        raise UserError(f"{missing[0]}:{tag} does not exist, so {stage} cannot point at it; {pick}")
     steps = [rs.move(repo, tag, stage) for repo in repos]
     # The local moving tag follows, so `--stage dev` runs what the registry now says.
     here = engine.inspect_image(f"{repos[0]}:{tag}", runner) is not None
@@ -69,8 +67,19 @@ def rollback(req: rel.Request, stage: str, runner: commands.Runner = commands.ru
     return rel.finish(steps, req.dry_run, done)
 
 
-def _version_key(text: str) -> tuple[int, Version | str]:
-    try:
-        return (1, Version(text))
-    except InvalidVersion:
-        return (0, text)
+def published_versions(repos: Sequence[str], stage: str) -> list[str]:
+    """The X.Y.Z of every `<stage>-X.Y.Z` that every registry holds, oldest first: what a
+    rollback can really point at (never a candidate `prod-<commit>`, a per-arch tag left by
+    a failed release, or a version only one registry has)."""
+    common: Optional[set[str]] = None
+    for repo in repos:
+        versions = set()
+        for tag in oci.list_tags(repo):
+            stage_of, _, version = tag.partition("-")
+            if stage_of == stage and _VERSION.match(version):
+                versions.add(version)
+        common = versions if common is None else common & versions
+    return sorted(common or (), key=Version)
+
+
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")

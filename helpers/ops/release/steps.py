@@ -19,6 +19,7 @@ from helpers.effects import commands, engine, registry_api
 from helpers.errors import UserError
 from helpers.model import images
 from helpers.ops.images import build, build_context
+from helpers.ops.release.publish import Publisher, RefusedError
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Step:
 
 @dataclass(frozen=True)
 class BuildSpec:
-    """How to build one platform's image from source (foreign platforms, buildx)."""
+    """How to build one platform's image from source (the foreign platforms)."""
 
     context: build_context.Context
     args: Mapping[str, str]
@@ -59,102 +60,107 @@ def arch_ref(repo: str, tag: str, platform: str) -> str:
     return f"{repo}:{tag}-{images.platform_arch(platform)}"
 
 
-def _insecure(repo: str) -> tuple[str, ...]:
-    return ("--insecure",) if registry_api.is_loopback(repo.split("/", 1)[0]) else ()
+@dataclass(frozen=True)
+class PlatformImage:
+    """One platform's image of a release: its labels, its base, whether its tests run."""
+
+    platform: str
+    labels: Mapping[str, str]
+    base: str = ""  # BASE_IMAGE / DEV_IMAGE of a foreign build
+    test: Optional[Step] = None  # run in the foreign image before its final labels
+    prefetch: Optional[Step] = None  # starts reading its SBOM once it is built
 
 
-def classic(
-    repos: Sequence[str],
+def platform_images(
+    main: str,
     tag: str,
     native_image: str,
-    plats: Sequence[str],
     native: str,
-    labels: Mapping[str, str],
+    plats: Sequence[PlatformImage],
     spec: Optional[BuildSpec],
-    bases: Mapping[str, str],
 ) -> list[Step]:
-    """Version-tag pushes without buildx: one image per platform, then one manifest list.
+    """Each platform's image here as `<main>:<tag>-<arch>`, with its own labels.
 
-    The native image is `native_image` (built and tested here) with the release
-    labels added; foreign ones are built from `spec` with `--platform` and the
-    platform's own base. A release of the native platform alone pushes a plain image.
+    The native one is `native_image` (built and tested here) relabelled; a foreign one is
+    built from `spec` with `--platform` on the platform's own base; when its tests run
+    (under qemu), they run in it before its final labels are put on.
     """
-    if not repos:
-        return []
-    single = tuple(plats) == (native,)
-    main = repos[0]
-    names = {p: (f"{main}:{tag}" if single else arch_ref(main, tag, p)) for p in plats}
     steps = []
-    for plat in plats:
-        if plat == native:
-            steps.append(label_step(f"label the {native} image", names[plat], native_image, labels))
+    for item in plats:
+        ref = arch_ref(main, tag, item.platform)
+        if item.platform == native:
+            steps.append(label_step(f"label the {native} image", ref, native_image, item.labels))
             continue
         if spec is None:
-            raise UserError(f"no way to build {plat}: internal plan error")
+            raise UserError(f"no way to build {item.platform}: internal plan error")
         args = dict(spec.args)
         for name in ("BASE_IMAGE", "DEV_IMAGE"):
-            if name in args and plat in bases:
-                args[name] = bases[plat]
+            if name in args and item.base:
+                args[name] = item.base
+        untested = {**item.labels, images.LABEL_TESTS: "not-run"} if item.test else item.labels
         argv = build.build_argv(
-            names[plat],
-            args,
-            labels,
-            platform=plat,
-            no_cache=False,
+            ref, args, untested, platform=item.platform, no_cache=False,
             dockerfile=spec.context.dockerfile,
-        )
-        steps.append(Step(f"build {plat}", argv, context=spec.context))
-    for repo in repos:
-        own = {p: n.replace(main, repo, 1) for p, n in names.items()}
-        for plat in plats:
-            if repo != main:
-                steps.append(
-                    Step(f"tag for {repo}", (engine.DOCKER, "tag", names[plat], own[plat]))
-                )
-            steps.append(Step(f"push {own[plat]}", (engine.DOCKER, "push", own[plat])))
-        if not single:
-            listed = f"{repo}:{tag}"
-            create = (
-                engine.DOCKER,
-                "manifest",
-                "create",
-                *_insecure(repo),
-                "--amend",
-                listed,
-                *own.values(),
-            )
-            push = (engine.DOCKER, "manifest", "push", *_insecure(repo), "--purge", listed)
-            steps.append(Step(f"manifest list {listed}", create))
-            steps.append(Step(f"push manifest list {listed}", push))
+        )  # fmt: skip
+        steps.append(Step(f"build {item.platform}", argv, context=spec.context))
+        if item.prefetch is not None:
+            steps.append(item.prefetch)
+        if item.test is not None:
+            steps.append(item.test)
+            title = f"label the {item.platform} image"
+            steps.append(label_step(title, ref, ref, item.labels, item.platform))
     return steps
 
 
-def label_step(title: str, ref: str, image: str, labels: Mapping[str, str]) -> Step:
-    """`image` with the release labels added: one LABEL step on stdin, no rebuild."""
-    argv = build.build_argv(ref, {}, {}, platform=None, no_cache=False, dockerfile=None)
-    return Step(title, argv, dockerfile_text=images.labelled_dockerfile(image, labels))
-
-
-def buildx(
-    repos: Sequence[str],
-    tag: str,
-    plats: Sequence[str],
-    labels: Mapping[str, str],
-    spec: BuildSpec,
-) -> list[Step]:
-    """With buildx: every platform in one build, pushed to every registry at once."""
-    if not repos:
-        return []
-    argv = [engine.DOCKER, "buildx", "build", "--platform", ",".join(plats)]
-    argv += ["--file", spec.context.dockerfile]
+def pushes(repos: Sequence[str], tag: str, plats: Sequence[str], by: Publisher) -> list[Step]:
+    """Per registry: each platform image pushed as `<tag>-<arch>` (asking first whether the
+    version appeared meanwhile), then the version tag written over the registry API."""
+    steps = []
+    main = repos[0] if repos else ""
     for repo in repos:
-        argv += ["--tag", f"{repo}:{tag}"]
-    for name, value in sorted(spec.args.items()):
-        argv += ["--build-arg", f"{name}={value}"]
-    for name, value in sorted(labels.items()):
-        argv += ["--label", f"{name}={value}"]
-    argv += ["--push", "-"]
-    return [Step(f"buildx build {','.join(plats)} and push", tuple(argv), context=spec.context)]
+        own = [arch_ref(repo, tag, p) for p in plats]
+        for plat, ref in zip(plats, own):
+            if repo != main:
+                local = arch_ref(main, tag, plat)
+                steps.append(Step(f"tag for {repo}", (engine.DOCKER, "tag", local, ref)))
+            shown = commands.display((engine.DOCKER, "push", ref))
+            steps.append(Step(f"push {ref}", call=_bound(by.push, repo, plat), shown=shown))
+            if by.attestor is not None:
+                steps.append(_attest_step(repo, ref, plat, by))
+        listed = ", ".join(own)
+        what = f"a manifest list of {listed}" if len(own) > 1 else f"the manifest of {own[0]}"
+        shown = f"registry: PUT {repo}:{tag} = {what} (only while {tag} is unpublished)"
+        steps.append(Step(f"publish {repo}:{tag}", call=_bound(by.write, repo), shown=shown))
+    return steps
+
+
+def _attest_step(repo: str, ref: str, plat: str, by: Publisher) -> Step:
+    shown = (
+        f"SBOM of {ref} (docker run: python3, dpkg-query) + provenance, DSSE-signed; "
+        f"registry: PUT {repo}:sha256-<its digest>.att and .sbom"
+    )
+    return Step(f"attest {ref}", call=_bound(by.attest, repo, plat), shown=shown)
+
+
+def prefetch_step(image: str, plat: str, start: Callable[[str], int]) -> Step:
+    shown = f"docker run --rm --network none --platform {plat} --entrypoint sh {image} ..."
+    return Step(
+        f"read the SBOM of {image} (in the background)",
+        call=_bound(start, plat),
+        shown=f"{shown} (python3 importlib.metadata, dpkg-query)",
+    )
+
+
+def _bound(fn: Callable[..., int], *args: str) -> Callable[[], int]:
+    return lambda: fn(*args)
+
+
+def label_step(
+    title: str, ref: str, image: str, labels: Mapping[str, str], platform: Optional[str] = None
+) -> Step:
+    """`image` with the release labels added: one LABEL step on stdin, no rebuild."""
+    argv = build.build_argv(ref, {}, {}, platform=platform, no_cache=False, dockerfile=None)
+    return Step(title, argv, dockerfile_text=images.labelled_dockerfile(image, labels))
 
 
 def move(repo: str, tag: str, moving: str) -> Step:
@@ -208,12 +214,23 @@ def execute(steps: Sequence[Step]) -> None:
         events.progress(line)
         try:
             code = _run(step)
+        except RefusedError:
+            raise  # the usual refusal, as before anything ran
         except UserError as err:
             raise UserError(f"step {i}/{len(steps)} ({step.title}) failed: {err.message}") from None
+        if code == commands.INTERRUPTED:
+            # Ctrl-C, SIGTERM or SIGHUP while the step ran: its own clean-up is done; the
+            # edge says "interrupted" and exits 130. Nothing after it ran.
+            where = f"step {i}/{len(steps)} ({step.title})"
+            events.progress(f"interrupted at {where}; nothing after it ran{_after(steps, i)}")
+            raise KeyboardInterrupt
         if code != 0:
-            moved = any(s.title.startswith("move ") for s in steps[: i - 1])
-            after = "" if moved else "; no moving tag was changed"
             raise StepFailedError(
                 f"step {i}/{len(steps)} ({step.title}) failed (exit {code}); "
-                f"nothing after it ran{after}"
+                f"nothing after it ran{_after(steps, i)}"
             )
+
+
+def _after(steps: Sequence[Step], i: int) -> str:
+    moved = any(s.title.startswith("move ") for s in steps[: i - 1])
+    return "" if moved else "; no moving tag was changed"

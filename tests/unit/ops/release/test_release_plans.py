@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -11,6 +12,7 @@ from helpers.errors import UserError
 from helpers.model import config, images, project
 from helpers.ops.images import build_context, platforms
 from helpers.ops.release import flow as rel
+from helpers.ops.release import multiarch, publish
 from helpers.ops.release import steps as rs
 from tests.conftest import make_runnable
 
@@ -26,17 +28,26 @@ def _argvs(steps: list[rs.Step]) -> list[str]:
     return [s.display() for s in steps]
 
 
-def test_classic_multiarch_plan_labels_native_builds_foreign_then_lists(tmp_path: Path) -> None:
-    repos = ("localhost:5000/app", "ghcr.io/acme/app")
-    steps = rs.classic(
-        repos,
+def _plat(
+    plat: str, tests: str, base: str = "", test: Optional[rs.Step] = None
+) -> rs.PlatformImage:
+    labels = {**LABELS, images.LABEL_TESTS: tests, images.LABEL_INPUTS: plat}
+    return rs.PlatformImage(plat, labels, base, test)
+
+
+def test_each_platform_image_gets_its_own_labels_and_base(tmp_path: Path) -> None:
+    foreign_test = rs.Step("test the linux/arm64 image under emulation", call=lambda: 0)
+    steps = rs.platform_images(
+        "localhost:5000/app",
         "dev-1.2.0",
         "localhost:5000/app:local-ann-1.2.0",
-        ("linux/amd64", "linux/arm64"),
         "linux/amd64",
-        LABELS,
+        (
+            _plat("linux/amd64", "passed"),
+            _plat("linux/arm64", "passed", "reg/base@sha256:abc", foreign_test),
+            _plat("linux/arm/v7", "not-run", "reg/base@sha256:def"),
+        ),
         _spec(tmp_path),
-        {"linux/arm64": "reg/base@sha256:abc"},
     )
     shown = _argvs(steps)
     # the tested native image is relabelled, never rebuilt from source
@@ -45,49 +56,108 @@ def test_classic_multiarch_plan_labels_native_builds_foreign_then_lists(tmp_path
     assert "--platform linux/arm64" in shown[1]
     assert "--build-arg BASE_IMAGE=reg/base@sha256:abc" in shown[1]
     assert shown[1].endswith("< context.tar (1 files)")
-    # each registry: arch images pushed, then one list under the version tag
-    assert "docker manifest create --insecure --amend localhost:5000/app:dev-1.2.0 " in shown[4]
-    assert shown[5] == "docker manifest push --insecure --purge localhost:5000/app:dev-1.2.0"
-    assert "docker tag localhost:5000/app:dev-1.2.0-amd64 ghcr.io/acme/app:dev-1.2.0-amd64" in shown
-    # https registries get no --insecure
-    assert any(
-        s.startswith("docker manifest push --purge ghcr.io/acme/app:dev-1.2.0") for s in shown
-    )
-    assert not any("move" in s.title for s in steps)  # moving tags are a separate, last step
+    # its tests run before its final labels: built saying not-run, labelled passed after
+    assert "--label io.helpers.tests=not-run" in shown[1]
+    assert "--label io.helpers.inputs-hash=linux/arm64" in shown[1]
+    assert steps[2] is foreign_test
+    assert steps[3].title == "label the linux/arm64 image" and "--platform linux/arm64" in shown[3]
+    assert '"io.helpers.tests"="passed"' in (steps[3].dockerfile_text or "")
+    # an untested foreign image says so, and is built on its own base
+    assert "--label io.helpers.tests=not-run" in shown[4]
+    assert "--build-arg BASE_IMAGE=reg/base@sha256:def" in shown[4]
+    assert len(steps) == 5
 
 
-def test_classic_native_only_pushes_a_plain_image(tmp_path: Path) -> None:
-    steps = rs.classic(
-        ("localhost:5000/app",), "dev-1.2.0", "app:local", ("linux/amd64",), "linux/amd64",
-        LABELS, _spec(tmp_path), {},
-    )  # fmt: skip
-    assert [s.title for s in steps] == [
-        "label the linux/amd64 image",
-        "push localhost:5000/app:dev-1.2.0",
+class _Publisher(publish.Publisher):
+    """Records what the steps ask of it instead of asking a registry."""
+
+    def push(self, repo: str, plat: str) -> int:
+        self.pushed[(repo, plat)] = registry_api.Manifest("sha256:0", "x", b"")
+        return 0
+
+    def write(self, repo: str) -> int:
+        self.pushed[(repo, "written")] = registry_api.Manifest("sha256:1", "x", b"")
+        return 0
+
+
+def test_pushes_push_each_platform_then_write_the_version_tag_last(tmp_path: Path) -> None:
+    e = publish.Expected(_target(tmp_path), "dev-1.2.0", {"linux/amd64": "a", "linux/arm64": "b"})
+    by = _Publisher(e)
+    repos = ("localhost:5000/app", "ghcr.io/acme/app")
+    steps = rs.pushes(repos, "dev-1.2.0", e.plats, by)
+    shown = _argvs(steps)
+    assert shown[:3] == [
+        "docker push localhost:5000/app:dev-1.2.0-amd64",
+        "docker push localhost:5000/app:dev-1.2.0-arm64",
+        "registry: PUT localhost:5000/app:dev-1.2.0 = a manifest list of "
+        "localhost:5000/app:dev-1.2.0-amd64, localhost:5000/app:dev-1.2.0-arm64 "
+        "(only while dev-1.2.0 is unpublished)",
     ]
-
-
-def test_buildx_plan_is_one_build_for_every_platform_and_registry(tmp_path: Path) -> None:
-    steps = rs.buildx(
-        ("localhost:5000/app", "ghcr.io/acme/app"),
-        "dev-1.2.0",
-        ("linux/amd64", "linux/arm64"),
-        LABELS,
-        _spec(tmp_path),
+    assert "docker tag localhost:5000/app:dev-1.2.0-amd64 ghcr.io/acme/app:dev-1.2.0-amd64" in shown
+    rs.execute([st for st in steps if st.call is not None])
+    assert list(by.pushed) == [
+        ("localhost:5000/app", "linux/amd64"),
+        ("localhost:5000/app", "linux/arm64"),
+        ("localhost:5000/app", "written"),
+        ("ghcr.io/acme/app", "linux/amd64"),
+        ("ghcr.io/acme/app", "linux/arm64"),
+        ("ghcr.io/acme/app", "written"),
+    ]
+    one = publish.Expected(e.target, "dev-1.2.0", {"linux/amd64": "a"})
+    single = rs.pushes(("r/app",), "dev-1.2.0", one.plats, _Publisher(one))
+    assert _argvs(single)[1] == (
+        "registry: PUT r/app:dev-1.2.0 = the manifest of r/app:dev-1.2.0-amd64 "
+        "(only while dev-1.2.0 is unpublished)"
     )
-    assert len(steps) == 1
-    argv = steps[0].argv
-    assert argv[:5] == ("docker", "buildx", "build", "--platform", "linux/amd64,linux/arm64")
-    assert argv[-2:] == ("--push", "-")
-    tags = [argv[i + 1] for i, a in enumerate(argv) if a == "--tag"]
-    assert tags == ["localhost:5000/app:dev-1.2.0", "ghcr.io/acme/app:dev-1.2.0"]
-    move = rs.move("ghcr.io/acme/app", "dev-1.2.0", "dev")  # same manifest, same digest
-    assert move.copy == ("ghcr.io/acme/app:dev-1.2.0", "dev") and move.argv == ()
+
+
+def test_an_interrupted_step_is_an_interrupt_not_a_failed_step() -> None:
+    ran: list[str] = []
+
+    def after() -> int:
+        ran.append("after")
+        return 0
+
+    steps = [rs.Step("test the local image", call=lambda: 130), rs.Step("after", call=after)]
+    with pytest.raises(KeyboardInterrupt):
+        rs.execute(steps)
+    assert ran == []
+    with pytest.raises(rs.StepFailedError, match=r"step 1/1 \(x\) failed \(exit 3\)"):
+        rs.execute([rs.Step("x", call=lambda: 3)])
+
+
+def test_a_refusal_at_a_write_is_the_usual_refusal_unwrapped() -> None:
+    def refuse() -> int:
+        raise publish.RefusedError("r/app:dev-1.2.0 is already published with inputs aaa")
+
+    with pytest.raises(publish.RefusedError) as err:
+        rs.execute([rs.Step("push r/app:dev-1.2.0-amd64", call=refuse)])
+    assert err.value.message.startswith("r/app:dev-1.2.0 is already published")
+    assert err.value.exit_code == 2
+
+
+def test_test_platforms_default_native_all_or_a_list() -> None:
+    plats = ("linux/amd64", "linux/arm64")
+    assert multiarch.tested_platforms("native", plats, "linux/amd64") == ("linux/amd64",)
+    assert multiarch.tested_platforms("all", plats, "linux/amd64") == plats
+    assert multiarch.tested_platforms("linux/arm64", plats, "linux/amd64") == ("linux/arm64",)
+    with pytest.raises(UserError, match="--test-platforms linux/386: not released by this run"):
+        multiarch.tested_platforms("linux/386", plats, "linux/amd64")
+
+
+def test_platform_hashes_differ_by_base_and_keep_the_native_one() -> None:
+    bases = {"linux/arm64": multiarch.Base("reg/b@sha256:1", "sha256:1")}
+    got = multiarch.hashes("n" * 64, ("linux/amd64", "linux/arm64"), "linux/amd64", bases)
+    assert got["linux/amd64"] == "n" * 64
+    assert got["linux/arm64"] not in ("n" * 64, "")
+    other = {"linux/arm64": multiarch.Base("reg/b@sha256:2", "sha256:2")}
+    moved = multiarch.hashes("n" * 64, ("linux/amd64", "linux/arm64"), "linux/amd64", other)
+    assert moved["linux/arm64"] != got["linux/arm64"]  # another arm64 base: other inputs
 
 
 def test_moving_tags_come_last_and_only_where_needed(tmp_path: Path) -> None:
     target = _target(tmp_path)
-    s = rel.Setting(target, ("r1/app", "r2/app"), ("linux/amd64",), "linux/amd64", False)
+    s = rel.Setting(target, ("r1/app", "r2/app"), ("linux/amd64",), "linux/amd64")
     same = _remote("r2/app", "dev-1.2.0", "sha256:aaa")
     published = {"r1/app": None, "r2/app": same}
     moving = {"r1/app": None, "r2/app": _remote("r2/app", "dev", "sha256:aaa")}
@@ -107,17 +177,17 @@ def _remote(repo: str, tag: str, digest: str, **labels: str) -> registry_api.Rem
 
 def test_to_push_refuses_other_inputs_and_skips_same(tmp_path: Path) -> None:
     target = _target(tmp_path)
+    e = publish.Expected(target, "dev-1.2.0", {"linux/amd64": "h" * 64})
     same = _remote("r1/app", "dev-1.2.0", "sha256:a", **{images.LABEL_INPUTS: "h" * 64})
-    assert rel.to_push(target, {"r1/app": same}, "dev-1.2.0", "h" * 64, ("linux/amd64",), ()) == ()
+    assert publish.to_push(e, {"r1/app": same}) == ()
     other = _remote("r1/app", "dev-1.2.0", "sha256:a", **{images.LABEL_INPUTS: "o" * 64})
-    with pytest.raises(UserError) as err:
-        rel.to_push(target, {"r1/app": other}, "dev-1.2.0", "h" * 64, ("linux/amd64",), ())
+    with pytest.raises(publish.RefusedError) as err:
+        publish.to_push(e, {"r1/app": other})
     message = err.value.message
     assert "r1/app:dev-1.2.0 is already published with inputs oooooooooooo" in message
     assert "this build's are hhhhhhhhhhhh" in message
     assert "bump the version with `invoke bump_version --part patch" in message
-    missing = rel.to_push(target, {"r1/app": None}, "dev-1.2.0", "h" * 64, ("linux/amd64",), ())
-    assert missing == ("r1/app",)
+    assert publish.to_push(e, {"r1/app": None}) == ("r1/app",)
 
 
 def test_release_never_moves_a_moving_tag_back(tmp_path: Path) -> None:
