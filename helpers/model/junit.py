@@ -88,3 +88,55 @@ def combine(named: Sequence[tuple[str, Path]]) -> str:
     out.set("skipped", str(total.skipped))
     out.set("time", f"{total.seconds:.3f}")
     return ET.tostring(out, encoding="unicode", xml_declaration=True)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case of a (combined) report: the per-test detail the HTML report shows."""
+
+    suite: str  # in a combined report: the runnable dir
+    classname: str
+    name: str
+    seconds: float
+    outcome: str  # passed, failed, error, skipped
+    message: str = ""
+    detail: str = ""  # the traceback (or skip reason) pytest wrote
+
+    @property
+    def test_id(self) -> str:
+        """`tests.test_x::test_a`: the classname without the dir prefix `combine` added."""
+        cls = self.classname
+        prefix = f"{self.suite}."
+        if self.suite and cls.startswith(prefix):
+            cls = cls[len(prefix) :]
+        return f"{cls}::{self.name}" if cls else self.name
+
+
+_OUTCOMES = (("error", "error"), ("failure", "failed"), ("skipped", "skipped"))
+
+
+def _case(suite: str, case: ET.Element) -> Case:
+    for tag, outcome in _OUTCOMES:
+        found = case.find(tag)
+        if found is not None:
+            return Case(
+                suite,
+                case.get("classname", ""),
+                case.get("name", ""),
+                float(case.get("time") or 0),
+                outcome,
+                found.get("message", ""),
+                (found.text or "").strip("\n"),
+            )
+    name, cls = case.get("name", ""), case.get("classname", "")
+    return Case(suite, cls, name, float(case.get("time") or 0), "passed")
+
+
+def cases(text: str) -> list[Case]:
+    """Every test case of a JUnit document, with its suite's name (an error counts over a
+    failure, as in `counts`)."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError:
+        return []
+    return [_case(s.get("name", ""), c) for s in _suites(root) for c in s.iter("testcase")]

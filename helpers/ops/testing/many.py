@@ -147,6 +147,11 @@ def _write_reports(
     for given, text in ((args.junit_xml, combined), (args.json, as_json)):
         if given:
             fsutil.write_atomic(given.resolve(), text, parents=True)
+    from helpers.ops.testing import report_html
+
+    links = {r.rel_dir: r.junit.relative_to(out_dir).as_posix() for r in runs if r.junit.is_file()}
+    page = report_html.Page(run_id, code, results, skipped, junit.cases(combined), links)
+    report_html.save(page, out_dir, args.json, args.junit_xml)
     return out_dir
 
 

@@ -151,6 +151,9 @@ def _result(entry: Mapping[str, Any]) -> parallel.DirResult:
         seconds=float(entry["seconds"]),
         output="",
         note=str(entry.get("note") or ""),
+        cached=bool(entry.get("cached", False)),
+        flaky=tuple(str(t) for t in entry.get("flaky", ())),
+        quarantined=tuple(str(t) for t in entry.get("quarantined", ())),
     )
 
 
@@ -271,6 +274,13 @@ def write_outputs(
         fsutil.write_atomic(junit_xml.resolve(), m.junit_xml, parents=True)
     if json_path:
         fsutil.write_atomic(json_path.resolve(), as_json, parents=True)
+    from helpers.ops.testing import report_html
+
+    # One combined JUnit: every dir's suite is in it, named after the dir.
+    links = {r.rel_dir: JUNIT for r in m.results}
+    cases = junit.cases(m.junit_xml)
+    page = report_html.Page(m.run_id, m.exit_code, m.results, m.not_run, cases, links)
+    report_html.save(page, out_dir, json_path, junit_xml)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:

@@ -36,6 +36,9 @@ class DirResult:
     seconds: float
     output: str
     note: str = ""
+    cached: bool = False  # served by the result cache (caches)
+    flaky: tuple[str, ...] = ()  # test ids that failed, then passed on a rerun (services)
+    quarantined: tuple[str, ...] = ()  # test ids run but never failing the run (services)
 
     @property
     def ok(self) -> bool:

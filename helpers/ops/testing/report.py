@@ -51,6 +51,10 @@ def _row(r: DirResult) -> tuple[str, ...]:
     )
 
 
+# One row of the summary, as every format shows it (text table, HTML report).
+row = _row
+
+
 def table(results: Sequence[DirResult], skipped: Sequence[tuple[str, str]] = ()) -> str:
     lines = [tables.render([HEADERS, *(_row(r) for r in results)], rule=True)]
     lines += [f"{rel_dir}: not run ({why})" for rel_dir, why in skipped]
@@ -89,6 +93,9 @@ def to_json(
                 "errors": c.errors if r.counts else (0 if r.ok else 1),
                 "seconds": round(r.seconds, 3),
                 "note": r.note,
+                "cached": r.cached,
+                "flaky": list(r.flaky),
+                "quarantined": list(r.quarantined),
             }
         )
     data = {
