@@ -63,6 +63,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> many.Options:
         help="merge shards' reports; run none",
     )
     p.add_argument("--expect-matrix", help="with --merge-reports: a github-matrix JSON of dirs")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="after the run, rerun a dir's tests on every change it depends on, until Ctrl-C",
+    )
     args = p.parse_args(argv)
     if args.jobs < 1:
         p.error(f"-j {args.jobs}: needs at least 1")
@@ -88,4 +93,33 @@ def _main(args: many.Options, where: Path) -> Outcome:
         return merge.run(paths, where, args.junit_xml, args.json, args.expect_matrix)
     if args.durations and not args.shard:
         raise UserError("--durations needs --shard I/N; add --shard or drop --durations")
+    if args.watch:
+        return _watch(args, where)
     return many.run(args, where)
+
+
+def _watch(args: many.Options, where: Path) -> Outcome:
+    """The run, then its dirs watched (`--watch`): one process per terminal, until Ctrl-C."""
+    from helpers import events
+    from helpers.ops.testing import selection, shards, single, watch
+
+    if args.shard or args.changed_since:
+        flag = "--shard" if args.shard else "--changed-since"
+        raise UserError(f"--watch with {flag}: a watch follows every change itself; drop {flag}")
+    first = many.run(args, where)
+    if first.code == 130:
+        return first
+    events.data(first.text)
+    sel = selection.select(args.dir, where)
+    if args.exact:
+        from helpers.model import workspace
+
+        sel = shards.exact(sel, workspace.relative(sel.root, (where / args.dir).resolve()))
+    req = single.RunRequest(
+        test_list=args.test_list,
+        stage=args.stage,
+        pytest_opts=args.pytest_opts,
+        if_missing=args.if_missing,
+        allow_stale=args.allow_stale,
+    )
+    return watch.watch_dirs(sel.root, sel.dirs, req)

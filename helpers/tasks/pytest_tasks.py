@@ -33,6 +33,8 @@ HELP = {
     "fresh": "run in a new container instead of reusing this dir's warm one",
     "if_missing": IF_MISSING_HELP,
     "allow_stale": ALLOW_STALE_HELP,
+    "watch": "after the run, rerun on every change to the dir's files, its dependency units "
+    "or its image inputs (affected test files first) until Ctrl-C",
 }
 
 RUN_FLAGS = (
@@ -58,7 +60,7 @@ def _run(**flags: Any) -> Outcome:
     return single.run_tests(single.RunRequest(**flags))
 
 
-@task(help=_help(*RUN_FLAGS, "test_list", "changed_since"))
+@task(help=_help(*RUN_FLAGS, "test_list", "changed_since", "watch"))
 def run_tests(
     ctx: Context,
     dir: Optional[str] = None,
@@ -72,10 +74,16 @@ def run_tests(
     fresh: bool = False,
     if_missing: str = "fail",
     allow_stale: bool = False,
+    watch: bool = False,
 ) -> Outcome:
     """Run the dir's tests (all lists unless --test-list) inside its container."""
     flags = dict(locals())
     flags.pop("ctx")
+    if flags.pop("watch"):
+        from helpers.ops.testing import single
+        from helpers.ops.testing import watch as watching
+
+        return watching.watch_tests(single.RunRequest(**flags))
     return _run(**flags)
 
 

@@ -43,6 +43,7 @@ class Options:
     exact: bool
     merge_reports: Optional[tuple[Path, ...]]
     expect_matrix: Optional[str]
+    watch: bool = False
 
     @classmethod
     def of(cls, ns: argparse.Namespace) -> Options:

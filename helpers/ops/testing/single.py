@@ -244,3 +244,11 @@ def pytest_repro(dir_flag: Optional[str]) -> list[str]:
                 flags = ("--cmd", shlex.quote(pytest), *hints.image_flags(last.image))
                 lines.append(hints.task_line("docker_cmd", last.dir, *flags))
     return lines
+
+
+# One planned run, executed and judged as run_tests does: what `run_tests --watch`
+# (helpers/ops/testing/watch.py) repeats on every change.
+plan_run = _plan
+execute = _execute
+verdict = _verdict
+show_verdict = _shown
