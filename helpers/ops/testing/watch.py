@@ -18,6 +18,7 @@ Ctrl-C (or SIGTERM/SIGHUP) stops it: exit 130, and the warm containers it used a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import shlex
@@ -227,12 +228,27 @@ def _batches(sessions: Sequence[Session]) -> Iterator[list[Path]]:
 
     def keep(change: watchfiles.Change, path: str) -> bool:
         p = Path(path)
-        return default(change, path) and not _under_any(p, fenced)
+        return default(change, path) and not _under_any(p, fenced) and not _in_submodule(p, roots)
 
     for batch in watchfiles.watch(
         *roots, watch_filter=keep, debounce=DEBOUNCE_MS, step=STEP_MS, raise_interrupt=True
     ):
         yield sorted({Path(p).resolve() for _, p in batch})
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_submodule(path: Path) -> bool:
+    return (path / ".git").exists()
+
+
+def _in_submodule(path: Path, roots: Sequence[Path]) -> bool:
+    """Under a submodule (helpers itself, most often) of a watched root: not the dir's files."""
+    for parent in path.parents:
+        if parent in roots:
+            return False
+        if _is_submodule(parent):
+            return True
+    return False
 
 
 def _stop(sessions: Sequence[Session]) -> None:
@@ -245,11 +261,14 @@ def _stop(sessions: Sequence[Session]) -> None:
             warm.remove(s.where.warm)
 
 
+def _n_paths(sessions: Sequence[Session]) -> str:
+    n = len({r for s in sessions for r in s.roots})
+    return "1 path" if n == 1 else f"{n} paths"
+
+
 def loop(sessions: list[Session], req: single.RunRequest) -> Outcome:
     """Rerun each session's tests on every batch of changes that touches it, until stopped."""
-    events.progress(
-        f"watching {len({r for s in sessions for r in s.roots})} paths for changes; Ctrl-C stops"
-    )
+    events.progress(f"watching {_n_paths(sessions)} for changes; Ctrl-C stops")
     try:
         for changed in _batches(sessions):
             began = time.strftime("%H:%M:%S")
