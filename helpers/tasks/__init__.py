@@ -13,6 +13,7 @@ from helpers.tasks import (
     change_tasks,
     changelog_tasks,
     chore_tasks,
+    devcontainer_tasks,
     docker_tasks,
     hygiene_tasks,
     pytest_tasks,
@@ -34,6 +35,7 @@ for _module in (
     hygiene_tasks,
     sync_tasks,
     scaffold_tasks,
+    devcontainer_tasks,
 ):
     for _task in vars(_module).values():
         if isinstance(_task, Task):

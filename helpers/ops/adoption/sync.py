@@ -188,31 +188,55 @@ def _gitignore(root: Path) -> FileState:
     return FileState(GITIGNORE, MISSING if have is None else OUTDATED, want, have)
 
 
+def state_of(root: Path, dest: str, want: str, record: dict[str, dict[str, str]]) -> FileState:
+    """One file against what helpers would write there."""
+    path = root / dest
+    have = path.read_text(encoding="utf-8") if path.is_file() else None
+    if have is None:
+        status = MISSING
+    elif have == want:
+        status = SAME
+    elif record.get(dest, {}).get("sha256") == _sha(have):
+        status = OUTDATED  # written by an older helpers and untouched since
+    else:
+        status = DIFFERS
+    return FileState(dest, status, want, have)
+
+
+def _recorded(client: Client, record: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """(dest, text helpers would write) of the recorded per-dir files still alive."""
+    out = []
+    for dest, entry in sorted(record.items()):
+        template, rel_dir = entry.get("template", ""), entry.get("dir")
+        if rel_dir is not None:  # rendered from the dir's config (devcontainer.json)
+            if (client.root / rel_dir / changelog.FILENAME).is_file():
+                from helpers.ops.adoption import devcontainer
+
+                out.append((dest, devcontainer.render(client, rel_dir)))
+        elif template and _dir_alive(client.root, dest, template):
+            out.append((dest, render(client, template)))
+    return out
+
+
+def record_entries(root: Path, entries: dict[str, dict[str, str]]) -> None:
+    """Add keys (what a file is rendered from) to recorded files' entries."""
+    record = load_record(root)
+    for dest, keys in entries.items():
+        if dest in record:
+            record[dest] = {**record[dest], **keys}
+    _write_record(root, record)
+
+
 def plan(client: Client, exclude: Sequence[str] = ()) -> list[FileState]:
     """The state of every synced file: nothing is written here."""
     record = load_record(client.root)
     out = []
-    recorded = [
-        (dest, entry["template"])
-        for dest, entry in sorted(record.items())
-        if entry.get("template") and _dir_alive(client.root, dest, entry["template"])
-    ]
-    for dest, template in (*TEMPLATES, *recorded):
-        want = render(client, template)
+    fixed = [(dest, render(client, template)) for dest, template in TEMPLATES]
+    for dest, want in (*fixed, *_recorded(client, record)):
         if any(workspace.is_under(dest, e) for e in exclude if e != "."):
             out.append(FileState(dest, EXCLUDED, want, None))
             continue
-        path = client.root / dest
-        have = path.read_text(encoding="utf-8") if path.is_file() else None
-        if have is None:
-            status = MISSING
-        elif have == want:
-            status = SAME
-        elif record.get(dest, {}).get("sha256") == _sha(have):
-            status = OUTDATED  # written by an older helpers and untouched since
-        else:
-            status = DIFFERS
-        out.append(FileState(dest, status, want, have))
+        out.append(state_of(client.root, dest, want, record))
     if not any(workspace.is_under(GITIGNORE, e) for e in exclude if e != "."):
         out.append(_gitignore(client.root))
     return out

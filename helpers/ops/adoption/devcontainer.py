@@ -1,0 +1,265 @@
+"""`invoke devcontainer [--dir D] [--all-dirs]`: `.devcontainer/<dir>/devcontainer.json` for
+VS Code and the devcontainers CLI, giving the container `docker_bash` gives.
+
+The file is rendered from `templates/devcontainer.json` with what `containers.run_argv`
+puts on a `docker run` of the dir (mounts, ports, env, network), so both stay one
+definition; host paths under the repo become `${localWorkspaceFolder}`. It is recorded in
+`.helpers-sync.json` like the other synced files, so `sync_files` keeps it current and
+`--check` reports drift. It holds nothing that differs between machines: what does
+(your image tag and version, your uid, your env file's values, extra CA certificates) is
+made on the host by its `initializeCommand` (`prepare` below), which
+
+- chooses the dir's local image and builds it when missing or stale (`--if-missing build`);
+- derives `<image_name>:devcontainer-<user>` from it: a `helpers` user with your uid and
+  gid (what `containerUser`/`remoteUser` name; `updateRemoteUserUID` keeps it right where
+  the CLI remaps), a member of the engine socket's group when `sibling_docker` is on;
+- writes the env file `runArgs` names, mode 0600 under `.helpers/devcontainer/<dir>/`
+  (git-ignored): your env file's values in docker's format, and the extra CA bundle's path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from helpers import events
+from helpers.effects import commands, engine, fsutil
+from helpers.errors import UserError
+from helpers.model import config, envfile, project, workspace
+from helpers.model.config import CA_ENV
+from helpers.ops.adoption import sync
+from helpers.ops.run import containers
+from helpers.outcome import Outcome
+
+TEMPLATE = "devcontainer.json"
+FOLDER = ".devcontainer"
+USER = "helpers"  # the user inside: containerUser and remoteUser
+WORKSPACE = "${localWorkspaceFolder}"
+LOCAL_USER = "${localEnv:USER:user}"  # the devcontainers CLI's; `prepare` reads the same
+STATE = ".helpers/devcontainer"
+SOCKET_INSIDE = "/var/run/docker.sock"
+_VALUE_FLAGS = {"--name", "--label", "--user", "--workdir", "--volume", "--env", "--env-file"}
+_BOOL_FLAGS = {"--rm", "--detach", "--interactive", "--tty"}
+_IMAGE = "<image>"
+
+
+def folder(rel_dir: str) -> str:
+    """One level under .devcontainer/ (what VS Code lists): `root` for the repo root's dir,
+    `infra__etl` for infra/etl, as the report dirs are named."""
+    from helpers.ops.testing.testplan import slug
+
+    return slug(rel_dir)
+
+
+def dest(rel_dir: str) -> str:
+    return f"{FOLDER}/{folder(rel_dir)}/devcontainer.json"
+
+
+def state_dir(rel_dir: str) -> str:
+    return f"{STATE}/{folder(rel_dir)}"
+
+
+def image_tag(cfg: config.Config, user: str = LOCAL_USER) -> str:
+    return f"{cfg.image_name}:devcontainer-{user}"
+
+
+def local_user(env: Mapping[str, str] | None = None) -> str:
+    """What `${localEnv:USER:user}` gives the CLI: $USER, else `user`."""
+    return (os.environ if env is None else env).get("USER") or "user"
+
+
+def _portable(text: str, root: Path) -> str:
+    """Host paths as the devcontainers CLI names them on any machine."""
+    text = text.replace(str(root), WORKSPACE)
+    home = str(Path.home())
+    return text.replace(home, "${localEnv:HOME}") if home != "/" else text
+
+
+def _mount(spec: str, root: Path) -> str:
+    host, _, rest = spec.partition(":")
+    target, _, mode = rest.partition(":")
+    ro = ",readonly" if mode == "ro" else ""
+    return f"source={_portable(host, root)},target={_portable(target, root)},type=bind{ro}"
+
+
+def _pairs(argv: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """A `docker run` argv as (flag, value) up to the image; boolean flags get ''."""
+    args = iter(argv[2:])
+    for arg in args:
+        if arg == _IMAGE:
+            return
+        if arg in _BOOL_FLAGS or not arg.startswith("-"):
+            yield arg, ""
+        else:
+            yield arg, next(args, "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    run_args: tuple[str, ...]
+    container_env: dict[str, str]
+    mounts: tuple[str, ...]
+
+
+def settings(target: project.Target) -> Settings:
+    """runArgs, containerEnv and mounts: `docker run`'s for the dir, machine-free."""
+    # Handled below (or by `prepare`), where docker_bash's values depend on this host.
+    cfg = dataclasses.replace(
+        target.cfg, sibling_docker=False, extra_ca_certs=(), env_passthrough=()
+    )
+    local = project.Target(target.root, target.rel_dir, cfg)
+    opts = containers.RunOptions(remove=False, name="-", defer_env_file=True)
+    argv = containers.run_argv(local, _IMAGE, opts, env={})
+    env_path = f"{WORKSPACE}/{state_dir(target.rel_dir)}/env"
+    run_args = ["--env-file", env_path]
+    env: dict[str, str] = {}
+    mounts: list[str] = []
+    root_mount = f"{target.root}:{project.MOUNT}"
+    for flag, value in _pairs(argv):
+        if flag in ("--name", "--user", "--workdir", "--env-file") or value == root_mount:
+            continue  # the CLI's own, the helpers user, workspaceFolder, the env file above
+        if flag == "--label":
+            run_args += [flag, _portable(value, target.root)]
+        elif flag == "--volume":
+            mounts.append(_mount(value, target.root))
+        elif flag == "--env" and "=" in value:
+            name, _, val = value.partition("=")
+            if name != "HOME":  # the helpers user has one
+                env[name] = _portable(val, target.root)
+        else:
+            run_args += [flag, _portable(value, target.root)] if value else [flag]
+    for name in target.cfg.env_passthrough:
+        run_args += ["--env", name]  # docker copies the value from the CLI's environment
+    if target.cfg.sibling_docker:
+        mounts.append(f"source={SOCKET_INSIDE},target={SOCKET_INSIDE},type=bind")
+        env["DOCKER_HOST"] = f"unix://{SOCKET_INSIDE}"
+    return Settings(tuple(run_args), env, tuple(mounts))
+
+
+def _json(value: object, indent: str = "  ") -> str:
+    text = json.dumps(value, indent=2)
+    return text.replace("\n", "\n" + indent)
+
+
+def render(client: sync.Client, rel_dir: str) -> str:
+    """The dir's devcontainer.json, from the template and the dir's config."""
+    target = project.Target(client.root, rel_dir, config.load(client.root, rel_dir))
+    s = settings(target)
+    init = [
+        "bash",
+        f"{WORKSPACE}/{client.helpers_dir}/dev_scripts/devcontainer_init.sh",
+        WORKSPACE,
+        rel_dir,
+    ]
+    values = {
+        "@DIR@": rel_dir,
+        "@NAME@": _json(f"{rel_dir} ({target.cfg.image_name})"),
+        "@IMAGE@": _json(image_tag(target.cfg)),
+        "@INITIALIZE@": _json(init),
+        "@MOUNT@": project.MOUNT,
+        "@WORKSPACE_FOLDER@": _json(project.workdir(rel_dir)),
+        "@RUN_ARGS@": _json(list(s.run_args)),
+        "@CONTAINER_ENV@": _json(s.container_env),
+        "@MOUNTS@": _json(list(s.mounts)),
+    }
+    text = sync.render(client, TEMPLATE)
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text
+
+
+def write(cwd: Path, dir_flag: str | None, all_dirs: bool, force: bool = False) -> Outcome:
+    """`invoke devcontainer`: write (or show as a diff) each dir's file; record it for sync."""
+    client = sync.locate(cwd)
+    root = client.root
+    if all_dirs:
+        ignore = config.load(root, ".").ignore_dirs
+        dirs = workspace.runnable_in_work_tree(root, workspace.list_files(root), ignore)
+        if not dirs:
+            raise UserError(f"{root}: no runnable dirs; `invoke create_runnable_dir DIR` makes one")
+    else:
+        dirs = [workspace.resolve_dir(root, cwd, dir_flag)]
+    states = [_state(client, rel) for rel in dirs]
+    written = sync.apply(client, states, force)
+    sync.record_entries(root, {dest(rel): {"template": TEMPLATE, "dir": rel} for rel in dirs})
+    lines = []
+    for s in states:
+        if s.path in written:
+            lines.append(f"wrote   {s.path}")
+        elif s.status == sync.DIFFERS:
+            lines += [f"differs {s.path}: left alone (--force replaces it):", s.diff().rstrip()]
+        else:
+            lines.append(f"ok      {s.path}")
+    left = [s for s in states if s.status == sync.DIFFERS and not force]
+    lines.append(
+        "open the repo in VS Code and pick the dir's container, or: devcontainer up "
+        f"--workspace-folder . --config {dest(dirs[0])}"
+    )
+    return Outcome.of(lines, 1 if left else 0)
+
+
+def _state(client: sync.Client, rel_dir: str) -> sync.FileState:
+    path = dest(rel_dir)
+    want = render(client, rel_dir)
+    record = sync.load_record(client.root)
+    return sync.state_of(client.root, path, want, record)
+
+
+# ---------------------------------------------------------------- the initializeCommand
+
+
+def _derived_dockerfile(base: str, uid: int, gid: int, groups: Sequence[int]) -> str:
+    extra = "".join(
+        f" && echo 'helpers-{g}:x:{g}:{USER}' >> /etc/group" for g in groups if g != gid
+    )
+    return (
+        f"FROM {base}\n"
+        "USER root\n"
+        f"RUN grep -q '^{USER}:' /etc/passwd"
+        f" || echo '{USER}:x:{uid}:{gid}::/home/{USER}:/bin/sh' >> /etc/passwd"
+        f" && (grep -q '^[^:]*:[^:]*:{gid}:' /etc/group || echo '{USER}:x:{gid}:' >> /etc/group)"
+        f"{extra} && mkdir -p /home/{USER} && chown {uid}:{gid} /home/{USER}\n"
+    )
+
+
+def _env_text(target: project.Target) -> str:
+    text = envfile.docker_text_for(target.root, target.cfg) or ""
+    if target.cfg.extra_ca_certs:
+        from helpers.ops.images import cacerts
+
+        bundle = cacerts.bundle(target.cfg.extra_ca_certs, target.root)
+        rel = f"{state_dir(target.rel_dir)}/extra-ca.crt"
+        fsutil.write_atomic(target.root / rel, bundle.decode("utf-8", "replace"))
+        text += f"{CA_ENV}={project.MOUNT}/{rel}\n"
+    return text
+
+
+def prepare(cwd: Path, rel_dir: str, runner: commands.Runner = commands.run) -> Outcome:
+    """The initializeCommand: the image, the derived image with the host user, the env file."""
+    from helpers.ops.images import choice
+
+    root = workspace.find_repo_root(cwd)
+    rel = workspace.resolve_dir(root, root, rel_dir)
+    target = project.Target(root, rel, config.load(root, rel))
+    chosen = choice.choose(target, "local", None, choice.Policy("build", quiet_build=True))
+    for warning in chosen.warnings:
+        events.warning(warning)
+    env_path = root / state_dir(rel) / "env"
+    env_path.parent.mkdir(parents=True, exist_ok=True)
+    containers.prepare_host(target)
+    fsutil.write_atomic(env_path, _env_text(target))
+    env_path.chmod(0o600)
+    groups = []
+    sock = engine.socket_path()
+    if target.cfg.sibling_docker and sock is not None and sock.exists():
+        groups.append(sock.stat().st_gid)
+    tag = image_tag(target.cfg, local_user())
+    dockerfile = _derived_dockerfile(chosen.ref, os.getuid(), os.getgid(), groups)
+    built = runner((engine.DOCKER, "build", "--quiet", "--tag", tag, "-"), input=dockerfile)
+    if not built.ok:
+        reason = (built.err.strip().splitlines() or ["no reason given"])[-1]
+        raise UserError(f"devcontainer: could not derive {tag} from {chosen.ref} ({reason})")
+    return Outcome(f"devcontainer {rel}: {tag} (from {chosen.ref}), env file {env_path}")
