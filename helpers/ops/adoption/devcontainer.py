@@ -156,7 +156,7 @@ def render(client: sync.Client, rel_dir: str) -> str:
     ]
     values = {
         "@DIR@": rel_dir,
-        "@NAME@": _json(f"{rel_dir} ({target.cfg.image_name})"),
+        "@NAME@": _json(f"{'repo root' if rel_dir == '.' else rel_dir} ({target.cfg.image_name})"),
         "@IMAGE@": _json(image_tag(target.cfg)),
         "@INITIALIZE@": _json(init),
         "@MOUNT@": project.MOUNT,
