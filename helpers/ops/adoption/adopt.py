@@ -116,6 +116,7 @@ def adopt(here: Path, force: bool) -> Outcome:
     for cand in candidates(files, runnable):
         lines += cand.hint()
     lines += _migration(root, files, client.helpers_dir)
+    lines += devcontainer_offer(root, runnable)
     lines += ["", "next, in each new shell:"]
     lines.append(f"  source ./{client.helpers_dir}/dev_scripts/thin_env/setenv.sh")
     if runnable:
@@ -129,3 +130,16 @@ def adopt(here: Path, force: bool) -> Outcome:
         for rel in packages[:5] or ["DIR"]:
             lines.append(f"  invoke create_runnable_dir {shlex.quote(rel) if packages else rel}")
     return Outcome.of(lines, synced.code)
+
+
+def devcontainer_offer(root: Path, runnable: Sequence[str]) -> list[str]:
+    """The editor's container, offered (never written unasked) while no dir has one."""
+    from helpers.ops.adoption import devcontainer
+
+    if not runnable or any((root / devcontainer.dest(d)).is_file() for d in runnable):
+        return []
+    return [
+        "VS Code / devcontainers CLI: `invoke devcontainer --all-dirs` writes "
+        f"{devcontainer.FOLDER}/<dir>/devcontainer.json for each runnable dir (the container "
+        "docker_bash gives; sync_files keeps them current)"
+    ]

@@ -73,9 +73,11 @@ def local_user(env: Mapping[str, str] | None = None) -> str:
 
 def _portable(text: str, root: Path) -> str:
     """Host paths as the devcontainers CLI names them on any machine."""
-    text = text.replace(str(root), WORKSPACE)
     home = str(Path.home())
-    return text.replace(home, "${localEnv:HOME}") if home != "/" else text
+    places = [(str(root), WORKSPACE)] + ([(home, "${localEnv:HOME}")] if home != "/" else [])
+    for path, name in sorted(places, key=lambda p: -len(p[0])):  # the innermost first
+        text = text.replace(path, name)
+    return text
 
 
 def _mount(spec: str, root: Path) -> str:
@@ -182,6 +184,11 @@ def write(cwd: Path, dir_flag: str | None, all_dirs: bool, force: bool = False) 
             raise UserError(f"{root}: no runnable dirs; `invoke create_runnable_dir DIR` makes one")
     else:
         dirs = [workspace.resolve_dir(root, cwd, dir_flag)]
+    return write_files(client, dirs, force)
+
+
+def write_files(client: sync.Client, dirs: Sequence[str], force: bool = False) -> Outcome:
+    root = client.root
     states = [_state(client, rel) for rel in dirs]
     written = sync.apply(client, states, force)
     sync.record_entries(root, {dest(rel): {"template": TEMPLATE, "dir": rel} for rel in dirs})
