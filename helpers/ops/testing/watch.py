@@ -35,7 +35,7 @@ from helpers.ops.images import choice
 from helpers.ops.testing import record, single, testplan
 from helpers.outcome import Outcome
 
-STEP_MS = 50  # a batch ends when no change came for this long
+STEP_MS = 30  # a batch ends when no change came for this long
 DEBOUNCE_MS = 1600  # ... or after this long at most
 IGNORED_DIRS = {".git", ".helpers", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 TEST_FILE = re.compile(r"(test_[^/]*|[^/]*_test)\.py$")
