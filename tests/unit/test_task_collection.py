@@ -63,6 +63,7 @@ def test_every_task_builds_its_parser() -> None:
 HEAVY: tuple[str, ...] = ("packaging", "dotenv", "pytest", "tempfile", "xml.etree.ElementTree",
                           "hashlib", "tarfile")  # fmt: skip
 HEAVY += ("cryptography", "cyclonedx")  # signed releases
+HEAVY += ("watchfiles",)  # run_tests --watch only
 
 
 def test_invoke_list_imports_only_the_task_modules(tmp_path: Path) -> None:
@@ -100,7 +101,7 @@ def test_invoke_list_imports_only_the_task_modules(tmp_path: Path) -> None:
     assert heavy == [], heavy
     import importlib.util
 
-    assert all(importlib.util.find_spec(m) for m in ("packaging", "dotenv", "pytest"))
+    assert all(importlib.util.find_spec(m) for m in ("packaging", "dotenv", "pytest", "watchfiles"))
 
 
 def test_every_task_a_message_names_exists() -> None:
