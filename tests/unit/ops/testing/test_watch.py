@@ -71,7 +71,12 @@ def test_rerun_runs_affected_first_then_the_rest(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran: list[str] = []
-    monkeypatch.setattr(watch, "_one_run", lambda session, req, opts: ran.append(opts) or 0)
+
+    def one_run(session: watch.Session, req: single.RunRequest, opts: str) -> int:
+        ran.append(opts)
+        return 0
+
+    monkeypatch.setattr(watch, "_one_run", one_run)
     session = watch.Session(_target(repo), single.Where(None), frozenset(), (repo,), ())
     req = single.RunRequest(pytest_opts="-x")
     watch.rerun(session, req, [repo / "src/shop/cart.py"])
