@@ -4,7 +4,7 @@
 #
 #   bash helpers_root/dev_scripts/devcontainer_init.sh REPO_ROOT DIR
 #
-# Builds the thin env when missing (a fast no-op otherwise), then, in the repo: the dir's
+# Builds the thin env when missing (a fast no-op otherwise; not in a container), then, in the repo: the dir's
 # image (built when missing or stale), the derived image with your user, the env file.
 set -eu
 
@@ -14,7 +14,10 @@ set -eu
 }
 root=$1 dir=$2
 helpers=$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
-"$helpers/dev_scripts/thin_env/build.sh" >&2
+# Inside a container (a CI job's, a dev container's own CLI) its python has the packages.
+if ! [ -f /.dockerenv ] && [ "${HELPERS_IN_CONTAINER:-}" != 1 ]; then
+    "$helpers/dev_scripts/thin_env/build.sh" >&2
+fi
 set +u -- # setenv.sh is written for interactive shells; `.` would pass our arguments on
 # shellcheck source=thin_env/setenv.sh
 . "$helpers/dev_scripts/thin_env/setenv.sh" || exit 2

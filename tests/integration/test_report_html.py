@@ -33,6 +33,7 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-dev-shm-usage",  # a container's /dev/shm is small
     "--host-resolver-rules=MAP * ~NOTFOUND",
 )
 
