@@ -88,6 +88,11 @@ def _under_any(path: Path, roots: Iterable[Path]) -> bool:
     return any(path == r or r in path.parents for r in roots)
 
 
+def _touches(session: Session, path: Path) -> bool:
+    """A path of the session's dir or its dependencies (a nested runnable dir is not)."""
+    return _under_any(path, session.roots) and not _under_any(path, session.fenced)
+
+
 def _where(target: project.Target, req: single.RunRequest) -> single.Where:
     """The image (checked; built when asked) and the dir's warm container, always warm:
     the reruns exec into it."""
@@ -223,12 +228,12 @@ def _batches(sessions: Sequence[Session]) -> Iterator[list[Path]]:
     import watchfiles  # lazily: only a watch pays for its import
 
     roots = sorted({r for s in sessions for r in s.roots})
-    fenced = {f for s in sessions for f in s.fenced}
     default = watchfiles.DefaultFilter(ignore_dirs=tuple(IGNORED_DIRS))
 
     def keep(change: watchfiles.Change, path: str) -> bool:
         p = Path(path)
-        return default(change, path) and not _under_any(p, fenced) and not _in_submodule(p, roots)
+        mine = any(_touches(s, p) for s in sessions)
+        return mine and default(change, path) and not _in_submodule(p, roots)
 
     for batch in watchfiles.watch(
         *roots, watch_filter=keep, debounce=DEBOUNCE_MS, step=STEP_MS, raise_interrupt=True
@@ -273,7 +278,7 @@ def loop(sessions: list[Session], req: single.RunRequest) -> Outcome:
         for changed in _batches(sessions):
             began = time.strftime("%H:%M:%S")
             for i, session in enumerate(sessions):
-                mine = [p for p in changed if _under_any(p, session.roots)]
+                mine = [p for p in changed if _touches(session, p)]
                 if not mine:
                     continue
                 events.data(f"---- {began} {_shown(mine, session.target.root)} changed ----")
