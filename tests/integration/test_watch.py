@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 
@@ -31,8 +32,8 @@ FILES = {
 class Watching:
     """A `run_tests --watch` process and its output, read line by line as it comes."""
 
-    def __init__(self, client: Client, *args: str) -> None:
-        argv = [sys.executable, "-m", "invoke", "run_tests", "--watch", *args]
+    def __init__(self, client: Client, *args: str, argv: Sequence[str] = ()) -> None:
+        argv = list(argv) or [sys.executable, "-m", "invoke", "run_tests", "--watch", *args]
         self.proc = subprocess.Popen(
             argv,
             cwd=client.root,
@@ -116,3 +117,30 @@ def test_watch_refuses_changed_since(client_factory: ClientFactory) -> None:
     client = client_factory(".", files=FILES)
     result = client.invoke("run_tests", "--watch", "--changed-since", "HEAD")
     assert result.returncode == 2 and "drop --changed-since" in result.stderr
+
+
+def test_main_pytest_watch_reruns_only_the_dir_a_change_is_in(
+    client_factory: ClientFactory,
+) -> None:
+    files = {
+        "conftest.py": FILES["conftest.py"],
+        "infra/tests/test_infra.py": "def test_infra():\n    pass\n",
+        "infra/etl/tests/test_etl.py": "def test_etl():\n    pass\n",
+    }
+    client = client_factory("infra", "infra/etl", files=files)
+    script = client.root / "helpers_root/dev_scripts/main_pytest.py"
+    argv = [sys.executable, str(script), "--watch", "--dir", "infra", "--if-missing", "build"]
+    w = Watching(client, argv=argv)
+    try:
+        first = "\n".join(w.until("watching 2 paths for changes"))
+        assert "2 passed, 0 failed in 2 dirs" in first  # main_pytest's own run first
+        etl = client.root / "infra/etl/tests/test_etl.py"
+        write(etl, etl.read_text() + "\ndef test_more():\n    pass\n")
+        text = "\n".join(w.until("watching for changes"))
+        assert "infra/etl/tests/test_etl.py changed" in text and "infra/etl: 2 passed" in text
+        assert "infra: " not in text  # the parent's session fences its nested dir off
+    finally:
+        w.proc.send_signal(signal.SIGINT)
+        code = w.proc.wait(timeout=60)
+    assert code == 130, "\n".join(w.seen)
+    assert containers_of(client) == []

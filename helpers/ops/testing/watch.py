@@ -23,7 +23,7 @@ import os
 import re
 import shlex
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from helpers.outcome import Outcome
 
 STEP_MS = 30  # a batch ends when no change came for this long
 DEBOUNCE_MS = 1600  # ... or after this long at most
+READY_MS = 200  # an idle watcher says so this often (the first time: it is watching)
 IGNORED_DIRS = {".git", ".helpers", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 TEST_FILE = re.compile(r"(test_[^/]*|[^/]*_test)\.py$")
 
@@ -223,7 +224,7 @@ def _is_manifest(path: Path) -> bool:
     return depunits.is_manifest(path.name)
 
 
-def _batches(sessions: Sequence[Session]) -> Iterator[list[Path]]:
+def _batches(sessions: Sequence[Session]) -> Generator[list[Path], None, None]:
     """Debounced batches of changed paths (absolute, resolved) under the watched roots."""
     import watchfiles  # lazily: only a watch pays for its import
 
@@ -235,8 +236,15 @@ def _batches(sessions: Sequence[Session]) -> Iterator[list[Path]]:
         mine = any(_touches(s, p) for s in sessions)
         return mine and default(change, path) and not _in_submodule(p, roots)
 
+    # A timeout yields an empty batch: the first says the watches are in place.
     for batch in watchfiles.watch(
-        *roots, watch_filter=keep, debounce=DEBOUNCE_MS, step=STEP_MS, raise_interrupt=True
+        *roots,
+        watch_filter=keep,
+        debounce=DEBOUNCE_MS,
+        step=STEP_MS,
+        rust_timeout=READY_MS,
+        yield_on_timeout=True,
+        raise_interrupt=True,
     ):
         yield sorted({Path(p).resolve() for _, p in batch})
 
@@ -273,9 +281,14 @@ def _n_paths(sessions: Sequence[Session]) -> str:
 
 def loop(sessions: list[Session], req: single.RunRequest) -> Outcome:
     """Rerun each session's tests on every batch of changes that touches it, until stopped."""
-    events.progress(f"watching {_n_paths(sessions)} for changes; Ctrl-C stops")
+    ready = False
     try:
         for changed in _batches(sessions):
+            if not changed:
+                if not ready:  # said once the watches are in place: a save now is seen
+                    events.progress(f"watching {_n_paths(sessions)} for changes; Ctrl-C stops")
+                ready = True
+                continue
             began = time.strftime("%H:%M:%S")
             for i, session in enumerate(sessions):
                 mine = [p for p in changed if _touches(session, p)]
