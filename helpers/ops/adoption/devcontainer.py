@@ -244,6 +244,17 @@ def _env_text(target: project.Target) -> str:
     return text
 
 
+def _services(target: project.Target) -> None:
+    """Where the dir's `services:` start, on the host before its container: this version
+    of helpers does not start them for a dev container yet, and says so."""
+    declared = getattr(target.cfg, "services", None)  # the key is newer than this module
+    if declared:
+        events.warning(
+            f"{target.rel_dir}: services {', '.join(sorted(declared))} are not started for "
+            "dev containers by this helpers version; start them yourself (docker run)"
+        )
+
+
 def prepare(cwd: Path, rel_dir: str, runner: commands.Runner = commands.run) -> Outcome:
     """The initializeCommand: the image, the derived image with the host user, the env file."""
     from helpers.ops.images import choice
@@ -263,6 +274,7 @@ def prepare(cwd: Path, rel_dir: str, runner: commands.Runner = commands.run) -> 
     sock = engine.socket_path()
     if target.cfg.sibling_docker and sock is not None and sock.exists():
         groups.append(sock.stat().st_gid)
+    _services(target)
     tag = image_tag(target.cfg, local_user())
     dockerfile = _derived_dockerfile(chosen.ref, os.getuid(), os.getgid(), groups)
     built = runner((engine.DOCKER, "build", "--quiet", "--tag", tag, "-"), input=dockerfile)

@@ -117,7 +117,8 @@ def start(target: project.Target, req: single.RunRequest) -> Session:
 
 
 def test_files(target: project.Target, fenced: Sequence[Path] = ()) -> list[str]:
-    """The dir's test files, relative to it (nested runnable dirs are not its tests)."""
+    """The dir's test files, relative to it (nested runnable dirs and submodules, helpers
+    among them, are not its tests)."""
     found = []
     for here, dirs, files in os.walk(target.path):
         base = Path(here)
@@ -128,6 +129,7 @@ def test_files(target: project.Target, fenced: Sequence[Path] = ()) -> list[str]
             and not d.startswith(".")
             and base / d not in fenced
             and not workspace.is_runnable(base / d)
+            and not _is_submodule(base / d)
         )
         found += [
             (base / f).relative_to(target.path).as_posix() for f in files if TEST_FILE.match(f)

@@ -23,6 +23,7 @@ def repo(tmp_path: Path) -> Path:
     write(tmp_path / "tests/unit/db_test.py", "from shop import cart\n\ndef test_d(): pass\n")
     write(tmp_path / "infra/tests/test_infra.py", "from shop.cart import total\n")
     (tmp_path / "vendor/helpers").mkdir(parents=True)
+    write(tmp_path / "vendor/helpers/tests/test_helpers.py")  # not the dir's own tests
     git(tmp_path / "vendor/helpers", "init", "-q")  # as a submodule's checkout is
     git(tmp_path, "init", "-q")
     return tmp_path
