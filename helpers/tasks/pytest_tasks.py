@@ -33,6 +33,8 @@ HELP = {
     "fresh": "run in a new container instead of reusing this dir's warm one",
     "if_missing": IF_MISSING_HELP,
     "allow_stale": ALLOW_STALE_HELP,
+    "reruns": "retry a failing test up to N times in the same run; one that then passes is "
+    "flaky (default: config `reruns`)",
 }
 
 RUN_FLAGS = (
@@ -45,6 +47,7 @@ RUN_FLAGS = (
     "fresh",
     "if_missing",
     "allow_stale",
+    "reruns",
 )
 
 
@@ -53,8 +56,9 @@ def _help(*names: str) -> dict[str, str]:
 
 
 def _run(**flags: Any) -> Outcome:
-    from helpers.ops.testing import single
+    from helpers.ops.testing import reruns, single
 
+    flags["reruns"] = reruns.parse_flag(flags.get("reruns"))
     return single.run_tests(single.RunRequest(**flags))
 
 
@@ -72,6 +76,7 @@ def run_tests(
     fresh: bool = False,
     if_missing: str = "fail",
     allow_stale: bool = False,
+    reruns: Optional[str] = None,
 ) -> Outcome:
     """Run the dir's tests (all lists unless --test-list) inside its container."""
     flags = dict(locals())
@@ -93,6 +98,7 @@ def _one_list(name: str, doc: str) -> Task[Any]:
         fresh: bool = False,
         if_missing: str = "fail",
         allow_stale: bool = False,
+        reruns: Optional[str] = None,
     ) -> Outcome:
         return _run(
             test_list=name,
@@ -105,6 +111,7 @@ def _one_list(name: str, doc: str) -> Task[Any]:
             fresh=fresh,
             if_missing=if_missing,
             allow_stale=allow_stale,
+            reruns=reruns,
         )
 
     body.__name__ = body.__qualname__ = f"run_{name}_tests"

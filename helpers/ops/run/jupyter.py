@@ -138,8 +138,13 @@ def serve(
         )
     token = secrets.token_hex(24)
     containers.prepare_host(target)
-    events.data(f"jupyter: {url(port, token)}  (container {name}; Ctrl-C stops it)")
-    code = _wait(argv, name, token, runner)
+    from helpers.ops.run import services
+
+    short = secrets.token_hex(3)
+    with services.running_for(target, f"jupyter-{short}", short, runner) as sset:
+        argv = containers.run_argv(target, chosen.ref, services.on_network(opts, sset))
+        events.data(f"jupyter: {url(port, token)}  (container {name}; Ctrl-C stops it)")
+        code = _wait(argv, name, token, runner)
     if code == NO_JUPYTER:
         raise UserError(no_jupyter_message(chosen.ref, target))
     return Outcome(code=code)

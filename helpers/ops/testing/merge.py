@@ -151,6 +151,8 @@ def _result(entry: Mapping[str, Any]) -> parallel.DirResult:
         seconds=float(entry["seconds"]),
         output="",
         note=str(entry.get("note") or ""),
+        flaky=tuple(str(n) for n in entry.get("flaky") or ()),
+        quarantined=tuple(str(n) for n in entry.get("quarantined") or ()),
     )
 
 

@@ -134,11 +134,11 @@ def test_progress_and_blocks() -> None:
 def test_table_totals_and_json() -> None:
     text = report.table(RESULTS, [("svc", "image missing")])
     assert text.splitlines() == [
-        "dir    image      passed  failed  skipped  errors  seconds",
-        "-----  ---------  ------  ------  -------  ------  -------",
-        ".      img-.      3       0       0        0       1.2",
-        "infra  img-infra  1       2       1        0       1.2",
-        "web    img-web    0       0       0        1       1.2",
+        "dir    image      passed  failed  skipped  errors  flaky  seconds",
+        "-----  ---------  ------  ------  -------  ------  -----  -------",
+        ".      img-.      3       0       0        0       0      1.2",
+        "infra  img-infra  1       2       1        0       0      1.2",
+        "web    img-web    0       0       0        1       0      1.2",
         "svc: not run (image missing)",
     ]
     assert report.totals(RESULTS) == junit.Counts(passed=4, failed=2, skipped=1, errors=1)
