@@ -13,28 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
 from tests.integration.conftest import Client, ClientFactory, one_line_error
+from tests.integration.test_main_pytest import start_and_wait_for_containers
 
 pytestmark = pytest.mark.integration
 
+# Built here from Debian's packages on the local base (no Docker Hub); Postgres runs
 # initdb at build time, so that a start is a fraction of a second.
-PG_DOCKERFILE = """ARG BASE_IMAGE
-FROM ${BASE_IMAGE}
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \\
-    --no-install-recommends postgresql-15 >/dev/null && rm -rf /var/lib/apt/lists/*
-USER postgres
-RUN /usr/lib/postgresql/15/bin/initdb -D /var/lib/postgresql/data -U postgres --auth=trust \\
-    >/dev/null && echo "listen_addresses='*'" >> /var/lib/postgresql/data/postgresql.conf \\
-    && echo "host all all 0.0.0.0/0 trust" >> /var/lib/postgresql/data/pg_hba.conf
-CMD ["/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql/data", "-c", "fsync=off"]
-"""
-REDIS_DOCKERFILE = """ARG BASE_IMAGE
-FROM ${BASE_IMAGE}
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \\
-    --no-install-recommends redis-server >/dev/null && rm -rf /var/lib/apt/lists/*
-USER redis
-CMD ["redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no"]
-"""
+FIXTURES = REPO / "tests" / "fixtures" / "services"
+PG_DOCKERFILE = (FIXTURES / "pg.Dockerfile").read_text()
+REDIS_DOCKERFILE = (FIXTURES / "redis.Dockerfile").read_text()
 # The dir's own image: the client libraries from PyPI (HTTPS: the extra CA bundle first).
 CLIENT_DOCKERFILE = """ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
@@ -42,11 +31,14 @@ COPY .helpers/ /tmp/helpers-build/
 RUN sh /tmp/helpers-build/install-ca.sh
 RUN python3 -m pip install --no-cache-dir -q "psycopg[binary]==3.2.3" "redis==5.2.1"
 """
+# Every dir has a Postgres (repo-wide); d0 adds a Redis (its own file, the repo's context).
 SERVICES_CONFIG = """services:
   db:
     dockerfile: devops/pg.Dockerfile
     healthcheck: pg_isready -h 127.0.0.1 -U postgres
     start_timeout: 30
+"""
+CACHE_CONFIG = """services:
   cache:
     dockerfile: devops/redis.Dockerfile
     healthcheck: redis-cli ping | grep -q PONG
@@ -61,8 +53,11 @@ import redis
 HERE = os.path.basename(os.getcwd())
 
 
+SERVICES = os.environ["HELPERS_SERVICES"].split(",")
+
+
 def test_services_are_named_in_the_env():
-    assert os.environ["HELPERS_SERVICES"] == "db,cache"
+    assert SERVICES == (["db", "cache"] if HERE == "d0" else ["db"])
 
 
 def test_postgres_is_this_dirs_own():
@@ -74,6 +69,8 @@ def test_postgres_is_this_dirs_own():
 
 
 def test_redis_is_this_dirs_own():
+    if "cache" not in SERVICES:
+        return
     client = redis.Redis(host="cache", port=6379)
     client.setnx("owner", HERE)
     assert client.get("owner") == HERE.encode()
@@ -86,13 +83,14 @@ def _dirs(n: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def pg_client(module_client_factory: ClientFactory) -> Client:
-    """8 runnable dirs with the same tests, one repo-wide pair of services (one image each,
-    shared; every run gets its own containers), all images built once."""
+    """8 runnable dirs with the same tests, a repo-wide Postgres (one image, shared; every
+    run gets its own container) and d0's Redis, all images built once."""
     dirs = _dirs(8)
     files = {
         "repo_config.yaml": SERVICES_CONFIG,
         "devops/pg.Dockerfile": PG_DOCKERFILE,
-        "devops/redis.Dockerfile": REDIS_DOCKERFILE,
+        "d0/devops/redis.Dockerfile": REDIS_DOCKERFILE,
+        "d0/repo_config.yaml": CACHE_CONFIG,
     }
     for d in dirs:
         files[f"{d}/devops/Dockerfile"] = CLIENT_DOCKERFILE
@@ -108,8 +106,9 @@ def pg_client(module_client_factory: ClientFactory) -> Client:
 def ours(client: Client, what: str = "container") -> list[str]:
     """The repo's containers (running or not) or networks, by the repo label."""
     listing = ["docker", "ps", "-a"] if what == "container" else ["docker", "network", "ls"]
+    name = "{{.Names}}" if what == "container" else "{{.Name}}"
     out = subprocess.run(
-        [*listing, "--filter", f"label=io.helpers.repo={client.root}", "--format", "{{.Names}}"],
+        [*listing, "--filter", f"label=io.helpers.repo={client.root}", "--format", name],
         capture_output=True,
         text=True,
         check=True,
@@ -174,25 +173,9 @@ def test_eight_dirs_each_with_its_own_postgres_ten_times(pg_client: Client) -> N
             assert all(n.startswith("helpers-warm-") for n in names), names
 
 
-def _waiting_for(client: Client, argv: list[str], count: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        argv,
-        cwd=client.root,
-        env=client.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        side = services_of(client)
-        running = [n for n in ours(client) if n not in side]  # the dirs' own containers
-        if len(running) >= count and len(side) >= count:
-            break
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        raise AssertionError(f"{argv}: its containers never ran: {proc.communicate()[0]}")
+def _waiting_for(client: Client, argv: list[str], dirs: int) -> subprocess.Popen[str]:
+    """Started, once each of `dirs` dirs runs its container beside its one service."""
+    proc = start_and_wait_for_containers(client, argv, count=2 * dirs)
     time.sleep(1)  # pytest inside gets going
     return proc
 
@@ -229,7 +212,7 @@ def test_a_stop_signal_mid_run_leaves_no_service_and_no_network(
 ) -> None:
     script = str(sleeper.root / "helpers_root/dev_scripts/main_pytest.py")
     argv = [sys.executable, script, "-j", "2", *(["--fresh"] if fresh else [])]
-    proc = _waiting_for(sleeper, argv, count=2)
+    proc = _waiting_for(sleeper, argv, dirs=2)
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
@@ -246,7 +229,7 @@ def test_a_stop_signal_mid_run_leaves_no_service_and_no_network(
 def test_run_tests_and_docker_cmd_interrupted_leave_nothing(
     sleeper: Client, sig: signal.Signals, task: tuple[str, ...]
 ) -> None:
-    proc = _waiting_for(sleeper, [sys.executable, "-m", "invoke", *task], count=1)
+    proc = _waiting_for(sleeper, [sys.executable, "-m", "invoke", *task], dirs=1)
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
@@ -293,3 +276,106 @@ def test_bad_service_config_names_file_and_line(client_factory: ClientFactory) -
         "error: repo_config.yaml:5: 'services.db.start_timeout' must be a positive number "
         "of seconds, got 'soon'; fix the value"
     )
+
+
+def test_docker_ps_and_docker_kill_know_a_warm_containers_services(
+    sleeper: Client,
+) -> None:
+    assert (
+        sleeper.invoke(
+            "run_tests", "--dir", "b", "--pytest-opts", "-k nothing", "--allow-no-tests"
+        ).returncode
+        == 0
+    )
+    assert len(services_of(sleeper)) == 1 and ours(sleeper, "network") != []
+    listed = sleeper.invoke("docker_ps")
+    assert "b (service side)" in listed.stdout, listed.stdout
+    killed = sleeper.invoke("docker_kill", "--all", "--repo-only")
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+    assert ours(sleeper) == [] and ours(sleeper, "network") == []
+
+
+def test_an_image_service_is_pulled_from_the_registry_first(client_factory: ClientFactory) -> None:
+    import secrets
+
+    from tests.integration.conftest import base_image
+
+    name = f"it-svc-{secrets.token_hex(4)}:1"
+    pushed = f"localhost:5000/{name}"
+    subprocess.run(["docker", "tag", base_image(), pushed], check=True)
+    try:
+        subprocess.run(["docker", "push", "-q", pushed], check=True, capture_output=True)
+        subprocess.run(["docker", "rmi", pushed], check=True, capture_output=True)
+        config = (
+            f"registry: localhost:5000\nservices:\n  side:\n    image: {name}\n"
+            "    command: sleep 300\n"
+        )
+        client = client_factory(".", files={"repo_config.yaml": config})
+        assert client.invoke("docker_build_local_image").returncode == 0
+        done = client.invoke("docker_cmd", "--cmd", "getent hosts side && echo $HELPERS_SERVICES")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"pull   service side  {pushed}" in done.stderr
+        assert done.stdout.strip().endswith("side")
+        assert ours(client) == [] and ours(client, "network") == []
+    finally:
+        subprocess.run(["docker", "rmi", pushed], capture_output=True)
+
+
+FLAKY_TEST = """import os
+from pathlib import Path
+
+
+def test_flaky():
+    counter = Path(os.environ["HELPERS_REPORT_DIR"]) / "attempts"  # new for every run
+    counter.parent.mkdir(parents=True, exist_ok=True)
+    attempt = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(attempt + 1))
+    assert attempt > 0, "the first attempt fails"
+"""
+QUARANTINED_TESTS = """def test_broken():
+    assert 0, "known broken"
+
+
+def test_recovering():
+    pass
+"""
+
+
+def test_flaky_and_quarantined_tests_in_real_runs(client_factory: ClientFactory) -> None:
+    client = client_factory(
+        ".",
+        files={
+            "repo_config.yaml": (
+                "quarantine: [tests/test_q.py::test_broken, tests/test_q.py::test_recovering]\n"
+            ),
+            "tests/test_flaky.py": FLAKY_TEST,
+            "tests/test_q.py": QUARANTINED_TESTS,
+        },
+    )
+    assert client.invoke("docker_build_local_image").returncode == 0
+    red = client.invoke("run_tests")
+    assert red.returncode == 1, red.stdout + red.stderr  # no reruns: the flaky test fails
+    assert "tests/test_q.py" not in client.invoke("pytest_repro").stdout  # never rerun
+    green = client.invoke("run_tests", "--reruns", "1")
+    assert green.returncode == 0, green.stdout + green.stderr
+    assert (
+        ".: flaky (failed, then passed on a rerun): tests/test_flaky.py::test_flaky" in green.stdout
+    )
+    assert ".: quarantined (cannot fail the run): tests/test_q.py::test_broken" in green.stdout
+    junit = green.stdout.split("junit: ", 1)[1].split()[0]
+    assert "<flakyFailure" in Path(junit).read_text()
+    done = client.script("dev_scripts/main_pytest.py", "--reruns", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = report_of(done.stdout)
+    (entry,) = data["dirs"]
+    assert entry["flaky"] == ["tests/test_flaky.py::test_flaky"]
+    assert entry["quarantined"] == [
+        "tests/test_q.py::test_broken",
+        "tests/test_q.py::test_recovering",
+    ]
+    run_dir = Path(done.stdout.rsplit("reports: ", 1)[1].split()[0])
+    assert "<flakyFailure" in (run_dir / "junit.xml").read_text()  # the combined JUnit too
+    assert "errors  flaky  seconds" in done.stdout  # the summary table's column
+    # test_recovering passed in three runs in a row (red, green, main_pytest): said once.
+    assert "tests/test_q.py::test_recovering passed 3 runs in a row" in done.stderr
+    assert "can leave quarantine" in done.stderr and "test_broken passed" not in done.stderr

@@ -279,6 +279,9 @@ def kill(
     result = runner(argv)
     if not result.ok:
         events.warning(last_line(result.err))
+    from helpers.ops.run import services
+
+    services.remove_owned([c.name for c in chosen], runner)  # a warm container's services
     killed = [f"killed {c.name}" for c in chosen if c.name in result.out.split()]
     return Outcome.of(killed, 0 if result.ok else 1)
 

@@ -235,6 +235,25 @@ def stop(sset: ServiceSet, runner: commands.Runner = commands.run) -> None:
     network.remove([sset.network], runner)
 
 
+def remove_owned(owners: Sequence[str], runner: commands.Runner = commands.run) -> int:
+    """Remove the services and networks of these (warm) containers, in two listings."""
+    owner = f'{{{{.Label "{LABEL_OWNER}"}}}}'
+    label = ("--filter", f"label={LABEL_OWNER}", "--format")
+    listed = runner((engine.DOCKER, "ps", "--all", *label, f"{{{{.Names}}}} {owner}"))
+    boxes = _owned(listed.out, owners)
+    if boxes:
+        runner((engine.DOCKER, "rm", "--force", "--volumes", *boxes))
+    nets = runner((engine.DOCKER, "network", "ls", *label, f"{{{{.Name}}}} {owner}"))
+    network.remove(_owned(nets.out, owners), runner)
+    return len(boxes)
+
+
+def _owned(listing: str, owners: Sequence[str]) -> list[str]:
+    """Names from `NAME OWNER` lines whose owner is one of `owners`."""
+    rows = [line.split() for line in listing.splitlines()]
+    return [row[0] for row in rows if len(row) == 2 and row[1] in owners]
+
+
 def _state(container: str, runner: commands.Runner) -> tuple[str, str, str]:
     """(status, exit code, health) of the container; status "" when it is gone."""
     result = runner((engine.DOCKER, "container", "inspect", "--format", STATE_FORMAT, container))

@@ -209,5 +209,4 @@ def _winner_runs(name: str, runner: commands.Runner, wait: float = RACE_WAIT) ->
 def remove(name: str, runner: commands.Runner = commands.run) -> None:
     """Remove a warm container, and its services and network when it has them."""
     runner((engine.DOCKER, "rm", "--force", name))
-    engine.remove_labelled(services.LABEL_OWNER, name, runner)
-    network.remove_labelled(services.LABEL_OWNER, name, runner)
+    services.remove_owned([name], runner)

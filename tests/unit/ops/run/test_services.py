@@ -266,3 +266,16 @@ def test_ps_names_a_service_and_the_run_it_serves() -> None:
     rows = inventory.list_containers(runner=runner)
     assert rows[0].service == "db" and rows[0].run == "run-1"
     assert "infra (service db)" in inventory.ps_table(rows, Path("/repo"))
+
+
+def test_the_github_workflow_runs_the_same_command_and_no_job_services() -> None:
+    """Services are ours: CI runs main_pytest, which starts them; no job's `services:`."""
+    import yaml
+
+    from tests.conftest import REPO
+
+    text = (REPO / "templates" / "github-workflow.yml").read_text()
+    jobs = yaml.safe_load(text.replace("@HELPERS_DIR@", "helpers_root"))["jobs"]
+    assert all("services" not in job for job in jobs.values())
+    runs = [step.get("run", "") for job in jobs.values() for step in job.get("steps", [])]
+    assert any("dev_scripts/main_pytest.py --dir" in run for run in runs)
