@@ -7,6 +7,7 @@ never on a command line. The port is published on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import socket
@@ -141,8 +142,10 @@ def serve(
     from helpers.ops.run import services
 
     short = secrets.token_hex(3)
-    with services.running_for(target, f"jupyter-{short}", short, runner) as sset:
-        argv = containers.run_argv(target, chosen.ref, services.on_network(opts, sset))
+    run_id = f"jupyter-{short}"  # the server's and its services' (docker_cleanup pairs them)
+    with services.running_for(target, run_id, short, runner) as sset:
+        opts = dataclasses.replace(services.on_network(opts, sset), run_id=run_id)
+        argv = containers.run_argv(target, chosen.ref, opts)
         events.data(f"jupyter: {url(port, token)}  (container {name}; Ctrl-C stops it)")
         code = _wait(argv, name, token, runner)
     if code == NO_JUPYTER:
