@@ -101,22 +101,21 @@ class Driver:
         except KeyboardInterrupt:  # the driver is stopping: the interrupt removes the rest
             return DirResult(run.rel_dir, run.image, 130, None, 0.0, "", NOT_STARTED)
         except UserError as err:
-            logs = "\n".join(getattr(err, "logs", ()))
-            result = DirResult(
-                run.rel_dir,
-                run.image,
-                EXIT_USAGE,
-                None,
-                time.monotonic() - begin,
-                logs,
-                err.message,
-            )
-            self._emit(Finished(result))
-            return result
+            return self._no_services(run, begin, err)
         try:
             return self._tests(run, begin)
         finally:
             services.stop(run.services)
+
+    def _no_services(self, run: DirRun, begin: float, err: UserError) -> DirResult:
+        """A dir whose services did not get healthy: not run (exit 2), their logs its output."""
+        logs = "\n".join(getattr(err, "logs", ()))
+        took = time.monotonic() - begin
+        result = DirResult(run.rel_dir, run.image, EXIT_USAGE, None, took, logs, err.message)
+        if self.fail_fast:
+            self.stopping.set()
+        self._emit(Finished(result))
+        return result
 
     def _tests(self, run: DirRun, begin: float) -> DirResult:
         env = dict(run.env) if run.env else None
