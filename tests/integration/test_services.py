@@ -17,7 +17,8 @@ from tests.conftest import REPO
 from tests.integration.conftest import Client, ClientFactory, one_line_error
 from tests.integration.test_main_pytest import start_and_wait_for_containers
 
-pytestmark = pytest.mark.integration
+# Real images built from Debian's and PyPI's packages, real waits: the slow list's time-out.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Built here from Debian's packages on the local base (no Docker Hub); Postgres runs
 # initdb at build time, so that a start is a fraction of a second.
@@ -159,7 +160,7 @@ def test_run_tests_reaches_postgres_and_redis_by_name(pg_client: Client) -> None
     assert "service db" in listed.stdout and "service cache" in listed.stdout, listed.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.superslow  # 80 dir runs and 40 fresh Postgres starts: minutes on a busy engine
 def test_eight_dirs_each_with_its_own_postgres_ten_times(pg_client: Client) -> None:
     """-j 4, 10 repeats (warm and fresh alternating): no dir ever sees another's rows."""
     for repeat in range(10):
