@@ -161,7 +161,7 @@ def _verdict(run: testplan.DirRun, code: int, allow_no_tests: bool) -> Outcome:
 
 
 def flaky_lines(run: testplan.DirRun) -> list[str]:
-    """`flaky: <id>` and `quarantined: <id>` lines of the run, from the plugin's record."""
+    """A line per flaky and per quarantined test of the run, from the plugin's record."""
     from helpers.ops.testing import report
 
     return report.dir_notes(run.rel_dir, *reruns.read(run.report_dir))
