@@ -109,7 +109,10 @@ class Driver:
 
     def _no_services(self, run: DirRun, begin: float, err: UserError) -> DirResult:
         """A dir whose services did not get healthy: not run (exit 2), their logs its output."""
-        logs = "\n".join(getattr(err, "logs", ()))
+        lines = getattr(err, "logs", ())
+        for line in lines if self.live else ():  # as a live dir's output, line by line
+            self._emit(Output(run.rel_dir, line))
+        logs = "\n".join(lines)
         took = time.monotonic() - begin
         result = DirResult(run.rel_dir, run.image, EXIT_USAGE, None, took, logs, err.message)
         if self.fail_fast:
