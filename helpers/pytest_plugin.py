@@ -7,7 +7,9 @@
 - per-test-list time-outs from $HELPERS_TEST_TIMEOUTS ("fast=60,slow=600,...")
   through pytest-timeout when the image has it (said once when it does not);
 - records the node ids of failed tests in $HELPERS_REPORT_DIR/failed.txt so
-  `invoke pytest_failed` can rerun them.
+  `invoke pytest_failed` can rerun them;
+- reruns failing tests ($HELPERS_RERUNS) and quarantines tests ($HELPERS_QUARANTINE):
+  see helpers.pytest_flaky.
 
 Load it with `-p helpers.pytest_plugin` or `pytest_plugins = ["helpers.pytest_plugin"]`
 in the client's root conftest.py.
@@ -44,6 +46,13 @@ def pytest_configure(config: pytest.Config) -> None:
     report_dir = os.environ.get("HELPERS_REPORT_DIR")
     if report_dir and not config.pluginmanager.has_plugin("helpers-failures"):
         config.pluginmanager.register(_FailureRecorder(Path(report_dir)), "helpers-failures")
+    from helpers import pytest_flaky
+
+    reruns, quarantine = pytest_flaky.reruns_from_env(), pytest_flaky.quarantine_from_env()
+    if (reruns or quarantine) and not config.pluginmanager.has_plugin("helpers-flaky"):
+        where = Path(report_dir) if report_dir else None
+        plugin = pytest_flaky.FlakyPlugin(reruns, quarantine, where)
+        config.pluginmanager.register(plugin, "helpers-flaky")
 
 
 def _own_project(path: Path) -> bool:

@@ -50,6 +50,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> many.Options:
     )
     p.add_argument("--pytest-opts", default="", help="extra pytest options, e.g. '-x -k name'")
     p.add_argument("--allow-no-tests", action="store_true", help="zero tests run is not a failure")
+    p.add_argument(
+        "--reruns",
+        type=int,
+        default=None,
+        metavar="N",
+        help="retry a failing test up to N times; one that then passes is flaky (default: config)",
+    )
     p.add_argument("--junit-xml", type=Path, help="also write the combined JUnit XML here")
     p.add_argument("--json", type=Path, help="also write the JSON report here")
     p.add_argument("--shard", default=None, help="run shard I of N of the selected dirs, e.g. 1/4")
@@ -71,6 +78,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> many.Options:
     args = p.parse_args(argv)
     if args.jobs < 1:
         p.error(f"-j {args.jobs}: needs at least 1")
+    if args.reruns is not None and not 0 <= args.reruns <= 10:
+        p.error(f"--reruns {args.reruns}: give a number of retries from 0 to 10")
     for flag, path in (("--junit-xml", args.junit_xml), ("--json", args.json)):
         if path is not None and not path.resolve().parent.is_dir():
             p.error(f"{flag} {path}: its dir does not exist")

@@ -155,5 +155,5 @@ def remove_labelled(
     listed = runner((DOCKER, "ps", "--all", "--filter", filt, "--format", "{{.Names}}"))
     names = [n for n in listed.out.split() if n != keep]
     if names:
-        runner((DOCKER, "rm", "--force", *names))
+        runner((DOCKER, "rm", "--force", "--volumes", *names))  # and their anonymous volumes
     return len(names)

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from helpers.errors import UserError
+from helpers.model.services import Service
+from helpers.model.services import parse as _services
 
 FILENAME = "repo_config.yaml"
 TEST_LISTS = ("fast", "slow", "superslow")
@@ -73,6 +75,9 @@ class Config:
     signing_key: Optional[str] = None  # signed releases: the private key file
     verify_key: Optional[str] = None  # signed releases: the public key (default <signing_key>.pub)
     require_signed: bool = False  # signed releases: docker_pull and prod promotion verify first
+    services: Mapping[str, Service] = field(default_factory=dict)  # name -> what tests need
+    reruns: int = 0  # retries of a failing test inside one pytest run (flaky tests)
+    quarantine: tuple[str, ...] = ()  # node ids that run but never fail the run
     origin: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -252,6 +257,21 @@ def _boundaries(value: Any, where: str, key: str) -> dict[str, tuple[str, ...]]:
     return {"public_modules": mods}
 
 
+def _reruns(value: Any, where: str, key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10:
+        raise _fail(where, key, "a number of retries from 0 to 10", value)
+    return value
+
+
+def _node_ids(value: Any, where: str, key: str) -> tuple[str, ...]:
+    """Test node ids relative to the runnable dir (`tests/test_x.py::test_y`)."""
+    items = _str_list(value, where, key)
+    for item in items:
+        if "::" not in item or item.startswith("/"):
+            raise _fail(where, key, "test ids like tests/test_x.py::test_y", item)
+    return items
+
+
 _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "image_name": _image_name,
     "registry": _registry,
@@ -282,6 +302,9 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "signing_key": _opt_str,
     "verify_key": _opt_str,
     "require_signed": _bool,
+    "services": _services,
+    "reruns": _reruns,
+    "quarantine": _node_ids,
 }
 VALID_KEYS = tuple(_KEYS)
 
@@ -317,7 +340,31 @@ def _read_yaml(path: Path, display: str) -> dict[str, tuple[Any, int]]:
     if not isinstance(data, dict) or node is None:
         raise UserError(f"{display}:1: expected a mapping of settings (key: value)")
     lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
-    return {str(k): (v, lines.get(str(k), 1)) for k, v in data.items()}
+    nodes = {str(k.value): v for k, v in node.value}
+    return {str(k): (_lined(v, nodes.get(str(k))), lines.get(str(k), 1)) for k, v in data.items()}
+
+
+class Lined(dict):  # type: ignore[type-arg]
+    """A mapping read from YAML that knows the line of each of its keys (`lines`), so a
+    nested key's error can name its own line."""
+
+    lines: dict[str, int]
+
+
+def _lined(value: Any, node: Any) -> Any:
+    """`value` with each nested mapping a `Lined` one (`node`: its YAML node)."""
+    import yaml
+
+    if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
+        return value
+    out = Lined(value)
+    out.lines = {}
+    for knode, vnode in node.value:
+        name = str(knode.value)
+        out.lines[name] = knode.start_mark.line + 1
+        if name in out:
+            out[name] = _lined(out[name], vnode)
+    return out
 
 
 def _validated(path: Path, display: str) -> dict[str, Any]:

@@ -1,9 +1,13 @@
-"""JUnit XML: counts from one run, and one combined file from many; pure over text."""
+"""JUnit XML: counts from one run, and one combined file from many; pure over text.
+
+Imported by the pytest plugin inside containers (reruns): standard library only.
+"""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,3 +144,41 @@ def cases(text: str) -> list[Case]:
     except ET.ParseError:
         return []
     return [_case(s.get("name", ""), c) for s in _suites(root) for c in s.iter("testcase")]
+
+
+def case_address(nodeid: str) -> tuple[str, str]:
+    """(classname, name) pytest's junitxml writes for a node id (`mangle_test_address`)."""
+    path, bracket, params = nodeid.partition("[")
+    names = path.split("::")
+    names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
+    names[-1] += bracket + params
+    return ".".join(names[:-1]), names[-1]
+
+
+def _rerun_element(tag: str, attempt: Mapping[str, str]) -> ET.Element:
+    el = ET.Element(tag, {"message": attempt.get("message", ""), "type": attempt.get("type", "")})
+    for child, key in (("stackTrace", "text"), ("system-out", "stdout"), ("system-err", "stderr")):
+        if attempt.get(key):
+            ET.SubElement(el, child).text = attempt[key]
+    return el
+
+
+def add_reruns(text: str, entries: Mapping[str, tuple[bool, Sequence[Mapping[str, str]]]]) -> str:
+    """The JUnit document with each rerun test's failed attempts in Maven Surefire's form.
+
+    `entries`: node id -> (passed in the end, its failed attempts). A test that passed on
+    a rerun gets `<flakyFailure>` (`<flakyError>` for a setup/teardown error) per failed
+    attempt; one that never passed keeps its `<failure>` and gets `<rerunFailure>`
+    (`<rerunError>`) for the earlier attempts.
+    """
+    root = ET.fromstring(text)
+    cases = {(c.get("classname", ""), c.get("name", "")): c for c in root.iter("testcase")}
+    for nodeid, (passed, attempts) in entries.items():
+        case = cases.get(case_address(nodeid))
+        if case is None:
+            continue
+        for attempt in attempts:
+            error = attempt.get("when", "call") != "call"
+            kind = ("flaky" if passed else "rerun") + ("Error" if error else "Failure")
+            case.append(_rerun_element(kind, attempt))
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)

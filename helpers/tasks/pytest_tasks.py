@@ -35,6 +35,8 @@ HELP = {
     "allow_stale": ALLOW_STALE_HELP,
     "watch": "after the run, rerun on every change to the dir's files, its dependency units "
     "or its image inputs (affected test files first) until Ctrl-C",
+    "reruns": "retry a failing test up to N times in the same run; one that then passes is "
+    "flaky (default: config `reruns`)",
 }
 
 RUN_FLAGS = (
@@ -47,6 +49,7 @@ RUN_FLAGS = (
     "fresh",
     "if_missing",
     "allow_stale",
+    "reruns",
 )
 
 
@@ -55,8 +58,9 @@ def _help(*names: str) -> dict[str, str]:
 
 
 def _run(**flags: Any) -> Outcome:
-    from helpers.ops.testing import single
+    from helpers.ops.testing import reruns, single
 
+    flags["reruns"] = reruns.parse_flag(flags.get("reruns"))
     return single.run_tests(single.RunRequest(**flags))
 
 
@@ -75,6 +79,7 @@ def run_tests(
     if_missing: str = "fail",
     allow_stale: bool = False,
     watch: bool = False,
+    reruns: Optional[str] = None,
 ) -> Outcome:
     """Run the dir's tests (all lists unless --test-list) inside its container."""
     flags = dict(locals())
@@ -101,6 +106,7 @@ def _one_list(name: str, doc: str) -> Task[Any]:
         fresh: bool = False,
         if_missing: str = "fail",
         allow_stale: bool = False,
+        reruns: Optional[str] = None,
     ) -> Outcome:
         return _run(
             test_list=name,
@@ -113,6 +119,7 @@ def _one_list(name: str, doc: str) -> Task[Any]:
             fresh=fresh,
             if_missing=if_missing,
             allow_stale=allow_stale,
+            reruns=reruns,
         )
 
     body.__name__ = body.__qualname__ = f"run_{name}_tests"

@@ -171,9 +171,7 @@ RUN sh /tmp/helpers-build/install-ca.sh
 """
 
 
-@pytest.fixture()
-def client_factory(shared_tmp: Path, helpers_snapshot: Path) -> Iterator[ClientFactory]:
-    """Make a client repo: helpers as a real submodule, tasks.py, and the given runnable dirs."""
+def _factory(shared_tmp: Path, helpers_snapshot: Path) -> Iterator[ClientFactory]:
     made: list[Client] = []
 
     def make(*dirs: str, files: Optional[Mapping[str, str]] = None) -> Client:
@@ -199,11 +197,24 @@ def client_factory(shared_tmp: Path, helpers_snapshot: Path) -> Iterator[ClientF
         remove_traces(client.root)
 
 
+@pytest.fixture()
+def client_factory(shared_tmp: Path, helpers_snapshot: Path) -> Iterator[ClientFactory]:
+    """Make a client repo: helpers as a real submodule, tasks.py, and the given runnable dirs."""
+    yield from _factory(shared_tmp, helpers_snapshot)
+
+
+@pytest.fixture(scope="module")
+def module_client_factory(shared_tmp: Path, helpers_snapshot: Path) -> Iterator[ClientFactory]:
+    """`client_factory` for clients (and their images) shared by a module's tests."""
+    yield from _factory(shared_tmp, helpers_snapshot)
+
+
 def remove_traces(root: Path) -> None:
-    """Remove the containers and images a test client repo made (found by their repo label)."""
+    """Remove the containers, networks and images a test client repo made (by their repo label)."""
     label = f"label=io.helpers.repo={root}"
     for listing, remove in (
-        (["docker", "ps", "-aq"], ["docker", "rm", "-f"]),
+        (["docker", "ps", "-aq"], ["docker", "rm", "-f", "-v"]),
+        (["docker", "network", "ls", "-q"], ["docker", "network", "rm"]),
         (["docker", "images", "-q"], ["docker", "rmi", "-f"]),
     ):
         found = subprocess.run([*listing, "--filter", label], capture_output=True, text=True)

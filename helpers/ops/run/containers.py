@@ -56,6 +56,7 @@ class RunOptions:
     volumes: tuple[str, ...] = ()  # more HOST:CONTAINER[:ro] mounts for this run
     # True: the env file's path is ENV_FILE_LATER (a plan); False: written now.
     defer_env_file: bool = False
+    network: str = ""  # the run's private network (its services'); else config `network`
 
 
 def helpers_inside(root: Path) -> Optional[str]:
@@ -218,8 +219,8 @@ def run_argv(
         argv += ["--entrypoint", ""]  # an image's ENTRYPOINT is not run first (keep_entrypoint)
     argv += _label_args(target, opts)
     argv += ["--user", f"{os.getuid()}:{os.getgid()}"]
-    if cfg.network:
-        argv += ["--network", cfg.network]
+    if opts.network or cfg.network:
+        argv += ["--network", opts.network or cfg.network or ""]
     if opts.mount_repo:
         argv += ["--volume", f"{target.root}:{project.MOUNT}"]
     for volume in opts.volumes:

@@ -20,6 +20,7 @@ from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import config, images, project, workspace
 from helpers.ops.run import containers
+from helpers.ops.run.services import LABEL_SERVICE
 from helpers.outcome import Outcome
 
 MANAGED = f"label={images.LABEL_MANAGED}=true"
@@ -35,7 +36,9 @@ _PS_FORMAT = (
     '{"id":{{json .ID}},"name":{{json .Names}},"image":{{json .Image}},'
     '"state":{{json .State}},"status":{{json .Status}},'
     f'"repo":{_label(images.LABEL_REPO)},"dir":{_label(images.LABEL_DIR)},'
-    f'"managed":{_label(images.LABEL_MANAGED)},"container":{_label(containers.LABEL_CONTAINER)}}}'
+    f'"managed":{_label(images.LABEL_MANAGED)},"container":{_label(containers.LABEL_CONTAINER)},'
+    f'"service":{_label(LABEL_SERVICE)},"run":{_label(containers.LABEL_RUN)},'
+    '"created":{{json .CreatedAt}}}'
 )
 
 
@@ -49,6 +52,9 @@ class ContainerRow:
     repo: str = ""
     dir: str = ""
     ours: bool = False
+    service: str = ""  # the service's name, for a service container of a run
+    run: str = ""  # the run id that started it (not on warm containers)
+    created: str = ""  # `2026-12-02 06:46:49 +0000 UTC`, as the engine lists it
 
     @property
     def stopped(self) -> bool:
@@ -111,6 +117,9 @@ def list_containers(
                     repo=d["repo"],
                     dir=d["dir"],
                     ours=ours,
+                    service=d.get("service") or "",
+                    run=d.get("run") or "",
+                    created=d.get("created") or "",
                 )
             )
     return rows
@@ -206,6 +215,7 @@ def ps_table(
     body = []
     for c in rows:
         where = c.dir if here is not None and c.repo == str(here) else f"{c.repo}:{c.dir}"
+        where += f" (service {c.service})" if c.service else ""
         body.append((c.name, where, c.image, c.status))
     return table(("NAME", "DIR", "IMAGE", "STATUS"), body)
 
@@ -269,9 +279,17 @@ def kill(
     result = runner(argv)
     if not result.ok:
         events.warning(last_line(result.err))
+    from helpers.ops.run import services
+
+    services.remove_owned([c.name for c in chosen], runner)  # a warm container's services
     killed = [f"killed {c.name}" for c in chosen if c.name in result.out.split()]
     return Outcome.of(killed, 0 if result.ok else 1)
 
 
 def remove_run_containers(run_id: str, runner: commands.Runner = commands.run) -> int:
-    return engine.remove_labelled(containers.LABEL_RUN, run_id, runner)
+    """Every container of the run (its services too), then its networks; how many containers."""
+    from helpers.ops.run import network
+
+    removed = engine.remove_labelled(containers.LABEL_RUN, run_id, runner)
+    network.remove_labelled(containers.LABEL_RUN, run_id, runner)
+    return removed

@@ -7,6 +7,7 @@ never on a command line. The port is published on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import socket
@@ -138,8 +139,15 @@ def serve(
         )
     token = secrets.token_hex(24)
     containers.prepare_host(target)
-    events.data(f"jupyter: {url(port, token)}  (container {name}; Ctrl-C stops it)")
-    code = _wait(argv, name, token, runner)
+    from helpers.ops.run import services
+
+    short = secrets.token_hex(3)
+    run_id = f"jupyter-{short}"  # the server's and its services' (docker_cleanup pairs them)
+    with services.running_for(target, run_id, short, runner) as sset:
+        opts = dataclasses.replace(services.on_network(opts, sset), run_id=run_id)
+        argv = containers.run_argv(target, chosen.ref, opts)
+        events.data(f"jupyter: {url(port, token)}  (container {name}; Ctrl-C stops it)")
+        code = _wait(argv, name, token, runner)
     if code == NO_JUPYTER:
         raise UserError(no_jupyter_message(chosen.ref, target))
     return Outcome(code=code)

@@ -27,14 +27,20 @@ def _run(
     for warning in chosen.warnings:
         events.warning(warning)
     containers.prepare_host(target)
-    run_id = f"run-{secrets.token_hex(6)}"
+    token = secrets.token_hex(6)
+    run_id = f"run-{token}"
     opts = dataclasses.replace(opts, run_id=run_id)
-    from helpers.ops.run import inventory
+    from helpers.ops.run import inventory, services
 
-    argv = containers.run_argv(target, chosen.ref, opts)
-    code = commands.run_live(argv, on_interrupt=lambda: inventory.remove_run_containers(run_id))
-    if code == commands.INTERRUPTED:
-        inventory.remove_run_containers(run_id)
+    with services.running_for(target, run_id, token) as sset:
+        argv = containers.run_argv(target, chosen.ref, services.on_network(opts, sset))
+
+        def stop() -> None:
+            inventory.remove_run_containers(run_id)
+
+        code = commands.run_live(argv, on_interrupt=stop)
+        if code == commands.INTERRUPTED:
+            inventory.remove_run_containers(run_id)
     return code
 
 

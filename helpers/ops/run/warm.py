@@ -7,18 +7,28 @@ older than REUSE_FOR is replaced rather than reused, so a run never races its en
 Its name is a hash of everything it was started with (image id, run argv, env
 file), so a rebuilt image or changed config gets a new one. `--fresh` (or config
 `warm_containers: false`) runs in a new container as main_pytest always does.
+
+A dir with `services` keeps them warm beside its warm container: on a network named
+after it, in its PID namespace (so they end when it ends), with their config and image
+ids in its key (a changed service config starts a fresh set). Such a set is leased to
+one run at a time (`effects.leases`): a second run of the same dir at once gets
+`None` from `ensure` and runs with fresh services of its own, never the first's.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import threading
 import time
+from collections.abc import Mapping
+from typing import Optional
 
-from helpers.effects import commands, engine
+from helpers.effects import commands, engine, leases
 from helpers.errors import UserError
 from helpers.model import project
-from helpers.ops.run import containers
+from helpers.ops.run import containers, network, services
+from helpers.ops.run.services import Resolved
 
 LABEL_WARM = "io.helpers.warm"
 STATE_FORMAT = "{{.State.Running}} {{.State.StartedAt}}"
@@ -30,18 +40,23 @@ def _slot(target: project.Target) -> str:
     return f"{target.root}:{target.rel_dir}"
 
 
-def _options(target: project.Target, name: str) -> containers.RunOptions:
+def _options(
+    target: project.Target, name: str, sset: Optional[services.ServiceSet] = None
+) -> containers.RunOptions:
     return containers.RunOptions(
         command=("sleep", str(LIFETIME)),
-        env=containers.container_env(target),
+        env={**containers.container_env(target), **(sset.env if sset else {})},
         detach=True,
         name=name,
         labels={LABEL_WARM: _slot(target)},
+        network=sset.network if sset else "",
     )
 
 
-def _key(target: project.Target, image: engine.ImageInfo) -> str:
+def _key(target: project.Target, image: engine.ImageInfo, refs: Mapping[str, Resolved]) -> str:
     digest = hashlib.sha256(image.id.encode())
+    if refs:  # the services' config and images: a change starts a fresh set
+        digest.update(f"\0services:{services.fingerprint(target, refs)}".encode())
     argv = list(containers.run_argv(target, image.ref, _options(target, "warm")))
     if containers.ENV_FILE_FLAG in argv:  # a temp file per process: its content counts below
         del argv[argv.index(containers.ENV_FILE_FLAG) + 1]
@@ -65,28 +80,93 @@ def _age_seconds(started_at: str) -> float:
 def remove_for_dir(
     target: project.Target, runner: commands.Runner = commands.run, keep: str = ""
 ) -> None:
-    """Remove this dir's warm containers (stale ones, or before starting a new one);
-    `keep` is spared: another run may have just started it (main_pytest runs at once)."""
+    """Remove this dir's warm containers (stale ones, or before starting a new one) with
+    their services and networks; `keep` is spared: another run may have just started it
+    (main_pytest runs at once)."""
     engine.remove_labelled(LABEL_WARM, _slot(target), runner, keep)
+    slot = f"label={services.LABEL_WARM_SERVICE}={_slot(target)}"
+    fmt = f'{{{{.Names}}}} {{{{.Label "{services.LABEL_OWNER}"}}}}'
+    listed = runner((engine.DOCKER, "ps", "--all", "--filter", slot, "--format", fmt))
+    rows = [line.split() for line in listed.out.splitlines() if line.strip()]
+    gone = [row[0] for row in rows if row[-1] != keep]
+    if gone:
+        runner((engine.DOCKER, "rm", "--force", "--volumes", *gone))
+    network.remove([n for n in network.listed([slot], runner) if n != keep], runner)
+
+
+def name_for(target: project.Target, image: engine.ImageInfo, refs: Mapping[str, Resolved]) -> str:
+    return f"helpers-warm-{target.cfg.image_name.replace('/', '-')}-{_key(target, image, refs)}"
+
+
+def _services_up(name: str, count: int, runner: commands.Runner) -> bool:
+    owner = f"label={services.LABEL_OWNER}={name}"
+    argv = (engine.DOCKER, "ps", "--quiet", "--filter", owner, "--filter", "status=running")
+    return len(runner(argv).out.split()) == count
 
 
 def ensure(
     target: project.Target, image: engine.ImageInfo, runner: commands.Runner = commands.run
 ) -> str:
     """The name of a running warm container for this dir and image, started if needed."""
-    name = f"helpers-warm-{target.cfg.image_name.replace('/', '-')}-{_key(target, image)}"
+    return _ensure(target, image, runner, {}, None)
+
+
+def ensure_with_services(
+    target: project.Target,
+    image: engine.ImageInfo,
+    refs: Mapping[str, Resolved],
+    runner: commands.Runner = commands.run,
+    stopping: Optional[threading.Event] = None,
+) -> Optional[str]:
+    """`ensure`, with the dir's services (`refs`: their images) running and healthy beside
+    the warm container. None: this warm set serves another run right now (run with fresh
+    ones). `stopping` set: the wait for the services ends (an interrupt)."""
+    if refs and not leases.try_hold(name_for(target, image, refs)):
+        return None
+    return _ensure(target, image, runner, refs, stopping)
+
+
+def _ensure(
+    target: project.Target,
+    image: engine.ImageInfo,
+    runner: commands.Runner,
+    refs: Mapping[str, Resolved],
+    stopping: Optional[threading.Event],
+) -> str:
+    name = name_for(target, image, refs)
     fmt = STATE_FORMAT
     state = runner((engine.DOCKER, "container", "inspect", "--format", fmt, name))
     if state.ok:
         running, _, started = state.out.strip().partition(" ")
-        if running == "true" and _age_seconds(started) < REUSE_FOR:
+        young = running == "true" and _age_seconds(started) < REUSE_FOR
+        if young and (not refs or _services_up(name, len(refs), runner)):
             return name
-        if _created(running, started) and _winner_runs(name, runner):
+        if not refs and _created(running, started) and _winner_runs(name, runner):
             return name  # another run's, created a moment ago and starting: share it
-        runner((engine.DOCKER, "rm", "--force", name))  # expired or stopped
+        remove(name, runner)  # expired, stopped, or a service of it is gone
     remove_for_dir(target, runner, keep=name)
     containers.prepare_host(target)
-    argv = containers.run_argv(target, image.ref, _options(target, name))
+    sset = services.plan(target, refs, services.for_warm(name, _slot(target)))
+    if sset is None:
+        return _start(target, image, name, runner)
+    try:  # a warm set with services is this run's alone (the lease): on any failure, gone
+        network.create(sset.network, sset.network_labels, runner)
+        _start(target, image, name, runner, sset)
+        services.start(sset, runner, stopping, create_network=False)
+    except BaseException:
+        remove(name, runner)
+        raise
+    return name
+
+
+def _start(
+    target: project.Target,
+    image: engine.ImageInfo,
+    name: str,
+    runner: commands.Runner,
+    sset: Optional[services.ServiceSet] = None,
+) -> str:
+    argv = containers.run_argv(target, image.ref, _options(target, name, sset))
     for _ in range(START_TRIES):
         started_run = runner(argv)
         if started_run.ok or _winner_runs(name, runner):
@@ -127,4 +207,6 @@ def _winner_runs(name: str, runner: commands.Runner, wait: float = RACE_WAIT) ->
 
 
 def remove(name: str, runner: commands.Runner = commands.run) -> None:
+    """Remove a warm container, and its services and network when it has them."""
     runner((engine.DOCKER, "rm", "--force", name))
+    services.remove_owned([name], runner)

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from helpers import events
-from helpers.effects import engine, fsutil, prefetch
+from helpers.effects import commands, engine, fsutil, prefetch
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 from helpers.model import config, junit, project, testlists, workspace
-from helpers.ops.testing import parallel, record, report, testplan
+from helpers.ops.run import services
+from helpers.ops.testing import parallel, record, report, reruns, testplan
 from helpers.ops.testing.selection import Selection, select
 from helpers.outcome import Outcome
 
@@ -44,6 +46,7 @@ class Options:
     merge_reports: Optional[tuple[Path, ...]]
     expect_matrix: Optional[str]
     watch: bool = False
+    reruns: Optional[int] = None  # None: each dir's config `reruns`
 
     @classmethod
     def of(cls, ns: argparse.Namespace) -> Options:
@@ -65,13 +68,13 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
     from concurrent.futures import ThreadPoolExecutor
 
     from helpers.ops.images import build, choice
-    from helpers.ops.run import warm
 
     out = Prepared([], list(sel.skipped), [])
     if args.if_missing == "build" and args.stage != "local":
         events.warning(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
     policy = choice.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
     runner = prefetch_for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
+    warming = _Warming(threading.Event(), [])
 
     def one(rel: str) -> tuple[str, object]:
         target = project.Target(sel.root, rel, config.load(sel.root, rel))
@@ -79,23 +82,38 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
             chosen = choice.choose(target, args.stage, None, policy, runner)
             for warning in chosen.warnings:
                 events.warning(warning)
-            hot = target.cfg.warm_containers and not args.fresh
-            name = warm.ensure(target, chosen.image, runner) if hot else None
-            plan = testplan.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
+            name, sset = warming.ensure(target, chosen.image, run_id, args.fresh, runner)
+            plan = testplan.plan_dir(
+                target,
+                chosen.ref,
+                lists,
+                run_id,
+                args.pytest_opts,
+                warm=name,
+                services=sset,
+                reruns=args.reruns,
+            )
             return "run", testplan.prepare(plan, sel.root)
         except build.BuildFailedError as err:
             return "broken", (rel, err.message)
         except engine.EngineDownError:
             raise  # the same for every dir: said once, on stderr, by the edge
         except UserError as err:
+            services.show_logs(err)
             return "skipped", (rel, err.message)
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
+    try:
         for kind, payload in pool.map(one, sel.dirs):
             if isinstance(payload, testplan.DirRun):
                 out.runs.append(payload)
             elif isinstance(payload, tuple):
                 (out.broken if kind == "broken" else out.skipped).append(payload)
+    except KeyboardInterrupt:
+        warming.interrupt(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True)
     return out
 
 
@@ -115,6 +133,60 @@ def _said_once(prepared: Prepared) -> set[str]:
     for why in sorted(shared):
         events.warning(f"{why} ({', '.join(d for d, w in mine if w == why)})")
     return shared
+
+
+@dataclass
+class _Warming:
+    """The warm sets with services that this run's preparation starts or takes: on an
+    interrupt they are stopped (once the workers stop) and removed with their services."""
+
+    stopping: threading.Event
+    taken: list[str]
+
+    def ensure(
+        self,
+        target: project.Target,
+        image: engine.ImageInfo,
+        run_id: str,
+        fresh: bool,
+        runner: commands.Runner,
+    ) -> tuple[Optional[str], Optional[services.ServiceSet]]:
+        """The dir's warm container (its services warm beside it), or the services this run
+        starts for the dir when it runs in a fresh container."""
+        from helpers.ops.run import warm
+
+        refs = services.resolve(target, runner) if target.cfg.services else {}
+        if target.cfg.warm_containers and not fresh:
+            leased = warm.name_for(target, image, refs) if refs else ""
+            self.taken.append(leased)
+            name = warm.ensure_with_services(target, image, refs, runner, self.stopping)
+            if name is not None:
+                return name, None
+            self.taken.remove(leased)  # another run's: not ours to remove
+            events.progress(f"{target.rel_dir}: its warm services serve another run; fresh ones")
+        scope = services.for_run(target, run_id, testplan.run_token(run_id, target.rel_dir))
+        return None, services.plan(target, refs, scope)
+
+    def interrupt(self, pool: Any) -> None:
+        from helpers.effects import signals
+        from helpers.ops.run import warm
+
+        signals.ignore_stop_signals()
+        self.stopping.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for name in [n for n in self.taken if n]:
+            warm.remove(name)
+
+
+def _ran(
+    results: Sequence[parallel.DirResult], skipped: list[tuple[str, str]]
+) -> list[parallel.DirResult]:
+    """The dirs whose tests ran; the others go to `skipped` with the reason."""
+    started = [r for r in results if r.note != parallel.NOT_STARTED]
+    skipped += [(r.rel_dir, "not started: --fail-fast") for r in results if r not in started]
+    no_services = [r for r in started if r.counts is None and r.exit_code == EXIT_USAGE]
+    skipped += [(r.rel_dir, r.note) for r in no_services]  # a service did not get healthy
+    return [r for r in started if r not in no_services]
 
 
 def _exit_code(
@@ -229,9 +301,7 @@ def run(args: Options, cwd: Path) -> Outcome:
         _stop_warm(runs)
         events.progress(f"interrupted: removed the containers of run {run_id}")
         return Outcome(code=EXIT_INTERRUPTED)
-    started = [r for r in results if r.note != parallel.NOT_STARTED]
-    skipped += [(r.rel_dir, "not started: --fail-fast") for r in results if r not in started]
-    results = started
+    results = _ran(results, skipped)
     code = _exit_code(results, skipped, args.allow_no_tests)
     if prepared.broken:
         code = EXIT_FAILED
@@ -239,6 +309,7 @@ def run(args: Options, cwd: Path) -> Outcome:
     not_run = [*skipped, *sel.unaffected]
     out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args, shard_info)
     record.record_if_ran(sel.root, run_id, runs, lists)
+    reruns.note_quarantine(sel.root, runs)
     total = report.totals(results)
     lines = [
         report.table(results, [(d, SAID_ABOVE if w in shared else w) for d, w in not_run]),

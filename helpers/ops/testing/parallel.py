@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Callable, Optional, Union
 
 from helpers.effects import commands, signals
+from helpers.errors import EXIT_USAGE, UserError
 from helpers.model import junit, testlists
-from helpers.ops.run import inventory
+from helpers.ops.run import inventory, services
+from helpers.ops.testing import reruns
 from helpers.ops.testing.testplan import DirRun
 
 PYTEST_NO_TESTS = 5
@@ -93,6 +95,33 @@ class Driver:
             return DirResult(run.rel_dir, run.image, 130, None, 0.0, "", NOT_STARTED)
         self._emit(Started(run))
         begin = time.monotonic()
+        if run.services is None:
+            return self._tests(run, begin)
+        try:
+            services.start(run.services, stopping=self.stopping)
+        except KeyboardInterrupt:  # the driver is stopping: the interrupt removes the rest
+            return DirResult(run.rel_dir, run.image, 130, None, 0.0, "", NOT_STARTED)
+        except UserError as err:
+            return self._no_services(run, begin, err)
+        try:
+            return self._tests(run, begin)
+        finally:
+            services.stop(run.services)
+
+    def _no_services(self, run: DirRun, begin: float, err: UserError) -> DirResult:
+        """A dir whose services did not get healthy: not run (exit 2), their logs its output."""
+        lines = getattr(err, "logs", ())
+        for line in lines if self.live else ():  # as a live dir's output, line by line
+            self._emit(Output(run.rel_dir, line))
+        logs = "\n".join(lines)
+        took = time.monotonic() - begin
+        result = DirResult(run.rel_dir, run.image, EXIT_USAGE, None, took, logs, err.message)
+        if self.fail_fast:
+            self.stopping.set()
+        self._emit(Finished(result))
+        return result
+
+    def _tests(self, run: DirRun, begin: float) -> DirResult:
         env = dict(run.env) if run.env else None
         with tempfile.TemporaryFile() as out:
             with self._lock:
@@ -109,7 +138,18 @@ class Driver:
         note = "" if counts is not None else "no junit report (see output)"
         if code == testlists.PYTEST_USAGE_ERROR and counts is None:
             note = testlists.pytest_stopped_reason(text) or "pytest stopped (exit 4): see output"
-        result = DirResult(run.rel_dir, run.image, code, counts, seconds, text, note)
+        flaky, quarantined = reruns.read(run.report_dir)
+        result = DirResult(
+            run.rel_dir,
+            run.image,
+            code,
+            counts,
+            seconds,
+            text,
+            note,
+            flaky=flaky,
+            quarantined=quarantined,
+        )
         if self.fail_fast and not result.ok:
             self.stopping.set()  # here, before this worker takes the next dir
         self._emit(Finished(result))
@@ -147,6 +187,10 @@ class Driver:
                     results[result.rel_dir] = result
         except KeyboardInterrupt:
             self.interrupt()
+            if any(r.services for r in runs):
+                # A dir's services may have started while the clean-up ran: once more.
+                pool.shutdown(wait=True, cancel_futures=True)
+                inventory.remove_run_containers(self.run_id)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

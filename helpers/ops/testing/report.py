@@ -10,7 +10,7 @@ from helpers import tables
 from helpers.model.junit import Counts
 from helpers.ops.testing.parallel import DirResult, Event, Output, Started
 
-HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "seconds")
+HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "flaky", "seconds")
 
 
 def dirs(n: int) -> str:
@@ -47,6 +47,7 @@ def _row(r: DirResult) -> tuple[str, ...]:
         str(c.failed),
         str(c.skipped),
         str(errors),
+        str(len(r.flaky)),
         f"{r.seconds:.1f}",
     )
 
@@ -58,7 +59,18 @@ row = _row
 def table(results: Sequence[DirResult], skipped: Sequence[tuple[str, str]] = ()) -> str:
     lines = [tables.render([HEADERS, *(_row(r) for r in results)], rule=True)]
     lines += [f"{rel_dir}: not run ({why})" for rel_dir, why in skipped]
+    lines += test_notes(results)
     return "\n".join(lines)
+
+
+def test_notes(results: Sequence[DirResult]) -> list[str]:
+    """One line per flaky and per quarantined test, under the table."""
+    return [line for r in results for line in dir_notes(r.rel_dir, r.flaky, r.quarantined)]
+
+
+def dir_notes(rel_dir: str, flaky: Sequence[str], quarantined: Sequence[str]) -> list[str]:
+    lines = [f"{rel_dir}: flaky (failed, then passed on a rerun): {n}" for n in flaky]
+    return lines + [f"{rel_dir}: quarantined (cannot fail the run): {n}" for n in quarantined]
 
 
 def totals(results: Sequence[DirResult]) -> Counts:

@@ -13,8 +13,8 @@ from helpers.effects import commands
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from helpers.model import config, hints, junit, project, testlists
 from helpers.ops.images import choice
-from helpers.ops.run import inventory
-from helpers.ops.testing import parallel, record, testplan
+from helpers.ops.run import inventory, services
+from helpers.ops.testing import parallel, record, reruns, testplan
 from helpers.outcome import Outcome
 
 PYTEST_USAGE_ERROR = testlists.PYTEST_USAGE_ERROR
@@ -34,41 +34,84 @@ class PlanRequest:
     image: Optional[str] = None
     fresh: bool = False
     policy: Optional[choice.Policy] = None
+    reruns: Optional[int] = None  # None: config `reruns`
 
 
 @dataclass(frozen=True)
 class Where:
-    """Where a run happens: an image (None: on the host), and the warm container to exec in."""
+    """Where a run happens: an image (None: on the host), the warm container to exec in,
+    and the services the run starts for itself (when not warm ones)."""
 
     image: Optional[str]
     warm: Optional[str] = None
+    services: Optional[services.ServiceSet] = None
 
 
-def _where(target: project.Target, req: PlanRequest) -> Where:
-    """The execute step before planning: choose the image (asks the engine, may build it)
-    and start the dir's warm container when one is used."""
+def _where(target: project.Target, req: PlanRequest, run_id: str) -> Where:
+    """The execute step before planning: choose the image (asks the engine, may build it),
+    the services' images, and start the dir's warm container (and services) when used."""
     if req.no_docker:
+        if target.cfg.services:
+            events.warning(f"{target.rel_dir}: --no-docker starts no services ({_names(target)})")
         return Where(None)
     if req.image is not None:
-        return Where(req.image)
-    chosen = choice.choose(target, req.stage, req.version, req.policy or choice.Policy())
-    for warning in chosen.warnings:
-        events.warning(warning)
-    if target.cfg.warm_containers and not req.fresh:
+        ref, image = req.image, None
+    else:
+        chosen = choice.choose(target, req.stage, req.version, req.policy or choice.Policy())
+        for warning in chosen.warnings:
+            events.warning(warning)
+        ref, image = chosen.ref, chosen.image
+    refs = services.resolve(target) if target.cfg.services else {}
+    if image is not None and target.cfg.warm_containers and not req.fresh:
         from helpers.ops.run import warm
 
-        return Where(chosen.ref, warm.ensure(target, chosen.image))
-    return Where(chosen.ref)
+        name = warm.ensure_with_services(target, image, refs)
+        if name is not None:
+            return Where(ref, name)
+        events.progress(f"{target.rel_dir}: its warm services serve another run; fresh ones")
+    scope = services.for_run(target, run_id, testplan.run_token(run_id, target.rel_dir))
+    return Where(ref, services=services.plan(target, refs, scope))
+
+
+def _names(target: project.Target) -> str:
+    return ", ".join(target.cfg.services)
 
 
 def _plan(target: project.Target, run_id: str, req: PlanRequest, where: Where) -> testplan.DirRun:
     """The run's argv and report dir: computed only (no engine, no files written)."""
     lists, opts, ids = req.lists, req.pytest_opts, req.node_ids
-    return testplan.plan_dir(target, where.image, lists, run_id, opts, ids, where.warm)
+    return testplan.plan_dir(
+        target, where.image, lists, run_id, opts, ids, where.warm, where.services, req.reruns
+    )
+
+
+def _run(
+    target: project.Target, run_id: str, req: PlanRequest, baked: bool = False
+) -> tuple[testplan.DirRun, int]:
+    """Choose, plan and execute one dir's run: the run and pytest's exit code."""
+    with services.logs_shown():
+        where = _where(target, req, run_id)
+        if baked:
+            assert where.image is not None
+            run = testplan.plan_baked(target, where.image, req.lists, run_id, where.services)
+        else:
+            run = _plan(target, run_id, req, where)
+        return run, _execute(run, run_id, target.root)
 
 
 def _execute(run: testplan.DirRun, run_id: str, root: Path) -> int:
-    """Run live; an interrupt removes the run's container. Returns pytest's exit code."""
+    """Run live, its services started first and removed after; an interrupt removes the
+    run's containers. Returns pytest's exit code."""
+    if run.services is None:
+        return _execute_live(run, run_id, root)
+    services.start(run.services)
+    try:
+        return _execute_live(run, run_id, root)
+    finally:
+        services.stop(run.services)
+
+
+def _execute_live(run: testplan.DirRun, run_id: str, root: Path) -> int:
     run = testplan.prepare(run, root)
     cwd = Path(run.cwd) if run.cwd else None
 
@@ -108,12 +151,20 @@ def _verdict(run: testplan.DirRun, code: int, allow_no_tests: bool) -> Outcome:
         )
         return Outcome(code=EXIT_FAILED)
     line = f"{run.rel_dir}: {counts.describe()} ({run.image}); junit: {run.junit}"
+    line += "".join(f"\n{note}" for note in flaky_lines(run))
     if code == parallel.PYTEST_NO_TESTS or counts.total == 0:
         if allow_no_tests:
             return Outcome(line)
         events.progress("no tests ran: that is a failure (pass --allow-no-tests if expected)")
         return Outcome(line, EXIT_FAILED)
     return Outcome(line, EXIT_OK if code == 0 else EXIT_FAILED)
+
+
+def flaky_lines(run: testplan.DirRun) -> list[str]:
+    """A line per flaky and per quarantined test of the run, from the plugin's record."""
+    from helpers.ops.testing import report
+
+    return report.dir_notes(run.rel_dir, *reruns.read(run.report_dir))
 
 
 def _shown(verdict: Outcome) -> int:
@@ -130,12 +181,8 @@ def run_in_image(
     """The dir's tests in exactly `image_ref` (a fresh container), as run_tests runs them;
     `baked`: against the code inside the image, nothing of the repo mounted (prod)."""
     run_id = testplan.new_run_id()
-    if baked:
-        run = testplan.plan_baked(target, image_ref, lists, run_id)
-    else:
-        req = PlanRequest(tuple(lists), image=image_ref, fresh=True)
-        run = _plan(target, run_id, req, _where(target, req))
-    code = _execute(run, run_id, target.root)
+    req = PlanRequest(tuple(lists), image=image_ref, fresh=True)
+    run, code = _run(target, run_id, req, baked)
     record.record_last(target.root, run_id, [run], lists)
     return _shown(_verdict(run, code, allow_no_tests=False))
 
@@ -155,6 +202,7 @@ class RunRequest:
     fresh: bool = False
     if_missing: str = "fail"
     allow_stale: bool = False
+    reruns: Optional[int] = None
 
 
 def run_tests(req: RunRequest) -> Outcome:
@@ -177,11 +225,12 @@ def run_tests(req: RunRequest) -> Outcome:
         pytest_opts=req.pytest_opts,
         fresh=req.fresh,
         policy=choice.Policy(req.if_missing, req.allow_stale),
+        reruns=req.reruns,
     )
-    run = _plan(target, run_id, plan, _where(target, plan))
-    code = _execute(run, run_id, target.root)
+    run, code = _run(target, run_id, plan)
     record.record_if_ran(target.root, run_id, [run], lists)
     verdict = _verdict(run, code, req.allow_no_tests)
+    reruns.note_quarantine(target.root, [run])
     note = bookmarks.record_success(target.root, key, None) if verdict.code == EXIT_OK else None
     if note:
         events.progress(note)
@@ -219,9 +268,9 @@ def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> Outcome:
             node_ids=tuple(node_ids),
             image=image,
         )
-        run = _plan(target, run_id, plan, _where(target, plan))
         events.data(f"rerunning {tables.count(len(node_ids), 'failed test')} of {last.dir}")
-        code = _shown(_verdict(run, _execute(run, run_id, target.root), allow_no_tests=False))
+        run, code = _run(target, run_id, plan)
+        code = _shown(_verdict(run, code, allow_no_tests=False))
         worst = max(worst, code)
     if len(failing) == 1:
         return Outcome(code=worst)  # its counts line above says it all

@@ -20,6 +20,7 @@ from typing import Optional
 import helpers
 from helpers.model import envfile, project, pyprojects, testlists
 from helpers.ops.run import containers
+from helpers.ops.run.services import ServiceSet
 
 STATE_DIR = ".helpers"
 
@@ -35,6 +36,7 @@ class DirRun:
     env: tuple[tuple[str, str], ...] = ()
     make_dirs: tuple[Path, ...] = ()  # host dirs to create before it starts (see `prepare`)
     env_file: Optional[str] = None  # the env file's text, written by `prepare`
+    services: Optional[ServiceSet] = None  # started before it runs, removed after (fresh runs)
 
     @property
     def junit(self) -> Path:
@@ -89,6 +91,15 @@ def run_token(run_id: str, rel_dir: str) -> str:
     return f"{run_id.rsplit('-', 1)[-1]}-{hashlib.sha1(rel_dir.encode()).hexdigest()[:8]}"
 
 
+def flaky_env(target: project.Target, reruns: Optional[int]) -> dict[str, str]:
+    """What helpers' pytest plugin reads for reruns and quarantine (`--reruns` wins)."""
+    count = target.cfg.reruns if reruns is None else reruns
+    env = {"HELPERS_RERUNS": str(count)} if count else {}
+    if target.cfg.quarantine:
+        env["HELPERS_QUARANTINE"] = "\n".join(target.cfg.quarantine)
+    return env
+
+
 def slug(rel_dir: str) -> str:
     return "root" if rel_dir == "." else rel_dir.replace("/", "__")
 
@@ -101,13 +112,18 @@ def plan_dir(
     pytest_opts: str = "",
     node_ids: Sequence[str] = (),
     warm: Optional[str] = None,
+    services: Optional[ServiceSet] = None,
+    reruns: Optional[int] = None,
 ) -> DirRun:
     """The run of one dir: on the host when `image_ref` is None (`--no-docker`), by
-    `docker exec` in the warm container `warm` when given, else in a fresh container."""
+    `docker exec` in the warm container `warm` when given, else in a fresh container
+    (on the network of `services`, which the run starts first)."""
     host_reports = reports_root(target.root) / run_id / slug(target.rel_dir)
     timeouts = testlists.timeouts_env(lists, target.cfg.test_timeouts)
+    flaky = flaky_env(target, reruns)
     if image_ref is None:
-        return _on_host(target, lists, pytest_opts, node_ids, host_reports, timeouts)
+        run = _on_host(target, lists, pytest_opts, node_ids, host_reports, timeouts)
+        return dataclasses.replace(run, env=(*run.env, *flaky.items()))
     inside = f"{project.MOUNT}/{host_reports.relative_to(target.root).as_posix()}"
     workdir = project.workdir(target.rel_dir)
     cache = f"{project.MOUNT}/{STATE_DIR}/pytest_cache/{slug(target.rel_dir)}"
@@ -121,17 +137,23 @@ def plan_dir(
         workdir,
         cache_dir=cache,
     )
-    run_env = {"HELPERS_REPORT_DIR": inside, "HELPERS_TEST_TIMEOUTS": timeouts}
+    run_env = {"HELPERS_REPORT_DIR": inside, "HELPERS_TEST_TIMEOUTS": timeouts, **flaky}
     if warm:
         argv = containers.exec_argv(warm, workdir, run_env, pytest)
         return DirRun(target.rel_dir, image_ref, argv, host_reports, container=warm)
     name = containers.container_name(target, "test", run_token(run_id, target.rel_dir))
-    env = {**containers.container_env(target), **run_env}
+    env = {**containers.container_env(target), **run_env, **(services.env if services else {})}
     opts = containers.RunOptions(
-        command=pytest, env=env, run_id=run_id, name=name, defer_env_file=True
+        command=pytest,
+        env=env,
+        run_id=run_id,
+        name=name,
+        defer_env_file=True,
+        network=services.network if services else "",
     )
     argv = containers.run_argv(target, image_ref, opts)
-    return _container_run(target, image_ref, argv, host_reports, name, ())
+    run = _container_run(target, image_ref, argv, host_reports, name, ())
+    return dataclasses.replace(run, services=services)
 
 
 BAKED_HELPERS = "/opt/helpers"
@@ -139,7 +161,13 @@ BAKED_REPORTS = "/helpers-report"
 BAKED_CACHE = "/tmp/helpers-pytest-cache"
 
 
-def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run_id: str) -> DirRun:
+def plan_baked(
+    target: project.Target,
+    image_ref: str,
+    lists: Sequence[str],
+    run_id: str,
+    services: Optional[ServiceSet] = None,
+) -> DirRun:
     """Tests against the code inside the image (prod): no repo mount. Only the report dir
     and helpers' pytest plugin (read-only) are mounted; nothing is written to the image."""
     host_reports = reports_root(target.root) / run_id / slug(target.rel_dir)
@@ -165,6 +193,8 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
         "HELPERS_TEST_TIMEOUTS": testlists.timeouts_env(lists, target.cfg.test_timeouts),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONPATH": path,
+        **flaky_env(target, None),
+        **(services.env if services else {}),
     }
     name = containers.container_name(target, "test", run_token(run_id, target.rel_dir))
     opts = containers.RunOptions(
@@ -175,9 +205,11 @@ def plan_baked(target: project.Target, image_ref: str, lists: Sequence[str], run
         mount_repo=False,
         defer_env_file=True,
         volumes=(f"{here}:{BAKED_HELPERS}:ro", f"{host_reports}:{BAKED_REPORTS}"),
+        network=services.network if services else "",
     )
     argv = containers.run_argv(target, image_ref, opts)
-    return _container_run(target, image_ref, argv, host_reports, name, (host_reports,))
+    run = _container_run(target, image_ref, argv, host_reports, name, (host_reports,))
+    return dataclasses.replace(run, services=services)
 
 
 def _container_run(

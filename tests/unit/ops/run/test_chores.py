@@ -274,7 +274,7 @@ def test_cleanup_selects_only_labelled_stale_things() -> None:
     assert [r.what for r in plan.images] == [f"sha256:{'d' * 16}", "acme-infra:local-ann-0.1.0"]
     assert "older than infra's changelog 0.2.0" in plan.images[1].why
     assert plan.argvs() == [
-        ("docker", "rm", "helpers-stopped"),
+        ("docker", "rm", "--volumes", "helpers-stopped"),
         ("docker", "rmi", f"sha256:{'d' * 16}", "acme-infra:local-ann-0.1.0"),
     ]
 
@@ -314,7 +314,7 @@ def test_remove_labelled_lists_by_label_and_spares_keep() -> None:
     assert engine.remove_labelled("io.helpers.run", "r1", runner, keep="keep") == 2
     assert runner.argvs == [
         ("docker", "ps", "--all", "--filter", "label=io.helpers.run=r1", "--format", "{{.Names}}"),
-        ("docker", "rm", "--force", "a", "b"),
+        ("docker", "rm", "--force", "--volumes", "a", "b"),
     ]
     quiet = FakeRunner()
     assert engine.remove_labelled("io.helpers.warm", "x", quiet) == 0

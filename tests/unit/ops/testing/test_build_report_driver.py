@@ -134,11 +134,11 @@ def test_progress_and_blocks() -> None:
 def test_table_totals_and_json() -> None:
     text = report.table(RESULTS, [("svc", "image missing")])
     assert text.splitlines() == [
-        "dir    image      passed  failed  skipped  errors  seconds",
-        "-----  ---------  ------  ------  -------  ------  -------",
-        ".      img-.      3       0       0        0       1.2",
-        "infra  img-infra  1       2       1        0       1.2",
-        "web    img-web    0       0       0        1       1.2",
+        "dir    image      passed  failed  skipped  errors  flaky  seconds",
+        "-----  ---------  ------  ------  -------  ------  -----  -------",
+        ".      img-.      3       0       0        0       0      1.2",
+        "infra  img-infra  1       2       1        0       0      1.2",
+        "web    img-web    0       0       0        1       0      1.2",
         "svc: not run (image missing)",
     ]
     assert report.totals(RESULTS) == junit.Counts(passed=4, failed=2, skipped=1, errors=1)
@@ -402,3 +402,36 @@ def test_an_error_every_dir_shares_is_one_stderr_line(tmp_path: Path) -> None:
     with events.collected() as seen:
         assert many._said_once(some) == {why}
     assert [e.text for e in seen if e.kind == events.Kind.WARNING] == [f"{why} (a, b)"]
+
+
+def test_a_dirs_services_start_before_it_and_go_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from helpers.ops.run import services
+    from helpers.ops.testing import many
+
+    seen: list[str] = []
+    sset = services.ServiceSet("d0", "net", {}, ())
+    monkeypatch.setattr(services, "start", lambda s, **kw: seen.append(f"start {s.rel_dir}"))
+    monkeypatch.setattr(services, "stop", lambda s: seen.append(f"stop {s.rel_dir}"))
+    ok = dataclasses.replace(_run(tmp_path, "d0", 0.0), services=sset)
+
+    def unhealthy(s: services.ServiceSet, **kw: object) -> None:
+        raise services.NotHealthyError("service db of d1 is not healthy (...)", ["db | FATAL"])
+
+    results = parallel.Driver("r5", 1, lambda e: None).run([ok])
+    assert seen == ["start d0", "stop d0"] and results[0].ok
+    monkeypatch.setattr(services, "start", unhealthy)
+    bad = dataclasses.replace(_run(tmp_path, "d1", 0.0), services=sset)
+    (result,) = parallel.Driver("r6", 1, lambda e: None).run([bad])
+    assert (result.exit_code, result.note, result.output) == (
+        2,
+        "service db of d1 is not healthy (...)",
+        "db | FATAL",
+    )
+    assert not (bad.report_dir / "span").exists()  # its tests never started
+    skipped: list[tuple[str, str]] = []
+    assert many._ran([result], skipped) == []  # main_pytest: that dir is "not run" (exit 2)
+    assert skipped == [("d1", "service db of d1 is not healthy (...)")]
