@@ -6,9 +6,9 @@ from packaging.version import InvalidVersion, Version
 
 from helpers.effects import commands, engine
 from helpers.errors import UserError
-from helpers.model import images
+from helpers.model import images, units
 from helpers.model.hints import task_line
-from helpers.ops.images import build
+from helpers.ops.images import build, inputs_diff
 from helpers.ops.release import flow as rel
 from helpers.ops.release import steps as rs
 from helpers.outcome import Outcome
@@ -24,8 +24,10 @@ def check_version(text: str) -> str:
 def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Build local (no-op when unchanged) -> test in it -> push dev-X.Y.Z -> move dev."""
     s = rel.prepare(req, runner)
-    bp = build.prepare(s.target, runner=runner)
-    dirty = rel.dirty_check(s.target, bp.context.files, req.allow_dirty)
+    ws = units.load(s.target.root, runner)  # the workspace, read once for the release
+    bp = build.prepare(s.target, runner=runner, ws=ws)
+    now = inputs_diff.current(s.target, bp.context, bp.labels)
+    dirty = rel.dirty_check(s.target, ws, now.paths, req.allow_dirty, runner)
     revision = build.git_revision(s.target, runner) + ("-dirty" if dirty else "")
     base = bp.args["BASE_IMAGE"]
     candidate = rel.Candidate(
@@ -36,6 +38,7 @@ def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Out
         revision=revision,
         baked=False,
         bases=lambda setting: rel.foreign_bases(setting, base, runner),
+        explain=inputs_diff.explainer(ws, now, runner),
     )
     return rel.release(s, candidate, req, runner)
 
@@ -86,7 +89,9 @@ def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcom
     moving = rel.remote(repos, "dev")
     rel.not_older(moving, "dev", version, target.rel_dir)
     inputs = image.labels.get(images.LABEL_INPUTS, "")
-    todo = rel.to_push(target, published, tag, inputs, s.plats, ())
+    todo = rel.to_push(
+        target, published, tag, inputs, s.plats, inputs_diff.against_image(target, image.labels)
+    )
     steps: list[rs.Step] = []
     for repo in todo:
         if repo != repos[0]:

@@ -13,22 +13,23 @@ read from each registry, not guessed from local images.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from packaging.version import InvalidVersion, Version
 
 from helpers import events
-from helpers.effects import commands, engine, git, registry_api
+from helpers.effects import commands, engine, registry_api
 from helpers.errors import UserError
-from helpers.model import images, project, testlists
+from helpers.model import images, project, testlists, units
 from helpers.model.hints import task_line
-from helpers.ops.images import build, platforms
+from helpers.ops.images import build, inputs_diff, platforms
 from helpers.ops.release import steps as rs
 from helpers.outcome import Outcome
 
 RemoteMap = Mapping[str, Optional[registry_api.RemoteImage]]
+Explain = inputs_diff.Explain  # a published image's labels -> what changed, named
 
 
 @dataclass(frozen=True)
@@ -79,17 +80,12 @@ def with_builder(s: Setting, runner: commands.Runner = commands.run) -> Setting:
     return dataclasses.replace(s, use_buildx=engine.has_buildx(runner))
 
 
-def changed_inputs(target: project.Target, files: Sequence[str], since: str) -> list[str]:
-    """Context files (relative to the dir) that differ from commit `since` (or are new)."""
-    rev = since.removesuffix("-dirty")
-    if not rev or rev == "unknown" or git.resolve(target.root, rev) is None:
-        return []
-    prefix = "" if target.rel_dir == "." else target.rel_dir + "/"
-    wanted = set(files)
-    changed = (
-        p[len(prefix) :] for p in git.changed_since(target.root, rev) if p.startswith(prefix)
-    )
-    return sorted(p for p in changed if p in wanted)
+def changed_inputs(
+    ws: units.Workspace, paths: Collection[str], since: str, runner: commands.Runner
+) -> list[str]:
+    """Repo files of the build (`paths`: the dir's and its dependency units') that differ
+    from commit `since` (or are new); the untracked files as the command listed them."""
+    return sorted(p for p in inputs_diff.changed_since(ws, since, runner) if p in paths)
 
 
 def remote(repos: Sequence[str], tag: str) -> dict[str, Optional[registry_api.RemoteImage]]:
@@ -107,9 +103,10 @@ def to_push(
     tag: str,
     inputs_hash: str,
     plats: Sequence[str],
-    files: Sequence[str],
+    explain: Explain = lambda labels: [],
 ) -> tuple[str, ...]:
-    """Registries that still need `tag`; refuses when one holds it with other inputs."""
+    """Registries that still need `tag`; refuses when one holds it with other inputs,
+    naming what changed (`explain`: the published image's labels -> what differs)."""
     todo = []
     fix = task_line("bump_version", target.rel_dir, "--part patch -m '...'")
     for repo, image in published.items():
@@ -119,8 +116,8 @@ def to_push(
         theirs = image.labels.get(images.LABEL_INPUTS, "")
         if theirs != inputs_hash:
             rev = image.labels.get(images.LABEL_REVISION, "")
-            changed = changed_inputs(target, files, rev)
-            what = f"; changed since {rev[:12]}: {_named(changed)}" if changed else ""
+            changed = explain(image.labels)
+            what = f"; changed since {rev[:12] or 'it'}: {', '.join(changed)}" if changed else ""
             raise UserError(
                 f"{repo}:{tag} is already published with inputs {theirs[:12] or 'unknown'}, "
                 f"this build's are {inputs_hash[:12]}{what}: a published version is never "
@@ -150,8 +147,16 @@ def not_older(moving: RemoteMap, stage: str, version: str, rel_dir: str) -> None
             )
 
 
-def dirty_check(target: project.Target, files: Sequence[str], allow: bool) -> bool:
-    dirty = changed_inputs(target, files, "HEAD")
+def dirty_check(
+    target: project.Target,
+    ws: units.Workspace,
+    paths: Collection[str],
+    allow: bool,
+    runner: commands.Runner = commands.run,
+) -> bool:
+    """Uncommitted changes in the build's files (`paths`: repo paths, the dependency
+    units' too) refuse a release unless allowed."""
+    dirty = changed_inputs(ws, paths, "HEAD", runner)
     if dirty and not allow:
         raise UserError(
             f"{target.rel_dir} has uncommitted changes in its image inputs "
@@ -269,6 +274,7 @@ class Candidate:
     revision: str
     baked: bool  # tests run against the code inside the image, nothing mounted
     bases: Callable[[Setting], dict[str, str]]  # BASE_IMAGE per foreign platform
+    explain: Explain = field(default=lambda labels: [], compare=False)  # see to_push
 
 
 def _test_step(target: project.Target, ref: str, lists: Sequence[str], baked: bool) -> rs.Step:
@@ -292,7 +298,7 @@ def release(
     moving = remote(s.repos, c.moving) if c.moving else {}
     if c.moving:
         not_older(moving, c.moving, p.version, target.rel_dir)
-    todo = to_push(target, published, c.tag, p.inputs_hash, s.plats, p.context.files)
+    todo = to_push(target, published, c.tag, p.inputs_hash, s.plats, c.explain)
     steps: list[rs.Step] = []
     if todo:
         s = with_builder(s, runner)

@@ -133,9 +133,9 @@ def test_context_carries_units_and_the_hash_tracks_them(tmp_path: Path) -> None:
     ctx = build_context.Context(
         ws.root / "apps/b", ("pyproject.toml",), "devops/Dockerfile", {}, files
     )
-    before = build_context.inputs_hash(ctx, {})
+    before = build_context.inputs_hash(ctx, {}, build_context.file_digests(ctx))
     write(ws.root / "libs/a/src/pkg_a/__init__.py", "x = 1\n")
-    assert build_context.inputs_hash(ctx, {}) != before
+    assert build_context.inputs_hash(ctx, {}, build_context.file_digests(ctx)) != before
     with build_context.write_tar(ctx) as tar, tarfile.open(fileobj=tar) as opened:
         names = opened.getnames()
     assert ".helpers/units/libs/a/src/pkg_a/__init__.py" in names

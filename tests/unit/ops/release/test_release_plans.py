@@ -108,15 +108,15 @@ def _remote(repo: str, tag: str, digest: str, **labels: str) -> registry_api.Rem
 def test_to_push_refuses_other_inputs_and_skips_same(tmp_path: Path) -> None:
     target = _target(tmp_path)
     same = _remote("r1/app", "dev-1.2.0", "sha256:a", **{images.LABEL_INPUTS: "h" * 64})
-    assert rel.to_push(target, {"r1/app": same}, "dev-1.2.0", "h" * 64, ("linux/amd64",), ()) == ()
+    assert rel.to_push(target, {"r1/app": same}, "dev-1.2.0", "h" * 64, ("linux/amd64",)) == ()
     other = _remote("r1/app", "dev-1.2.0", "sha256:a", **{images.LABEL_INPUTS: "o" * 64})
     with pytest.raises(UserError) as err:
-        rel.to_push(target, {"r1/app": other}, "dev-1.2.0", "h" * 64, ("linux/amd64",), ())
+        rel.to_push(target, {"r1/app": other}, "dev-1.2.0", "h" * 64, ("linux/amd64",))
     message = err.value.message
     assert "r1/app:dev-1.2.0 is already published with inputs oooooooooooo" in message
     assert "this build's are hhhhhhhhhhhh" in message
     assert "bump the version with `invoke bump_version --part patch" in message
-    missing = rel.to_push(target, {"r1/app": None}, "dev-1.2.0", "h" * 64, ("linux/amd64",), ())
+    missing = rel.to_push(target, {"r1/app": None}, "dev-1.2.0", "h" * 64, ("linux/amd64",))
     assert missing == ("r1/app",)
 
 
