@@ -15,7 +15,7 @@ from typing import Optional
 from helpers import events
 from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
-from helpers.model import config, images, project, units, workspace
+from helpers.model import config, images, project, units
 from helpers.ops.images import build_context, dockerfile, inputs_diff, install_inputs, source
 from helpers.outcome import Outcome
 
@@ -117,75 +117,72 @@ def plan(
     """The build computed from the dir's source and what the engine holds (`found`: the
     image and its base by ref, as `prepare` looked them up); nothing is asked or read."""
     version, ref, args = names(target, req, src.version)
-    platform, no_cache = req.platform, req.no_cache
     base_ref = source.base_of(src, args)
     base = found.get(base_ref)
-    ctx = src.context  # the dir's files, `.helpers/` (CA, install helper), dependency units
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(
         dockerfile=target.dockerfile,
         base_id=base.id if base else base_ref,
-        platform=platform or "",
+        platform=req.platform or "",
         version=version,
     )
-    digest = build_context.inputs_hash(ctx, settings, src.digests)
-    install = install_inputs.install_inputs(
-        ctx, args, settings["base_id"], src.dockerfile_text, src.digests
-    )
+    digest = build_context.inputs_hash(src.context, settings, src.digests)
     existing = found.get(ref)
     current = existing.labels.get(images.LABEL_INPUTS) if existing else None
     # An image from before install inputs were recorded is rebuilt once, to record them.
     recorded = existing is not None and install_inputs.LABEL in existing.labels
-    up_to_date = current == digest and recorded and not no_cache
+    up_to_date = current == digest and recorded and not req.no_cache
     reason = (
         "inputs unchanged"
         if up_to_date
         else "no image yet"
         if existing is None
         else "--no-cache"
-        if no_cache
+        if req.no_cache
         else "inputs changed"
     )
+    labels = _labels(target, req, src, settings, digest)
+    argv = build_argv(
+        ref,
+        args,
+        labels,
+        platform=req.platform,
+        no_cache=req.no_cache,
+        dockerfile=target.dockerfile,
+    )
+    notes = tuple(dockerfile.base_notes(target, src.dockerfile_text))
+    return BuildPlan(
+        ref, version, digest, src.context, argv, up_to_date, reason, labels, args,
+        req.platform, req.no_cache, notes,
+    )  # fmt: skip
+
+
+def _labels(
+    target: project.Target,
+    req: BuildRequest,
+    src: source.Source,
+    settings: Mapping[str, str],
+    digest: str,
+) -> dict[str, str]:
+    """The image's labels: version, revision, inputs hash, and what its inputs are made
+    of (the install inputs the stale check compares, the parts a refusal names)."""
+    args = {k[len("arg:") :]: v for k, v in settings.items() if k.startswith("arg:")}
+    ctx = src.context
     labels = images.labels(
-        version=version,
+        version=settings["version"],
         revision=req.revision,
         inputs_hash=digest,
         rel_dir=target.rel_dir,
         repo_id=repo_id(target),
         stage="local",
     )
+    install = install_inputs.install_inputs(
+        ctx, args, settings["base_id"], src.dockerfile_text, src.digests
+    )
     labels[install_inputs.LABEL] = install_inputs.encode(install)
-    found_parts = inputs_diff.parts(target.rel_dir, ctx, settings, src.digests, src.units)
-    labels[inputs_diff.LABEL] = inputs_diff.encode(found_parts)
-    argv = build_argv(
-        ref, args, labels, platform=platform, no_cache=no_cache, dockerfile=target.dockerfile
-    )
-    return BuildPlan(
-        ref=ref,
-        version=version,
-        inputs_hash=digest,
-        context=ctx,
-        argv=argv,
-        up_to_date=up_to_date,
-        reason=reason,
-        labels=labels,
-        args=args,
-        platform=platform,
-        no_cache=no_cache,
-        notes=tuple(base_notes(target, src)),
-    )
-
-
-def base_notes(target: project.Target, src: source.Source) -> list[str]:
-    """What the build says once: a `base_image` setting its Dockerfile cannot take."""
-    origin = target.cfg.origin.get("base_image")
-    where = workspace.in_dir(target.rel_dir, target.dockerfile)
-    note = (
-        dockerfile.base_arg_note(where, src.dockerfile_text, target.cfg.base_image, origin)
-        if origin
-        else None
-    )
-    return [note] if note else []
+    parts = inputs_diff.parts(target.rel_dir, ctx, settings, src.digests, src.units)
+    labels[inputs_diff.LABEL] = inputs_diff.encode(parts)
+    return labels
 
 
 def repo_id(target: project.Target) -> str:

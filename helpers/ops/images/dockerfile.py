@@ -14,6 +14,7 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Optional
 
 from helpers.model import project
@@ -138,14 +139,47 @@ def takes_base_arg(text: str) -> bool:
     )
 
 
-def base_arg_note(where: str, text: str, base: str, origin: str) -> Optional[str]:
-    """One line when `base_image` (set by `origin`) has no effect on the Dockerfile at
-    `where` (a repo path), which names its own base; None when it takes BASE_IMAGE."""
+def base_arg_note(
+    where: str, text: str, base: Optional[str] = None, origin: Optional[str] = None
+) -> Optional[str]:
+    """One line when `base_image` (`base`, set by `origin`) has no effect on the
+    Dockerfile at `where` (a repo path), which names its own base; None when it takes
+    BASE_IMAGE (or holds no instruction)."""
     if takes_base_arg(text) or not instructions(text):
         return None
     own = base_image(text, {}) or "its FROM image"
+    setting = f"base_image {base} (set by {origin})" if base and origin else "base_image"
     return (
-        f"{where} has no `ARG {BASE_ARG}` in its FROM (it starts from {own}), so base_image "
-        f"{base} (set by {origin}) has no effect on it; to use it, start the file with "
-        f"`ARG {BASE_ARG}={own}` and `FROM ${{{BASE_ARG}}}`"
+        f"{where} has no `ARG {BASE_ARG}` in its FROM (it starts from {own}), so {setting} "
+        f"has no effect on it; to use it, start the file with `ARG {BASE_ARG}={own}` and "
+        f"`FROM ${{{BASE_ARG}}}`"
     )
+
+
+def base_notes(target: project.Target, text: Optional[str] = None) -> list[str]:
+    """What a build says once (and print_setup shows) when the dir sets `base_image`
+    (any config or $HELPERS_BASE_IMAGE) and its Dockerfile cannot take it. `text`: the
+    Dockerfile as the build read it (else read here)."""
+    origin = target.cfg.origin.get("base_image")
+    if not origin:
+        return []
+    if text is None:
+        text = read_text(target.path / target.dockerfile)
+    where = target.dockerfile if target.rel_dir == "." else f"{target.rel_dir}/{target.dockerfile}"
+    note = base_arg_note(where, text, target.cfg.base_image, origin)
+    return [note] if note else []
+
+
+def candidate_notes(root: Path, rel_dir: str, dockerfile: str) -> list[str]:
+    """For adopt's list of Dockerfiles not yet runnable: the same note, indented."""
+    where = dockerfile if rel_dir == "." else f"{rel_dir}/{dockerfile}"
+    note = base_arg_note(where, read_text(root / where))
+    return [f"  note: {note}"] if note else []
+
+
+def read_text(path: Path) -> str:
+    """A Dockerfile's text ("" when it cannot be read: a dangling link, say)."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

@@ -151,7 +151,8 @@ def describe(
         # A file of the build, or one deleted since (not one its .dockerignore leaves out).
         if part is not None and (path in now.paths or not (now.root / path).exists()):
             files.setdefault(part, []).append(path)
-    keys = sorted(set(old or {}) | set(now.parts)) if old is not None else []
+    keys = sorted(set(old or {}) | set(now.parts), key=lambda k: (_rank(k, now.rel_dir), k))
+    keys = keys if old is not None else []
     out: list[str] = []
     for key in keys:
         if (old or {}).get(key) == now.parts.get(key):
@@ -166,6 +167,13 @@ def describe(
         out = [p for u in sorted(files) for p in _files_changed(u, files[u], deps)]
         out.append("(its inputs were recorded by an older helpers: other changes cannot be told)")
     return _first(out, limit)
+
+
+def _rank(key: str, rel_dir: str) -> int:
+    """Shown in this order: the dir's files, its units' files, settings, generated files."""
+    if key.startswith(FILES):
+        return 0 if key == f"{FILES}{rel_dir}" else 1
+    return 3 if key.startswith(build_context.INJECTED_DIR + "/") else 2
 
 
 def _files_changed(unit: str, paths: Sequence[str], deps: Sequence[str]) -> list[str]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from helpers import events
 from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
 from helpers.model import dockerignore, images, project, pyprojects, units, workspace
@@ -184,9 +185,11 @@ def check_dev_units(
     dev: DevImage,
     src: ProdSource,
     runner: commands.Runner = commands.run,
+    warn_only: bool = False,
 ) -> None:
-    """A prod image ships its dependency units' code as its dev image holds it: refuse,
-    naming the files, when that is not the work tree's (a code edit since dev's build)."""
+    """A prod image ships its dependency units' code as its dev image holds it: refuse
+    (`warn_only`: a local trial build, say so), naming the files, when that is not the
+    work tree's (a code edit since dev's build)."""
     if not src.units:
         return
     recorded = inputs_diff.decode(dev.labels.get(inputs_diff.LABEL)) or {}
@@ -205,11 +208,14 @@ def check_dev_units(
     revision = dev.labels.get(images.LABEL_REVISION, "")
     what = inputs_diff.describe(label, now, inputs_diff.changed_since(ws, revision, runner))
     bump = task_line("bump_version", target.rel_dir, "--part patch -m '...'")
-    raise UserError(
+    message = (
         f"{dev.ref} holds other code of the units it depends on than this work tree "
         f"({', '.join(what)}), and a prod image ships its dev image's copy: bump the "
         f"version with `{bump}` and release dev first"
     )
+    if not warn_only:
+        raise UserError(message)
+    events.warning(message)
 
 
 @dataclass(frozen=True)

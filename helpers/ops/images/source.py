@@ -73,14 +73,7 @@ def read(
         secrets=depunits.env_file_in(target),
     )
     ctx = build_context.Context(own.root, own.files, own.dockerfile, own.injected, deps.files)
-    text = _text(target.path / target.dockerfile)
+    text = dockerfile.read_text(target.path / target.dockerfile)
     wanted = None if every_file else install_inputs.selected(ctx, text)
     digests = build_context.file_digests(ctx, wanted, cache)
     return Source(ctx, text, target.version, digests, deps.order, every_file)
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""

@@ -117,7 +117,8 @@ def to_push(
         if theirs != inputs_hash:
             rev = image.labels.get(images.LABEL_REVISION, "")
             changed = explain(image.labels)
-            what = f"; changed since {rev[:12] or 'it'}: {', '.join(changed)}" if changed else ""
+            since = f" since {rev[:12]}" if rev else ""
+            what = f"; changed{since}: {', '.join(changed)}" if changed else ""
             raise UserError(
                 f"{repo}:{tag} is already published with inputs {theirs[:12] or 'unknown'}, "
                 f"this build's are {inputs_hash[:12]}{what}: a published version is never "

@@ -42,17 +42,18 @@ def _dev_image(s_target: project.Target, runner: commands.Runner) -> prod_image.
 
 
 def prepare(
-    req: rel.Request, runner: commands.Runner = commands.run
+    req: rel.Request, runner: commands.Runner = commands.run, trial: bool = False
 ) -> tuple[build.BuildPlan, bool, inputs_diff.Explain]:
     """The prod build of this checkout (asks the registry, the engine and git); also says
-    whether the dir's inputs are dirty, and how a refusal names what changed."""
+    whether the dir's inputs are dirty, and how a refusal names what changed. `trial`: a
+    local build, where a dev image older than its units' code is a warning."""
     target = project.target(req.dir)
     ws = units.load(target.root, runner)  # the workspace, read once for the release
     dev = _dev_image(target, runner)
     src = prod_image.read(target, ws)
-    prod_image.check_dev_units(target, ws, dev, src, runner)
     paths = inputs_diff.current(target, src.context, {}, src.unit_files).paths
     dirty = rel.dirty_check(target, ws, paths, req.allow_dirty, runner)
+    prod_image.check_dev_units(target, ws, dev, src, runner, warn_only=trial)
     revision = build.git_revision(target, runner) + ("-dirty" if dirty else "")
     tag = _tag(target.version, req.candidate, revision)
     prod = prod_image.ProdRequest(dev.ref, dev.id, tag, revision)
@@ -63,7 +64,7 @@ def prepare(
 
 def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Build the prod image here (this platform); a no-op when its inputs did not change."""
-    p, _, _ = prepare(dataclasses.replace(req, allow_dirty=True), runner)
+    p, _, _ = prepare(dataclasses.replace(req, allow_dirty=True), runner, trial=True)
     if p.up_to_date and not req.dry_run:
         return Outcome(
             f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"

@@ -14,7 +14,7 @@ from typing import Optional
 from helpers import events
 from helpers.effects import engine, fsutil, prefetch
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
-from helpers.model import config, junit, project, testlists, workspace
+from helpers.model import config, junit, project, testlists, units, workspace
 from helpers.ops.testing import parallel, record, report, testplan
 from helpers.ops.testing.selection import Selection, select
 from helpers.outcome import Outcome
@@ -71,11 +71,12 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
         events.warning(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
     policy = choice.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
     runner = prefetch_for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
+    ws = units.load(sel.root, runner) if args.stage == "local" else None  # read once
 
     def one(rel: str) -> tuple[str, object]:
         target = project.Target(sel.root, rel, config.load(sel.root, rel))
         try:
-            chosen = choice.choose(target, args.stage, None, policy, runner)
+            chosen = choice.choose(target, args.stage, None, policy, runner, ws=ws)
             for warning in chosen.warnings:
                 events.warning(warning)
             hot = target.cfg.warm_containers and not args.fresh
