@@ -69,7 +69,17 @@ def make(root: Path, big: bool) -> Path:
     client = client_repo(root, dirs, files)
     for d in dirs:  # client_repo wrote the default Dockerfile; ours copies .helpers/
         write(client / d / "devops/Dockerfile", DOCKERFILE)
+    for repo in (client / "helpers_root", client):  # committed, as a team's repo is
+        commit(repo)
     return client
+
+
+def commit(repo: Path) -> None:
+    ident = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com"}
+    ident.update(GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@example.com")
+    for args in (["add", "-A"], ["commit", "-qm", "bench"]):
+        subprocess.run(["git", *args], cwd=repo, env={**os.environ, **ident}, check=True,
+                       capture_output=True)  # fmt: skip
 
 
 def run(tmp: Path, runs: int) -> None:
