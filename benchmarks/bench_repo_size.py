@@ -99,7 +99,7 @@ def run(tmp: Path, runs: int) -> None:
     argvs["one-task invoke --list"] = (invoke("--list"), plain, e)
     argvs["big invoke --list"] = (invoke("--list"), repos["big"], e)
     times: dict[str, list[float]] = {k: [] for k in argvs}
-    for key, (argv, cwd, e) in argvs.items():
+    for argv, cwd, e in argvs.values():
         seconds(argv, cwd, e)  # warm-up: bytecode, digest cache, warm engine
     for _ in range(runs):
         for key, (argv, cwd, e) in argvs.items():

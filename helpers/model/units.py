@@ -39,6 +39,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import fnmatch
+import os
 import posixpath
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -324,7 +325,7 @@ def _read_depends_on(
     out = {".": (root_cfg.depends_on, config.FILENAME)}
     for unit in units:
         cfg_file = f"{unit}/{config.FILENAME}"
-        if unit != "." and cfg_file in files and (root / cfg_file).is_file():
+        if unit != "." and cfg_file in files:
 
             def depends_on(_: Path, unit: str = unit) -> list[str]:
                 return list(config.load(root, unit).depends_on)
@@ -336,26 +337,34 @@ def _read_depends_on(
 def _pyprojects(root: Path, files: Iterable[str], cache: Cache) -> dict[str, dict[str, Any]]:
     """`pyprojects.read_all`, each file read only when its stat changed since last time."""
     out = {}
+    base = str(root)
+    suffix = "/" + PYPROJECT
     for rel in files:
-        if rel != PYPROJECT and not rel.endswith("/" + PYPROJECT):
+        if rel != PYPROJECT and not rel.endswith(suffix):
             continue
 
         def parse(_: Path, rel: str = rel) -> Optional[dict[str, Any]]:
             return next(iter(pyprojects.read_all(root, [rel]).values()), None)
 
-        data = cache.parsed(root / rel, "pyproject", parse)
+        data = cache.parsed(os.path.join(base, rel), "pyproject", parse)
         if data is not None:
             out[rel.rpartition("/")[0] or "."] = data
     return out
 
 
 def _dockerfile_key(root: Path, cache: Cache) -> workspace.Named:
+    """A dir's `dockerfile` key, from the unit index (asked twice per dir: once read)."""
+    known: dict[str, str] = {}
+
     def named(rel: str) -> str:
-        path = root / workspace.in_dir(rel, config.FILENAME)
-        display = workspace.in_dir(rel, config.FILENAME)
-        return str(
-            cache.parsed(path, "dockerfile", lambda p: config.dir_dockerfile(p.parent, display))
-        )
+        if rel not in known:
+            display = workspace.in_dir(rel, config.FILENAME)
+            path = os.path.join(root, display)
+            found = cache.parsed(
+                path, "dockerfile", lambda p: config.dir_dockerfile(p.parent, display)
+            )
+            known[rel] = str(found)
+        return known[rel]
 
     return named
 

@@ -183,7 +183,8 @@ def dependency_units(ws: units.Workspace, rel_dir: str) -> list[str]:
 
 def _unit_files(ws: units.Workspace, unit: str) -> dict[str, Path]:
     root = ws.root if unit == "." else ws.root / unit
-    others = {str(ws.root / u) for u in ws.units if u not in (".", unit)}
+    inside = [u for u in ws.units if u not in (".", unit) and workspace.is_under(u, unit)]
+    others = {str(ws.root / u) for u in inside}  # units nested in this one: not its files
 
     def skip(path: Path) -> bool:
         return str(path) in others or (path / ".git").exists()
@@ -219,9 +220,9 @@ def _check_project(data: Mapping[str, Any], unit: str) -> None:
 
 
 def dep_units(target: project.Target, ws: units.Workspace) -> DepUnits:
-    """The dir's dependency units, from the workspace the command read (`ws`); reads
-    only the dir's own closure (its lock, its dependency units' files)."""
-    graph.check_acyclic(ws.deps)
+    """The dir's dependency units, from the workspace the command read (`ws`, checked
+    for cycles as `units.load` read it); reads only the dir's own closure (its lock, its
+    dependency units' files)."""
     from helpers.ops.images import locks
 
     in_repo = {u.project for u in ws.units.values() if u.project}
