@@ -1,8 +1,10 @@
 """Is a local image fresh? Its recorded install inputs against the work tree's.
 
-`check` compares the `io.helpers.install-inputs` label of a local image with the
-install inputs a build of the work tree would record (one definition for both:
-`install_inputs`, over the build's own context); `stale_local` finds, for `changes`,
+`stale` compares the `io.helpers.install-inputs` label of a local image with the
+install inputs a build of the work tree would record, computed only, from the dir's
+`source.Source` (one definition for both: `install_inputs` over the very source a build
+reads: the Dockerfile the `dockerfile` key names, the same context); `check` reads the
+source, then asks `stale`. `stale_local` finds, for `changes`,
 the dirs whose local image was built from other inputs than the work tree's (an edit
 not built yet, or a revert after one) by comparing inputs hashes.
 """
