@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import write
 from tests.integration.conftest import ClientFactory, one_line_error
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # many builds: the slow time-out
 
 # dir -> the Dockerfile its repo_config.yaml names (None: the default devops/Dockerfile)
 LOCATIONS = {

@@ -14,7 +14,7 @@ from tests.integration.conftest import Client, ClientFactory, one_line_error
 from tests.integration.test_chores import registry  # noqa: F401 - the registry fixture
 from tests.integration.test_release import REG, delete_repo, tags
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # many builds: the slow time-out
 
 LIB = "libs/a/src/pkg_a/__init__.py"
 TEST = "import pkg_a\n\n\ndef test_greets():\n    assert pkg_a.greet() == {word!r}\n"
