@@ -250,7 +250,7 @@ def test_the_dockerfile_installs_third_party_before_copying_unit_sources() -> No
     injected = depunits.DepUnits((), {}, ()).injected()
     assert depunits.UNITS_KEEP in injected
     ctx = build_context.Context(Path("/nowhere"), (), "devops/Dockerfile", injected)
-    assert depunits.UNITS_KEEP not in install_inputs.install_inputs(ctx, {}, "base")
+    assert depunits.UNITS_KEEP not in install_inputs.install_inputs(ctx, {}, "base", "", {})
 
 
 def test_a_reference_outside_the_repo_taken_by_name_says_so_once(tmp_path: Path) -> None:
