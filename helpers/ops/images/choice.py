@@ -18,7 +18,7 @@ from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import images, project, units
 from helpers.model.hints import task_line
-from helpers.ops.images import freshness, source
+from helpers.ops.images import dockerfile, freshness, source
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,23 @@ def _batched(target: project.Target, runner: commands.Runner, base: str) -> comm
     return batched
 
 
+def _engine_and_workspace(
+    target: project.Target, runner: commands.Runner, ws: Optional[units.Workspace]
+) -> tuple[commands.Runner, units.Workspace]:
+    """The engine's answer about the image and its base, asked while git lists the
+    workspace (two processes at once: neither needs the other)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    text = dockerfile.read_text(target.path / target.dockerfile)
+    base = source.base_ref(text, source.build_args(target))
+    if ws is not None:
+        return _batched(target, runner, base), ws
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        asking = pool.submit(_batched, target, runner, base)
+        ws = source.workspace_of(target, runner)
+        return asking.result(), ws
+
+
 def choose(
     target: project.Target,
     stage: str,
@@ -73,10 +90,9 @@ def choose(
     local = stage == "local" and version in (None, target.version)
     if not local:
         return choose_image(target, stage, version, runner=runner)
-    ws = ws or source.workspace_of(target, runner)
+    runner, ws = _engine_and_workspace(target, runner, ws)
     src = freshness.read_source(target, ws)  # the one read; what follows only computes
     base = source.base_of(src, source.build_args(target))
-    runner = _batched(target, runner, base)
     if policy.if_missing == "build":
         ref = chosen_ref(target, stage, version, images.user_name())
         image = engine.inspect_image(ref, runner)

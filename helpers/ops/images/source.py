@@ -41,7 +41,11 @@ def build_args(target: project.Target) -> dict[str, str]:
 def base_of(src: Source, args: Mapping[str, str]) -> str:
     """The image the build starts from: what the final FROM names, args substituted
     (BASE_IMAGE when that cannot be told)."""
-    return dockerfile.base_image(src.dockerfile_text, args) or args[dockerfile.BASE_ARG]
+    return base_ref(src.dockerfile_text, args)
+
+
+def base_ref(dockerfile_text: str, args: Mapping[str, str]) -> str:
+    return dockerfile.base_image(dockerfile_text, args) or args[dockerfile.BASE_ARG]
 
 
 def own_unit(path: Path) -> bool:
