@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -82,6 +83,31 @@ def commit(repo: Path) -> None:
                        capture_output=True)  # fmt: skip
 
 
+IN_PROCESS = """
+import os, statistics, sys, time
+from helpers.effects import commands
+from helpers.model import config
+from helpers.ops.images import freshness
+from helpers.ops.run import shell
+commands.run_live = lambda argv, **kw: 0  # up to the `docker run`, not including it
+def once():
+    config._READ_ONCE.clear(); freshness._BASE_IDS.clear()  # as a new process has them
+    start = time.perf_counter()
+    shell.cmd("true", "svc00", "local", None)
+    return time.perf_counter() - start
+once()
+print(statistics.median(once() for _ in range(int(sys.argv[1]))))
+"""
+
+
+def in_process(client: Path, e: dict[str, str], runs: int) -> float:
+    """docker_cmd's own work in one process (imports and invoke excluded): task body
+    from flags to the `docker run` argv, its git and engine calls included."""
+    argv = [sys.executable, "-c", IN_PROCESS, str(runs)]
+    out = subprocess.run(argv, cwd=client, env=e, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
 def run(tmp: Path, runs: int) -> None:
     user = os.environ.get("USER", "root")
     plain = tmp / "plain"
@@ -117,6 +143,13 @@ def run(tmp: Path, runs: int) -> None:
     print(
         f"own work, {DIRS}-dir/{DIRS + LIBS}-package repo / one-dir repo: {own['big']:.3f} s vs "
         f"{own['small']:.3f} s  ratio {ratio:5.2f}  (target <= 1.2)"
+    )
+    body = {
+        n: statistics.median(in_process(c, env(c), 9) for _ in range(3)) for n, c in repos.items()
+    }
+    print(
+        f"docker_cmd task body in-process, big repo / one-dir repo: {body['big']:.3f} s vs "
+        f"{body['small']:.3f} s  ratio {body['big'] / body['small']:5.2f}  (steadier under load)"
     )
     big_list = med["big invoke --list"]
     print(
