@@ -6,6 +6,10 @@ A file modified within RACY_SECONDS of being digested is not cached (its mtime
 may not move on a second write in the same clock tick: git's "racy clean" case).
 The cache lives in `<repo>/.helpers/digests.json`, written atomically; a missing
 or unreadable cache is an empty one.
+
+`ParsedCache`, beside it in `<repo>/.helpers/units.json`, keeps what was parsed out of
+a file (a pyproject.toml's tables, a repo_config.yaml's unit facts) by the same stat:
+the unit index of a big repo then costs a stat per unit, not a read and a parse.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from helpers.effects import fsutil
 
 FILENAME = "digests.json"
+PARSED_FILENAME = "units.json"
 RACY_SECONDS = 2.0
 VERSION = 1
 
@@ -36,8 +41,19 @@ def compute(path: Union[str, Path]) -> str:
     return executable + digest.hexdigest()
 
 
-class DigestCache:
-    """Mutable by design (a cache); `save` writes it back only when it changed."""
+def stamp(st: os.stat_result) -> list[int]:
+    """What says a file did not change: size, mtime, inode, mode (git's index keeps these)."""
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode]
+
+
+def settled(st: os.stat_result) -> bool:
+    """Old enough to trust its stat: a later write in the same clock tick would move nothing."""
+    return time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS
+
+
+class _StatKeyed:
+    """Entries `path -> [*stamp, value]` in a JSON file; mutable by design (a cache);
+    `save` writes it back only when it changed."""
 
     def __init__(self, file: Optional[Path]) -> None:
         self.file = file
@@ -52,22 +68,17 @@ class DigestCache:
             except (OSError, ValueError):
                 pass
 
-    def digest(self, path: Union[str, Path]) -> str:
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return compute(path)  # raises the real error for the caller
-        key = str(path)
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode]
+    def _known(self, key: str, st: os.stat_result) -> Optional[object]:
         found = self.entries.get(key)
-        if found is not None and found[:4] == stamp:
+        if found is not None and found[:4] == stamp(st):
             self.hits += 1
-            return str(found[4])
-        value = compute(path)
-        if time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS:
-            self.entries[key] = [*stamp, value]
+            return found[4]
+        return None
+
+    def _keep(self, key: str, st: os.stat_result, value: object) -> None:
+        if settled(st):
+            self.entries[key] = [*stamp(st), value]
             self.dirty = True
-        return value
 
     def save(self) -> None:
         if self.file is None or not self.dirty:
@@ -86,6 +97,55 @@ class DigestCache:
             pass  # a read-only repo still builds; it just reads every file next time
 
 
+class DigestCache(_StatKeyed):
+    """File digests by stat."""
+
+    def digest(self, path: Union[str, Path]) -> str:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return compute(path)  # raises the real error for the caller
+        known = self._known(str(path), st)
+        if known is not None:
+            return str(known)
+        value = compute(path)
+        self._keep(str(path), st, value)
+        return value
+
+
+class ParsedCache(_StatKeyed):
+    """What was parsed out of files, by stat and by `kind` (one file, several readings)."""
+
+    def parsed(self, path: Union[str, Path], kind: str, parse: Callable[[Path], Any]) -> Any:
+        """`parse(path)` as last computed while the file's stat is unchanged. None from
+        `parse` (or a value JSON cannot keep) is never kept."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return parse(Path(path))  # says what is wrong, or that there is nothing
+        key = f"{kind}:{path}"
+        known = self._known(key, st)
+        if known is not None:
+            return known
+        value = parse(Path(path))
+        if value is not None and _json_safe(value):
+            self._keep(key, st, value)
+        return value
+
+
+def _json_safe(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False  # e.g. a TOML date: kept out, read each time
+    return True
+
+
 def for_repo(root: Path) -> DigestCache:
     """The repo's cache (`.helpers/digests.json`); the state dir is made when saving."""
     return DigestCache(root / ".helpers" / FILENAME)
+
+
+def parsed_for_repo(root: Path) -> ParsedCache:
+    """The repo's unit index cache (`.helpers/units.json`), beside the digest cache."""
+    return ParsedCache(root / ".helpers" / PARSED_FILENAME)

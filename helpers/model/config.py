@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from helpers.effects import digestcache
 from helpers.errors import UserError
 from helpers.model.services import Service
 from helpers.model.services import parse as _services
@@ -318,8 +319,27 @@ def _unknown_key(where: str, key: str) -> UserError:
 # ---------------------------------------------------------------- reading files
 
 
+_READ_ONCE: dict[str, tuple[list[int], dict[str, tuple[Any, int]]]] = {}
+
+
 def _read_yaml(path: Path, display: str) -> dict[str, tuple[Any, int]]:
-    """Top-level keys of a YAML mapping with their 1-based line numbers."""
+    """Top-level keys of a YAML mapping with their 1-based line numbers; a file is read
+    and parsed once per process while its stat holds (a task asks for a dir's config,
+    its Dockerfile key and its `depends_on`: one read)."""
+    try:
+        st = path.stat()
+    except OSError:
+        st = None
+    known = _READ_ONCE.get(str(path)) if st is not None else None
+    if st is not None and known is not None and known[0] == digestcache.stamp(st):
+        return dict(known[1])
+    found = _parse_yaml(path, display)
+    if st is not None and digestcache.settled(st):
+        _READ_ONCE[str(path)] = (digestcache.stamp(st), found)
+    return dict(found)
+
+
+def _parse_yaml(path: Path, display: str) -> dict[str, tuple[Any, int]]:
     import yaml  # lazy: only repos that have a config file pay for it
 
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import fnmatch
+import os
 import posixpath
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,10 +49,11 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import helpers
-from helpers.effects import commands, git
+from helpers.effects import commands, digestcache, git
 from helpers.errors import UserError
 from helpers.model import config, graph, pyprojects, workspace
 
+Cache = digestcache.ParsedCache  # the unit index: what was parsed, by each file's stat
 RUNNABLE = "runnable"
 PACKAGE = "package"
 PYPROJECT = pyprojects.FILENAME
@@ -96,6 +98,9 @@ class Workspace:
     untracked: Optional[tuple[str, ...]] = None  # untracked files when read (None: unknown)
     globals: GlobalRule = field(default_factory=lambda: GlobalRule(DEFAULT_GLOBALS, False))
     ignore_dirs: tuple[str, ...] = ()
+    # What the command read, handed down so that nothing reads it again:
+    files: tuple[str, ...] = ()  # tracked and untracked-not-ignored, sorted
+    pyprojects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by unit
 
     def owner(self, path: str) -> Optional[str]:
         """The innermost unit holding `path`, or None when it is outside every unit."""
@@ -295,7 +300,16 @@ def build(inp: Inputs) -> Workspace:
     )
     rule = GlobalRule(tuple(patterns), bool(inp.global_inputs))
     return Workspace(
-        inp.root, units, deps, _within(units), tuple(watches), inp.untracked, rule, inp.ignore_dirs
+        inp.root,
+        units,
+        deps,
+        _within(units),
+        tuple(watches),
+        inp.untracked,
+        rule,
+        inp.ignore_dirs,
+        inp.files,
+        inp.pyprojects,
     )
 
 
@@ -309,14 +323,53 @@ def _helpers_path(root: Path) -> Optional[str]:
 
 
 def _read_depends_on(
-    root: Path, units: Iterable[str], files: set[str], root_cfg: config.Config
+    root: Path, units: Iterable[str], files: set[str], root_cfg: config.Config, cache: Cache
 ) -> dict[str, tuple[tuple[str, ...], str]]:
     out = {".": (root_cfg.depends_on, config.FILENAME)}
     for unit in units:
         cfg_file = f"{unit}/{config.FILENAME}"
-        if unit != "." and cfg_file in files and (root / cfg_file).is_file():
-            out[unit] = (config.load(root, unit).depends_on, cfg_file)
+        if unit != "." and cfg_file in files:
+
+            def depends_on(_: Path, unit: str = unit) -> list[str]:
+                return list(config.load(root, unit).depends_on)
+
+            out[unit] = (tuple(cache.parsed(root / cfg_file, "depends_on", depends_on)), cfg_file)
     return out
+
+
+def _pyprojects(root: Path, files: Iterable[str], cache: Cache) -> dict[str, dict[str, Any]]:
+    """`pyprojects.read_all`, each file read only when its stat changed since last time."""
+    out = {}
+    base = str(root)
+    suffix = "/" + PYPROJECT
+    for rel in files:
+        if rel != PYPROJECT and not rel.endswith(suffix):
+            continue
+
+        def parse(_: Path, rel: str = rel) -> Optional[dict[str, Any]]:
+            return next(iter(pyprojects.read_all(root, [rel]).values()), None)
+
+        data = cache.parsed(os.path.join(base, rel), "pyproject", parse)
+        if data is not None:
+            out[rel.rpartition("/")[0] or "."] = data
+    return out
+
+
+def _dockerfile_key(root: Path, cache: Cache) -> workspace.Named:
+    """A dir's `dockerfile` key, from the unit index (asked twice per dir: once read)."""
+    known: dict[str, str] = {}
+
+    def named(rel: str) -> str:
+        if rel not in known:
+            display = workspace.in_dir(rel, config.FILENAME)
+            path = os.path.join(root, display)
+            found = cache.parsed(
+                path, "dockerfile", lambda p: config.dir_dockerfile(p.parent, display)
+            )
+            known[rel] = str(found)
+        return known[rel]
+
+    return named
 
 
 def _kept(files: Iterable[str], ignore: Sequence[str]) -> list[str]:
@@ -327,25 +380,30 @@ def read_inputs(
     root: Path,
     runner: commands.Runner = commands.run,
     load_config: Callable[[Path, str], config.Config] = config.load,
+    cache: Optional[Cache] = None,
 ) -> Inputs:
     """Everything `build` needs: two `git ls-files`, the pyproject and config files.
 
     The untracked-files scan (a walk of the work tree, the slowest part) runs in
-    a thread while the tracked pyproject files are read.
+    a thread while the tracked pyproject files are read. With `cache` (the unit index
+    beside the digest cache), an unchanged pyproject.toml or repo_config.yaml costs a
+    stat, not a read.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    cache = cache or Cache(None)
     root_cfg = load_config(root, ".")
     ignore = tuple(i for i in map(_clean_path, root_cfg.ignore_dirs) if i != ".")
     with ThreadPoolExecutor(max_workers=1) as pool:
         scanning = pool.submit(git.untracked, root, runner)
         tracked = _kept(git.tracked(root, runner), ignore)
-        parsed = pyprojects.read_all(root, tracked)
+        parsed = _pyprojects(root, tracked, cache)
         new = scanning.result()
-    parsed.update(pyprojects.read_all(root, _kept(new, ignore)))
+    parsed.update(_pyprojects(root, _kept(new, ignore), cache))
     files = sorted({*tracked, *_kept(new, ignore)})
-    runnable = tuple(workspace.runnable_in_work_tree(root, files))
-    depends_on = _read_depends_on(root, {*runnable, *parsed}, set(files), root_cfg)
+    named = _dockerfile_key(root, cache)
+    runnable = tuple(workspace.runnable_in_work_tree(root, files, named=named))
+    depends_on = _read_depends_on(root, {*runnable, *parsed}, set(files), root_cfg, cache)
     return Inputs(
         root,
         tuple(files),
@@ -360,7 +418,11 @@ def read_inputs(
 
 
 def load(root: Path, runner: commands.Runner = commands.run) -> Workspace:
-    """The workspace of the repo at `root`; a dependency cycle is a UserError with its path."""
-    ws = build(read_inputs(root, runner))
+    """The workspace of the repo at `root`, read once for a command (its files, parsed
+    pyprojects and units; the unit index cached by stat in `.helpers/units.json`); a
+    dependency cycle is a UserError with its path."""
+    cache = digestcache.parsed_for_repo(root)
+    ws = build(read_inputs(root, runner, cache=cache))
+    cache.save()
     graph.check_acyclic(ws.deps)
     return ws

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
@@ -58,14 +58,27 @@ def in_dir(rel: str, name: str) -> str:
     return name if rel == "." else f"{rel}/{name}"
 
 
+Named = Callable[[str], str]  # a dir holding a repo_config.yaml -> its Dockerfile
+
+
+def configured_dockerfile(root: Path) -> Named:
+    """The Dockerfile a dir's own repo_config.yaml names (read from the work tree)."""
+    return lambda rel: config.dir_dockerfile(root / rel, in_dir(rel, config.FILENAME))
+
+
 def runnable_dirs(
-    files: Iterable[str], ignore: Sequence[str] = (), root: Optional[Path] = None
+    files: Iterable[str],
+    ignore: Sequence[str] = (),
+    root: Optional[Path] = None,
+    named: Optional[Named] = None,
 ) -> list[str]:
     """Dirs holding a changelog and their Dockerfile: the root first, then by path.
 
-    Without `root` only the default `devops/Dockerfile` counts; with it, a dir's
-    own repo_config.yaml can name another (`dockerfile: Dockerfile`)."""
+    Without `root` (or `named`) only the default `devops/Dockerfile` counts; with it, a
+    dir's own repo_config.yaml can name another (`dockerfile: Dockerfile`)."""
     present = set(files)
+    if named is None and root is not None:
+        named = configured_dockerfile(root)
     found = []
     suffix = "/" + CHANGELOG
     for path in present:
@@ -74,10 +87,10 @@ def runnable_dirs(
         rel = parent(path)
         if any(is_under(rel, i) for i in ignore if i != "."):
             continue
-        named = DOCKERFILE  # a `dockerfile` key decides alone: a wrong one is not hidden
-        if root is not None and in_dir(rel, config.FILENAME) in present:
-            named = config.dir_dockerfile(root / rel, in_dir(rel, config.FILENAME))
-        if in_dir(rel, named) in present:
+        dockerfile = DOCKERFILE  # a `dockerfile` key decides alone: a wrong one is not hidden
+        if named is not None and in_dir(rel, config.FILENAME) in present:
+            dockerfile = named(rel)
+        if in_dir(rel, dockerfile) in present:
             found.append(rel)
     return sorted(found, key=lambda d: (d != ".", d))
 
@@ -94,11 +107,17 @@ def is_runnable(path: Path) -> bool:
 
 
 def runnable_in_work_tree(
-    root: Path, files: Iterable[str], ignore: Sequence[str] = ()
+    root: Path, files: Iterable[str], ignore: Sequence[str] = (), named: Optional[Named] = None
 ) -> list[str]:
     """The one definition, from the work tree: `runnable_dirs` of git's file list, less
-    those whose files are gone (a Dockerfile deleted but still tracked makes none)."""
-    return [d for d in runnable_dirs(files, ignore, root) if is_runnable(root / d)]
+    those whose files are gone (a Dockerfile deleted but still tracked makes none).
+    `named`: how a dir's `dockerfile` key is read (default: from its file, each time)."""
+    named = named or configured_dockerfile(root)
+    return [d for d in runnable_dirs(files, ignore, root, named) if _both(root / d, named(d))]
+
+
+def _both(path: Path, dockerfile: str) -> bool:
+    return (path / CHANGELOG).is_file() and (path / dockerfile).is_file()
 
 
 def _half_runnable(path: Path) -> bool:

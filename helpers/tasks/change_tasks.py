@@ -31,7 +31,7 @@ def changes(ctx: Context, since: Optional[str] = None, format: str = "text") -> 
     ch.check_format(format)
     ws, found = ch.load_and_compute(_root(), since)
     if format == "text" or format == "json":  # a CI matrix stays what changed
-        found = ch.with_stale_images(found, freshness.stale_local(ws.root, ws.runnable()))
+        found = ch.with_stale_images(found, freshness.stale_local(ws.root, ws.runnable(), ws=ws))
     output.data(ch.render(found, format))
 
 

@@ -15,6 +15,7 @@ from typing import Optional
 
 from helpers.model import config, workspace
 from helpers.ops.adoption import sync
+from helpers.ops.images import dockerfile
 from helpers.ops.testing import selection
 from helpers.outcome import Outcome
 
@@ -114,7 +115,7 @@ def adopt(here: Path, force: bool) -> Outcome:
     lines = [synced.text] if synced.text else []
     lines.append(f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}")
     for cand in candidates(files, runnable):
-        lines += cand.hint()
+        lines += cand.hint() + dockerfile.candidate_notes(root, cand.dir, cand.dockerfile)
     lines += _migration(root, files, client.helpers_dir)
     lines += devcontainer_offer(root, runnable)
     lines += ["", "next, in each new shell:"]

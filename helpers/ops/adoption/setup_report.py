@@ -10,6 +10,7 @@ from typing import Optional
 from helpers import __version__
 from helpers.effects import commands, engine
 from helpers.model import images, project
+from helpers.ops.images import dockerfile
 
 PRECEDENCE = (
     "  (each value's source in brackets; first wins: a flag, an exported $HELPERS_*, "
@@ -61,6 +62,7 @@ def render(dir_flag: Optional[str] = None, runner: commands.Runner = commands.ru
         f"version          {version} ({target.changelog.path.name})",
         "config:",
         *_config_lines(target),
+        *(f"  note           {note}" for note in dockerfile.base_notes(target)),
         "images:",
         *(f"  {s:<6} {images.ref(target.cfg, s, version, user)}" for s in images.STAGES),
         "engine:",

@@ -10,18 +10,13 @@ import dataclasses
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 from helpers import events
 from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
-from helpers.model import config, images, project, workspace
-from helpers.ops.images import (
-    build_context,
-    depunits,
-    install_inputs,
-)
+from helpers.model import config, images, project, units
+from helpers.ops.images import build_context, dockerfile, inputs_diff, install_inputs, source
 from helpers.outcome import Outcome
 
 
@@ -38,6 +33,7 @@ class BuildPlan:
     args: Mapping[str, str]
     platform: Optional[str]
     no_cache: bool
+    notes: tuple[str, ...] = ()  # said once when it builds (a setting with no effect)
 
 
 def with_revision(p: BuildPlan, revision: str) -> BuildPlan:
@@ -64,11 +60,6 @@ def parse_build_args(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _own_unit(path: Path) -> bool:
-    """Nested runnable dirs and submodules are separate: never in a parent's context."""
-    return (path / ".git").exists() or workspace.is_runnable(path)
-
-
 @dataclass(frozen=True)
 class BuildRequest:
     """What a local build is asked for (the flags of docker_build_local_image)."""
@@ -81,12 +72,14 @@ class BuildRequest:
     revision: str = "unknown"
 
 
-def names(target: project.Target, req: BuildRequest) -> tuple[str, str, dict[str, str]]:
-    """The version, the image ref and the build args (`--build-arg` wins over config)."""
-    version = images.check_version(req.version) if req.version else target.version
+def names(
+    target: project.Target, req: BuildRequest, version: Optional[str] = None
+) -> tuple[str, str, dict[str, str]]:
+    """The version, the image ref and the build args (`--build-arg` wins over config).
+    `version`: the changelog's, as the source read it (else asked of the target)."""
+    version = images.check_version(req.version) if req.version else version or target.version
     ref = images.ref(target.cfg, "local", version, req.user or images.user_name())
-    args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
-    args.update(parse_build_args(req.build_args))
+    args = {**source.build_args(target), **parse_build_args(req.build_args)}
     return version, ref, args
 
 
@@ -100,81 +93,96 @@ def prepare(
     user: Optional[str] = None,
     revision: str = "unknown",
     runner: commands.Runner = commands.run,
+    ws: Optional[units.Workspace] = None,
 ) -> BuildPlan:
-    """Ask the engine for the image and its base (one call), then `plan`; the digest
+    """Read the dir's build source (`ws`: the workspace the command read, else read
+    here), ask the engine for the image and its base (one call), then `plan`; the digest
     cache learns the files it hashed."""
     req = BuildRequest(version, tuple(build_args), platform, no_cache, user, revision)
-    _, ref, args = names(target, req)
-    found = engine.inspect_images([ref, args["BASE_IMAGE"]], runner)
+    names(target, req)  # a bad --version or --build-arg is said before anything is read
     cache = digestcache.for_repo(target.root)  # a stat per unchanged file, not a read
-    p = plan(target, req, found, cache)
+    src = source.read(target, ws or source.workspace_of(target, runner), cache)
     cache.save()
-    return p
+    _, ref, args = names(target, req, src.version)
+    found = engine.inspect_images([ref, source.base_of(src, args)], runner)
+    return plan(target, req, found, src)
 
 
 def plan(
     target: project.Target,
     req: BuildRequest,
     found: Mapping[str, Optional[engine.ImageInfo]],
-    cache: Optional[digestcache.DigestCache] = None,
+    src: source.Source,
 ) -> BuildPlan:
-    """The build computed from the work tree and what the engine holds (`found`: the image
-    and its base by ref, as `prepare` looked them up); nothing is asked or written."""
-    version, ref, args = names(target, req)
-    platform, no_cache = req.platform, req.no_cache
-    base = found.get(args["BASE_IMAGE"])
-    # The dir's files, `.helpers/` (CA, install helper) and its in-repo dependency units.
-    ctx = depunits.context(
-        target, target.dockerfile, skip_dir=_own_unit, secrets=depunits.env_file_in(target)
-    )
+    """The build computed from the dir's source and what the engine holds (`found`: the
+    image and its base by ref, as `prepare` looked them up); nothing is asked or read."""
+    version, ref, args = names(target, req, src.version)
+    base_ref = source.base_of(src, args)
+    base = found.get(base_ref)
     settings = {f"arg:{k}": v for k, v in args.items()}
     settings.update(
         dockerfile=target.dockerfile,
-        base_id=base.id if base else args["BASE_IMAGE"],
-        platform=platform or "",
+        base_id=base.id if base else base_ref,
+        platform=req.platform or "",
         version=version,
     )
-    digest = build_context.inputs_hash(ctx, settings, cache)
-    install = install_inputs.install_inputs(ctx, args, settings["base_id"], cache)
+    digest = build_context.inputs_hash(src.context, settings, src.digests)
     existing = found.get(ref)
     current = existing.labels.get(images.LABEL_INPUTS) if existing else None
     # An image from before install inputs were recorded is rebuilt once, to record them.
     recorded = existing is not None and install_inputs.LABEL in existing.labels
-    up_to_date = current == digest and recorded and not no_cache
+    up_to_date = current == digest and recorded and not req.no_cache
     reason = (
         "inputs unchanged"
         if up_to_date
         else "no image yet"
         if existing is None
         else "--no-cache"
-        if no_cache
+        if req.no_cache
         else "inputs changed"
     )
+    labels = _labels(target, req, src, settings, digest)
+    argv = build_argv(
+        ref,
+        args,
+        labels,
+        platform=req.platform,
+        no_cache=req.no_cache,
+        dockerfile=target.dockerfile,
+    )
+    notes = tuple(dockerfile.base_notes(target, src.dockerfile_text))
+    return BuildPlan(
+        ref, version, digest, src.context, argv, up_to_date, reason, labels, args,
+        req.platform, req.no_cache, notes,
+    )  # fmt: skip
+
+
+def _labels(
+    target: project.Target,
+    req: BuildRequest,
+    src: source.Source,
+    settings: Mapping[str, str],
+    digest: str,
+) -> dict[str, str]:
+    """The image's labels: version, revision, inputs hash, and what its inputs are made
+    of (the install inputs the stale check compares, the parts a refusal names)."""
+    args = {k[len("arg:") :]: v for k, v in settings.items() if k.startswith("arg:")}
+    ctx = src.context
     labels = images.labels(
-        version=version,
+        version=settings["version"],
         revision=req.revision,
         inputs_hash=digest,
         rel_dir=target.rel_dir,
         repo_id=repo_id(target),
         stage="local",
     )
+    install = install_inputs.install_inputs(
+        ctx, args, settings["base_id"], src.dockerfile_text, src.digests
+    )
     labels[install_inputs.LABEL] = install_inputs.encode(install)
-    argv = build_argv(
-        ref, args, labels, platform=platform, no_cache=no_cache, dockerfile=target.dockerfile
-    )
-    return BuildPlan(
-        ref=ref,
-        version=version,
-        inputs_hash=digest,
-        context=ctx,
-        argv=argv,
-        up_to_date=up_to_date,
-        reason=reason,
-        labels=labels,
-        args=args,
-        platform=platform,
-        no_cache=no_cache,
-    )
+    parts = inputs_diff.parts(target.rel_dir, ctx, settings, src.digests, src.units)
+    labels[inputs_diff.LABEL] = inputs_diff.encode(parts)
+    return labels
 
 
 def repo_id(target: project.Target) -> str:
@@ -220,7 +228,14 @@ def describe(p: BuildPlan) -> list[str]:
         f"image    {p.ref} ({p.reason})",
         f"context  {p.context.root} ({len(p.context.files)} files, .dockerignore applied)",
         f"command  {commands.display(p.argv)} < context.tar",
+        *(f"note     {note}" for note in p.notes),
     ]
+
+
+def say_notes(p: BuildPlan) -> None:
+    """What a build says once before it runs (a setting with no effect, and why)."""
+    for note in p.notes:
+        events.warning(note)
 
 
 def execute(p: BuildPlan, runner: commands.Runner = commands.run, quiet: bool = False) -> None:
@@ -280,6 +295,7 @@ def build_local(
     p = with_revision(p, git_revision(target))
     if dry_run:
         return Outcome.of(describe(p))
+    say_notes(p)
     events.progress(f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files")
     execute(p)
     return Outcome(f"built {p.ref}")

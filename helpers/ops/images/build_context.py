@@ -94,22 +94,35 @@ def collect(
     return Context(root, tuple(sorted(files)), dockerfile, dict(injected or {}))
 
 
-def inputs_hash(
-    ctx: Context, settings: Mapping[str, str], cache: Optional[digestcache.DigestCache] = None
-) -> str:
+def host_path(ctx: Context, rel: str) -> Path:
+    """Where a context path's file is on the host (the dir's own, or an `extra` one)."""
+    return ctx.extra[rel] if rel in ctx.extra else ctx.root / rel
+
+
+def file_digests(
+    ctx: Context,
+    rels: Optional[Sequence[str]] = None,
+    cache: Optional[digestcache.DigestCache] = None,
+) -> dict[str, str]:
+    """The digest of each context file (`rels`: only those), by context path; the read
+    step of a plan. With `cache`: a stat per unchanged file, no read."""
+    file_digest = cache.digest if cache is not None else digestcache.compute
+    wanted = [*ctx.files, *ctx.extra] if rels is None else rels
+    return {rel: file_digest(host_path(ctx, rel)) for rel in wanted}
+
+
+def inputs_hash(ctx: Context, settings: Mapping[str, str], digests: Mapping[str, str]) -> str:
     """sha256 over the context's files, injected files and build settings (args, base id...).
 
-    File digests come from `cache` when given (a stat per unchanged file, no read).
+    Computed only: `digests` holds every file's digest (`file_digests`), read beforehand.
     """
-    file_digest = cache.digest if cache is not None else digestcache.compute
     digest = hashlib.sha256()
-    root = str(ctx.root)
     for rel in ctx.files:
-        digest.update(f"F {rel}\0{file_digest(os.path.join(root, rel))}\n".encode())
+        digest.update(f"F {rel}\0{digests[rel]}\n".encode())
     for rel, data in sorted(ctx.injected.items()):
         digest.update(f"I {rel}\0{hashlib.sha256(data).hexdigest()}\n".encode())
-    for rel, path in sorted(ctx.extra.items()):
-        digest.update(f"E {rel}\0{file_digest(path)}\n".encode())
+    for rel in sorted(ctx.extra):
+        digest.update(f"E {rel}\0{digests[rel]}\n".encode())
     for key, value in sorted(settings.items()):
         digest.update(f"S {key}\0{value}\n".encode())
     return digest.hexdigest()

@@ -16,9 +16,9 @@ from packaging.version import InvalidVersion, Version
 from helpers import events
 from helpers.effects import commands, engine
 from helpers.errors import UserError
-from helpers.model import images, project
+from helpers.model import images, project, units
 from helpers.model.hints import task_line
-from helpers.ops.images import freshness
+from helpers.ops.images import dockerfile, freshness, source
 
 
 @dataclass(frozen=True)
@@ -34,18 +34,19 @@ class Policy:
             raise UserError(f"--if-missing {self.if_missing!r}: use fail or build")
 
 
-def rebuild(target: project.Target, why: str, quiet: bool) -> None:
+def rebuild(target: project.Target, why: str, quiet: bool, ws: units.Workspace) -> None:
     from helpers.ops.images import build
 
-    p = build.prepare(target)
+    p = build.prepare(target, ws=ws)
     if p.up_to_date:
         return
     p = build.with_revision(p, build.git_revision(target))
+    build.say_notes(p)
     events.progress(f"build  {target.rel_dir}  {p.ref} ({why})")
     build.execute(p, quiet=quiet)
 
 
-def _batched(target: project.Target, runner: commands.Runner) -> commands.Runner:
+def _batched(target: project.Target, runner: commands.Runner, base: str) -> commands.Runner:
     """One `docker image inspect` for the dir's local image and its base, which the
     version check and the stale check then ask about one at a time (each answer is used
     once: a second ask, after a rebuild, goes to the engine). main_pytest batches all dirs."""
@@ -54,10 +55,26 @@ def _batched(target: project.Target, runner: commands.Runner) -> commands.Runner
     if isinstance(runner, prefetch.Prefetched):
         return runner
     ref = images.ref(target.cfg, "local", target.version, images.user_name())
-    base = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}["BASE_IMAGE"]
     batched = prefetch.Prefetched(runner)
     batched.load_images([ref, base])
     return batched
+
+
+def _engine_and_workspace(
+    target: project.Target, runner: commands.Runner, ws: Optional[units.Workspace]
+) -> tuple[commands.Runner, units.Workspace]:
+    """The engine's answer about the image and its base, asked while git lists the
+    workspace (two processes at once: neither needs the other)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    text = dockerfile.read_text(target.path / target.dockerfile)
+    base = source.base_ref(text, source.build_args(target))
+    if ws is not None:
+        return _batched(target, runner, base), ws
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        asking = pool.submit(_batched, target, runner, base)
+        ws = source.workspace_of(target, runner)
+        return asking.result(), ws
 
 
 def choose(
@@ -66,25 +83,30 @@ def choose(
     version: Optional[str],
     policy: Policy,
     runner: commands.Runner = commands.run,
+    ws: Optional[units.Workspace] = None,
 ) -> Chosen:
-    """`choose_image`, with a local image checked for staleness and built when asked."""
+    """`choose_image`, with a local image checked for staleness and built when asked.
+    `ws`: the workspace the command read (else read here)."""
     local = stage == "local" and version in (None, target.version)
     if not local:
         return choose_image(target, stage, version, runner=runner)
-    runner = _batched(target, runner)
+    runner, ws = _engine_and_workspace(target, runner, ws)
+    src = freshness.read_source(target, ws)  # the one read; what follows only computes
+    base = source.base_of(src, source.build_args(target))
     if policy.if_missing == "build":
         ref = chosen_ref(target, stage, version, images.user_name())
         image = engine.inspect_image(ref, runner)
-        changes = ["no image yet"] if image is None else freshness.check(target, image, runner)
+        changes = (
+            ["no image yet"]
+            if image is None
+            else freshness.stale(target, image, src, freshness.base_id(base, runner))
+        )
         if changes:
-            rebuild(
-                target,
-                f"{freshness.describe(changes)} changed" if image else changes[0],
-                policy.quiet_build,
-            )
+            why = f"{freshness.describe(changes)} changed" if image else changes[0]
+            rebuild(target, why, policy.quiet_build, ws)
         return choose_image(target, stage, version, runner=runner)
     chosen = choose_image(target, stage, version, runner=runner)
-    changes = freshness.check(target, chosen.image, runner)
+    changes = freshness.stale(target, chosen.image, src, freshness.base_id(base, runner))
     if not changes:
         return chosen
     if policy.allow_stale:

@@ -25,16 +25,15 @@ Beside them, `.helpers/` gets:
 from __future__ import annotations
 
 import fnmatch
-import functools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from helpers.errors import UserError
 from helpers.model import graph, project, pyprojects, units, workspace
-from helpers.ops.images import build_context, cacerts, requirements
+from helpers.ops.images import build_context, requirements
 
 UNITS_DIR = ".helpers/units"
 ORDER_FILE = ".helpers/units.txt"
@@ -145,12 +144,6 @@ class DepUnits:
         }
 
 
-@functools.lru_cache(maxsize=8)
-def load_workspace(root: Path) -> units.Workspace:
-    """The repo's units and edges, read once per process (main_pytest asks per dir)."""
-    return units.load(root)
-
-
 def copy_dir(unit: str) -> str:
     return f"{UNITS_DIR}/{ROOT_COPY if unit == '.' else unit}"
 
@@ -190,13 +183,15 @@ def dependency_units(ws: units.Workspace, rel_dir: str) -> list[str]:
 
 def _unit_files(ws: units.Workspace, unit: str) -> dict[str, Path]:
     root = ws.root if unit == "." else ws.root / unit
-    others = {str(ws.root / u) for u in ws.units if u not in (".", unit)}
+    inside = [u for u in ws.units if u not in (".", unit) and workspace.is_under(u, unit)]
+    others = {str(ws.root / u) for u in inside}  # units nested in this one: not its files
 
     def skip(path: Path) -> bool:
         return str(path) in others or (path / ".git").exists()
 
-    dockerfile = workspace.DOCKERFILE if ws.units[unit].kind == units.RUNNABLE else ""
-    ctx = build_context.collect(root, dockerfile or build_context.IGNORE_FILE, skip_dir=skip)
+    runnable = ws.units[unit].kind == units.RUNNABLE
+    dockerfile = workspace.dockerfile_of(root) if runnable else build_context.IGNORE_FILE
+    ctx = build_context.collect(root, dockerfile, skip_dir=skip)
     prefix = copy_dir(unit)
     return {f"{prefix}/{rel}": root / rel for rel in ctx.files}
 
@@ -204,10 +199,12 @@ def _unit_files(ws: units.Workspace, unit: str) -> dict[str, Path]:
 def read_pyproject(
     ws: units.Workspace, unit: str, must_be_package: bool
 ) -> Optional[Mapping[str, Any]]:
+    data = ws.pyprojects.get(unit)  # as the command read it
     path = (ws.root if unit == "." else ws.root / unit) / pyprojects.FILENAME
-    if not path.is_file():
+    if data is None and not ws.pyprojects and path.is_file():  # a workspace made without
+        data = pyprojects.load(path, requirements.where_of(unit))
+    if data is None:
         return None
-    data = pyprojects.load(path, requirements.where_of(unit))
     if must_be_package:
         _check_project(data, unit)
     return data
@@ -222,9 +219,10 @@ def _check_project(data: Mapping[str, Any], unit: str) -> None:
         )
 
 
-def dep_units(target: project.Target) -> DepUnits:
-    ws = load_workspace(target.root)
-    graph.check_acyclic(ws.deps)
+def dep_units(target: project.Target, ws: units.Workspace) -> DepUnits:
+    """The dir's dependency units, from the workspace the command read (`ws`, checked
+    for cycles as `units.load` read it); reads only the dir's own closure (its lock, its
+    dependency units' files)."""
     from helpers.ops.images import locks
 
     in_repo = {u.project for u in ws.units.values() if u.project}
@@ -238,11 +236,6 @@ def dep_units(target: project.Target) -> DepUnits:
     return DepUnits(tuple(order), files, requirements.requirements(ws, target.rel_dir, order), pins)
 
 
-def _own_unit(path: Path) -> bool:
-    """Nested runnable dirs and submodules are separate: never in a parent's context."""
-    return (path / ".git").exists() or workspace.is_runnable(path)
-
-
 def env_file_in(target: project.Target) -> list[str]:
     """The configured env file, relative to the context, when it lies inside it."""
     env_file = (target.root / target.cfg.env_file).resolve()
@@ -250,24 +243,3 @@ def env_file_in(target: project.Target) -> list[str]:
         return [env_file.relative_to(target.path.resolve()).as_posix()]
     except ValueError:
         return []
-
-
-def context(
-    target: project.Target,
-    dockerfile: str = workspace.DOCKERFILE,
-    skip_dir: Optional[Callable[[Path], bool]] = None,
-    secrets: Optional[Sequence[str]] = None,
-) -> build_context.Context:
-    """The dir's build context: its files, the injected `.helpers/` files, its dependency units.
-
-    `skip_dir` and `secrets` default to nested units / submodules and the env file."""
-    deps = dep_units(target)
-    injected = {**cacerts.build_files(target.cfg.extra_ca_certs, target.root), **deps.injected()}
-    ctx = build_context.collect(
-        target.path,
-        dockerfile,
-        injected,
-        skip_dir=skip_dir or _own_unit,
-        secrets=env_file_in(target) if secrets is None else secrets,
-    )
-    return build_context.Context(ctx.root, ctx.files, ctx.dockerfile, ctx.injected, deps.files)

@@ -4,7 +4,9 @@ A local image records, in its `io.helpers.install-inputs` label, a short digest
 of each input that decides what it installs (its *install inputs*):
 
   - the Dockerfile;
-  - the id of the base image (BASE_IMAGE) and each build arg of repo_config.yaml;
+  - the id of the base image (the image the final FROM names, with BASE_IMAGE and
+    the other build args substituted: `dockerfile.base_image`) and each build arg
+    of repo_config.yaml;
   - the injected `.helpers/` files: CA bundle, install helper, the list of
     dependency units and the third-party requirements it installs;
   - every dependency manifest or lock in the context (`depunits.MANIFESTS`:
@@ -22,6 +24,9 @@ input: editing it never makes the image stale, though `docker_build_local_image`
 still rebuilds for it (its inputs hash covers the whole context). A build arg
 given only on the command line (`--build-arg`) is not second-guessed.
 Only local images are checked: dev/prod images are release artifacts.
+
+Computed only, from what `source.read` read once (the Dockerfile's text, the digests
+of the selected files): the build and the stale check share this one definition.
 """
 
 from __future__ import annotations
@@ -29,15 +34,10 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import os
-import posixpath
-import re
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from helpers.effects import digestcache
-from helpers.model import project
-from helpers.ops.images import build_context, depunits
+from helpers.ops.images import build_context, depunits, dockerfile
 
 LABEL = "io.helpers.install-inputs"
 SHORT = 12
@@ -45,67 +45,9 @@ BASE = "base image"
 ARG = "build arg "
 
 
-def _instructions(text: str) -> list[str]:
-    """Dockerfile instructions, continuation lines joined, comments dropped."""
-    out, current = [], ""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not current and (not stripped or stripped.startswith("#")):
-            continue
-        if stripped.startswith("#"):
-            continue
-        if stripped.endswith("\\"):
-            current += stripped[:-1] + " "
-            continue
-        out.append(current + stripped)
-        current = ""
-    if current:
-        out.append(current)
-    return out
-
-
-def _shadowed(dest: str, workdir: str) -> bool:
-    """Whether a COPY destination lies under the mount point, hidden at run time."""
-    where = posixpath.normpath(posixpath.join(workdir, dest))
-    return where == project.MOUNT or where.startswith(project.MOUNT + "/")
-
-
-def copied_sources(dockerfile: str) -> list[str]:
-    """The context sources of COPY/ADD that stay visible at run time: not `--from` ones,
-    URLs or ones with variables, and not those copied under the mount point (/app)."""
-    found = []
-    workdir = "/"
-    for line in _instructions(dockerfile):
-        word, _, rest = line.partition(" ")
-        if word.upper() == "WORKDIR" and "$" not in rest:
-            workdir = posixpath.join(workdir, rest.strip())
-            continue
-        if word.upper() not in ("COPY", "ADD"):
-            continue
-        rest = rest.strip()
-        tokens = rest.split()
-        flags = [t for t in tokens if t.startswith("--")]
-        if any(f.startswith("--from") for f in flags):
-            continue
-        args = [t for t in tokens if not t.startswith("--")]
-        if args and args[0].startswith("["):
-            try:
-                parsed = json.loads(" ".join(args))
-                args = [a for a in parsed if isinstance(a, str)]
-            except ValueError:
-                continue
-        if len(args) < 2 or _shadowed(args[-1], workdir):
-            continue
-        for src in args[:-1]:
-            if "$" in src or "://" in src:
-                continue
-            found.append(re.sub(r"^(\./|/)+", "", src))
-    return found
-
-
-def _counted_copies(dockerfile: str, files: Sequence[str]) -> set[str]:
+def _counted_copies(dockerfile_text: str, files: Sequence[str]) -> set[str]:
     out: set[str] = set()
-    for src in copied_sources(dockerfile):
+    for src in dockerfile.copied_sources(dockerfile_text):
         clean = src.rstrip("/")
         if clean in ("", "."):
             continue
@@ -119,30 +61,29 @@ def _short(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:SHORT]
 
 
+def selected(ctx: build_context.Context, dockerfile_text: str) -> list[str]:
+    """The context paths whose content is an install input (see the module doc)."""
+    counted = _counted_copies(dockerfile_text, ctx.files)
+    own = [r for r in ctx.files if r == ctx.dockerfile or depunits.is_manifest(r) or r in counted]
+    return own + [r for r in ctx.extra if depunits.is_manifest(r)]
+
+
 def install_inputs(
     ctx: build_context.Context,
     args: Mapping[str, str],
     base_id: str,
-    cache: Optional[digestcache.DigestCache] = None,
+    dockerfile_text: str,
+    digests: Mapping[str, str],
 ) -> dict[str, str]:
-    """Name -> short digest of every install input (see the module doc)."""
-    digest = cache.digest if cache is not None else digestcache.compute
+    """Name -> short digest of every install input (see the module doc); computed only:
+    `digests` holds each selected file's digest (by context path), read beforehand."""
     out = {BASE: _short(base_id)}
     out.update({f"{ARG}{k}": _short(v) for k, v in args.items() if k != "BASE_IMAGE"})
-    try:
-        dockerfile = (ctx.root / ctx.dockerfile).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        dockerfile = ""
-    counted = _counted_copies(dockerfile, ctx.files)
-    for rel in ctx.files:
-        if rel == ctx.dockerfile or depunits.is_manifest(rel) or rel in counted:
-            out[rel] = digest(os.path.join(ctx.root, rel))[:SHORT]
+    for rel in selected(ctx, dockerfile_text):
+        out[rel] = digests[rel][:SHORT]
     for rel, data in ctx.injected.items():
         if rel != depunits.UNITS_KEEP:  # a placeholder, never a change
             out[rel] = hashlib.sha256(data).hexdigest()[:SHORT]
-    for rel, path in ctx.extra.items():
-        if depunits.is_manifest(rel):
-            out[rel] = digest(path)[:SHORT]
     return out
 
 

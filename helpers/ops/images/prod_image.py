@@ -17,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
-from helpers.effects import commands, engine
+from helpers import events
+from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
-from helpers.model import dockerignore, images, project, pyprojects, workspace
-from helpers.ops.images import build, build_context, depunits
+from helpers.model import dockerignore, images, project, pyprojects, units, workspace
+from helpers.ops.images import build, build_context, depunits, inputs_diff, source
 
 PROD_IGNORE = "devops/prod.dockerignore"
 GENERATED = ".helpers-prod.Dockerfile"  # read by docker, never copied (.dockerignore)
@@ -51,19 +53,15 @@ def _forced(target: project.Target) -> tuple[dockerignore.Pattern, ...]:
     return dockerignore.parse(f"{user}\n{text}\n/{build_context.IGNORE_FILE}")
 
 
-def context(
-    target: project.Target, runner: commands.Runner = commands.run
-) -> build_context.Context:
-    """The dir's code as git lists it, minus what never enters an image."""
-    listed = workspace.list_files(target.root, runner)
+def context(target: project.Target, ws: units.Workspace) -> build_context.Context:
+    """The dir's code as git lists it (`ws.files`, as the command read them), minus what
+    never enters an image."""
     prefix = "" if target.rel_dir == "." else target.rel_dir + "/"
-    nested = [
-        d for d in workspace.runnable_dirs(listed) if d != target.rel_dir and d.startswith(prefix)
-    ]
+    nested = [d for d in ws.runnable() if d != target.rel_dir and d.startswith(prefix)]
     patterns = _forced(target)
     env_file = depunits.env_file_in(target)
     files = []
-    for path in listed:
+    for path in ws.files:
         if not path.startswith(prefix) or any(workspace.is_under(path, n) for n in nested):
             continue
         rel = path[len(prefix) :]
@@ -82,6 +80,29 @@ def context(
 
 
 @dataclass(frozen=True)
+class ProdSource:
+    """What a prod build reads: its context, its files' digests, and one digest per
+    dependency unit (the code its dev image holds; see `check_dev_units`)."""
+
+    context: build_context.Context
+    digests: Mapping[str, str]
+    units: Mapping[str, str]  # dependency unit -> digest of its files
+    unit_files: tuple[Path, ...] = ()  # their host files (what a refusal may name)
+
+
+def read(target: project.Target, ws: units.Workspace) -> ProdSource:
+    """Read the prod build's source: the dir's code and its dependency units' files."""
+    ctx = context(target, ws)
+    deps = depunits.dep_units(target, ws)
+    cache = digestcache.for_repo(target.root)
+    digests = build_context.file_digests(ctx, cache=cache)
+    unit_digests = {rel: cache.digest(path) for rel, path in deps.files.items()}
+    cache.save()
+    per_unit = inputs_diff.unit_digests(deps.files, unit_digests, deps.order)
+    return ProdSource(ctx, digests, per_unit, tuple(deps.files.values()))
+
+
+@dataclass(frozen=True)
 class ProdRequest:
     """The prod build of `dev_image` (identified by `dev_id`: a digest or image id) as `tag`."""
 
@@ -93,27 +114,35 @@ class ProdRequest:
 
 
 def prepare(
-    target: project.Target, req: ProdRequest, runner: commands.Runner = commands.run
+    target: project.Target,
+    req: ProdRequest,
+    runner: commands.Runner = commands.run,
+    ws: Optional[units.Workspace] = None,
+    src: Optional[ProdSource] = None,
 ) -> build.BuildPlan:
-    """Read what git tracks and what the engine holds under the tag, then `plan`."""
-    ctx = context(target, runner)
+    """Read the source (`ws`: the workspace the command read; `src`: already read) and
+    what the engine holds under the tag, then `plan`."""
+    src = src or read(target, ws or source.workspace_of(target, runner))
     existing = engine.inspect_image(f"{images.repository(target.cfg)}:{req.tag}", runner)
-    return plan(target, req, ctx, existing)
+    return plan(target, req, src, existing)
 
 
 def plan(
     target: project.Target,
     req: ProdRequest,
-    ctx: build_context.Context,
+    src: ProdSource,
     existing: Optional[engine.ImageInfo],
 ) -> build.BuildPlan:
-    """The prod build, computed from its context and the image already under the tag."""
+    """The prod build, computed from its source and the image already under the tag."""
+    ctx = src.context
     ref = f"{images.repository(target.cfg)}:{req.tag}"
     platform, revision, dev_image = req.platform, req.revision, req.dev_image
     own = ctx.dockerfile != GENERATED
     args = {"DEV_IMAGE": dev_image, **({"BASE_IMAGE": dev_image} if own else {})}
     settings = {"dev": req.dev_id, "dockerfile": ctx.dockerfile, "platform": platform or ""}
-    digest = build_context.inputs_hash(ctx, settings)
+    # The dependency units' code it ships (through its dev image): part of its inputs.
+    settings.update({f"{inputs_diff.UNIT_SETTING}{u}": d for u, d in src.units.items()})
+    digest = build_context.inputs_hash(ctx, settings, src.digests)
     current = existing.labels.get(images.LABEL_INPUTS) if existing else None
     up_to_date = current == digest
     reason = "inputs unchanged" if up_to_date else "no image yet" if not existing else "changed"
@@ -125,6 +154,8 @@ def plan(
         repo_id=build.repo_id(target),
         stage="prod",
     )
+    found = inputs_diff.parts(target.rel_dir, ctx, settings, src.digests)
+    labels[inputs_diff.LABEL] = inputs_diff.encode(found)
     flags = labels
     if not own:  # our own recipe: the labels in one LABEL step, not one step per flag
         recipe = ctx.injected[GENERATED].decode() + label_line(labels)
@@ -146,6 +177,54 @@ def plan(
         platform=platform,
         no_cache=False,
     )
+
+
+def check_dev_units(
+    target: project.Target,
+    ws: units.Workspace,
+    dev: DevImage,
+    src: ProdSource,
+    runner: commands.Runner = commands.run,
+    warn_only: bool = False,
+) -> None:
+    """A prod image ships its dependency units' code as its dev image holds it: refuse
+    (`warn_only`: a local trial build, say so), naming the files, when that is not the
+    work tree's (a code edit since dev's build)."""
+    if not src.units:
+        return
+    recorded = inputs_diff.decode(dev.labels.get(inputs_diff.LABEL)) or {}
+    stale = [u for u, d in src.units.items() if recorded.get(f"{inputs_diff.FILES}{u}") != d]
+    if not stale:
+        return
+    from helpers.model.hints import task_line
+
+    now = inputs_diff.Current(
+        target.root,
+        target.rel_dir,
+        {**recorded, **{f"{inputs_diff.FILES}{u}": src.units[u] for u in stale}},
+        frozenset(p.relative_to(target.root).as_posix() for p in src.unit_files),
+    )
+    label = dev.labels.get(inputs_diff.LABEL) if recorded else None
+    revision = dev.labels.get(images.LABEL_REVISION, "")
+    what = inputs_diff.describe(label, now, inputs_diff.changed_since(ws, revision, runner))
+    bump = task_line("bump_version", target.rel_dir, "--part patch -m '...'")
+    message = (
+        f"{dev.ref} holds other code of the units it depends on than this work tree "
+        f"({', '.join(what)}), and a prod image ships its dev image's copy: bump the "
+        f"version with `{bump}` and release dev first"
+    )
+    if not warn_only:
+        raise UserError(message)
+    events.warning(message)
+
+
+@dataclass(frozen=True)
+class DevImage:
+    """The dev image a prod image builds on: its ref, identity (digest or id), labels."""
+
+    ref: str
+    id: str
+    labels: Mapping[str, str]
 
 
 def label_line(labels: Mapping[str, str]) -> str:

@@ -8,9 +8,9 @@ from packaging.version import InvalidVersion, Version
 
 from helpers.effects import commands, engine
 from helpers.errors import UserError
-from helpers.model import images, project
+from helpers.model import images, project, units
 from helpers.model.hints import task_line
-from helpers.ops.images import build
+from helpers.ops.images import build, inputs_diff
 from helpers.ops.release import flow as rel
 from helpers.ops.release import multiarch, publish
 from helpers.ops.release import steps as rs
@@ -27,8 +27,10 @@ def check_version(text: str) -> str:
 def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Build local (no-op when unchanged) -> test in it -> push dev-X.Y.Z -> move dev."""
     s = rel.prepare(req, runner)
-    bp = build.prepare(s.target, runner=runner)
-    dirty = rel.dirty_check(s.target, bp.context.files, req.allow_dirty)
+    ws = units.load(s.target.root, runner)  # the workspace, read once for the release
+    bp = build.prepare(s.target, runner=runner, ws=ws)
+    now = inputs_diff.current(s.target, bp.context, bp.labels)
+    dirty = rel.dirty_check(s.target, ws, now.paths, req.allow_dirty, runner)
     revision = build.git_revision(s.target, runner) + ("-dirty" if dirty else "")
     base = bp.args["BASE_IMAGE"]
     candidate = rel.Candidate(
@@ -39,6 +41,7 @@ def release_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Out
         revision=revision,
         baked=False,
         bases=lambda st: multiarch.foreign_bases(st.target, st.plats, st.native, base, runner),
+        explain=inputs_diff.explainer(ws, now, runner),
     )
     return rel.release(s, candidate, req, runner)
 
@@ -100,7 +103,10 @@ def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcom
     published = rel.remote(repos, tag)
     moving = rel.remote(repos, "dev")
     rel.not_older(moving, "dev", version, target.rel_dir)
-    e = publish.Expected(target, tag, {plat: image.labels.get(images.LABEL_INPUTS, "")})
+    explain = inputs_diff.against_image(target, image.labels)
+    e = publish.Expected(
+        target, tag, {plat: image.labels.get(images.LABEL_INPUTS, "")}, explain=explain
+    )
     todo = publish.to_push(e, published)
     steps: list[rs.Step] = []
     if todo:

@@ -13,8 +13,8 @@ read from each registry, not guessed from local images.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from packaging.version import InvalidVersion, Version
@@ -22,14 +22,15 @@ from packaging.version import InvalidVersion, Version
 from helpers import events
 from helpers.effects import commands, registry_api
 from helpers.errors import UserError
-from helpers.model import images, project, testlists
+from helpers.model import images, project, testlists, units
 from helpers.model.hints import task_line
-from helpers.ops.images import build, platforms
+from helpers.ops.images import build, inputs_diff, platforms
 from helpers.ops.release import attest, multiarch, publish
 from helpers.ops.release import steps as rs
 from helpers.outcome import Outcome
 
 RemoteMap = Mapping[str, Optional[registry_api.RemoteImage]]
+Explain = inputs_diff.Explain  # a published image's labels -> what changed, named
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,14 @@ def prepare(req: Request, runner: commands.Runner = commands.run) -> Setting:
     return Setting(target, repos, plats, native)
 
 
+def changed_inputs(
+    ws: units.Workspace, paths: Collection[str], since: str, runner: commands.Runner
+) -> list[str]:
+    """Repo files of the build (`paths`: the dir's and its dependency units') that differ
+    from commit `since` (or are new); the untracked files as the command listed them."""
+    return sorted(p for p in inputs_diff.changed_since(ws, since, runner) if p in paths)
+
+
 def remote(repos: Sequence[str], tag: str) -> dict[str, Optional[registry_api.RemoteImage]]:
     return {repo: registry_api.inspect(f"{repo}:{tag}") for repo in repos}
 
@@ -95,15 +104,27 @@ def not_older(moving: RemoteMap, stage: str, version: str, rel_dir: str) -> None
             )
 
 
-def dirty_check(target: project.Target, files: Sequence[str], allow: bool) -> bool:
-    """Refuse uncommitted image inputs; the changelog is one (the version label comes from
-    it), whether or not the build context holds it."""
-    changelog = target.changelog.path.relative_to(target.path).as_posix()
-    dirty = publish.changed_inputs(target, (*files, changelog), "HEAD")
+def _named(files: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(files[:limit])
+    return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
+
+
+def dirty_check(
+    target: project.Target,
+    ws: units.Workspace,
+    paths: Collection[str],
+    allow: bool,
+    runner: commands.Runner = commands.run,
+) -> bool:
+    """Uncommitted changes in the build's files (`paths`: repo paths, the dependency
+    units' too) refuse a release unless allowed; the changelog is one (the version label
+    comes from it), whether or not the build context holds it."""
+    changelog = target.changelog.path.relative_to(target.root).as_posix()
+    dirty = changed_inputs(ws, {*paths, changelog}, "HEAD", runner)
     if dirty and not allow:
         raise UserError(
             f"{target.rel_dir} has uncommitted changes in its image inputs "
-            f"({publish._named(dirty)}): commit them, or pass --allow-dirty (the image's revision "
+            f"({_named(dirty)}): commit them, or pass --allow-dirty (the image's revision "
             "label then ends in -dirty)"
         )
     return bool(dirty)
@@ -163,6 +184,7 @@ class Candidate:
     revision: str
     baked: bool  # tests run against the code inside the image, nothing mounted
     bases: Callable[[Setting], dict[str, multiarch.Base]]  # per foreign platform
+    explain: Explain = field(default=lambda labels: [], compare=False)  # see publish
 
 
 def _test_step(
@@ -195,7 +217,7 @@ def publishing(s: Setting, c: Candidate, req: Request) -> Publishing:
     p = c.plan
     bases = c.bases(s) if len(s.plats) > 1 else {}
     per_plat = multiarch.hashes(p.inputs_hash, s.plats, s.native, bases)
-    expected = publish.Expected(s.target, c.tag, per_plat, p.context.files)
+    expected = publish.Expected(s.target, c.tag, per_plat, explain=c.explain)
     tested = multiarch.tested_platforms(req.test_platforms, s.plats, s.native)
     tested = () if req.skip_tests else tested
     ran = tests_label(req.skip_tests)

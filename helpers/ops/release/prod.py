@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Optional
 
 from helpers import events
 from helpers.effects import commands, engine, registry_api
 from helpers.errors import UserError
-from helpers.model import images, project
-from helpers.ops.images import build, prod_image
+from helpers.model import images, project, units
+from helpers.ops.images import build, inputs_diff, prod_image
 from helpers.ops.release import flow as rel
 from helpers.ops.release import multiarch
 from helpers.ops.release import steps as rs
@@ -25,36 +26,47 @@ def _tag(target_version: str, candidate: bool, revision: str) -> str:
     return f"prod-{short}" + ("-dirty" if revision.endswith("-dirty") else "")
 
 
-def _dev_image(s_target: project.Target, runner: commands.Runner) -> tuple[str, str]:
-    """The dev image of the changelog's version and its identity (registry digest or id)."""
+def _dev_image(s_target: project.Target, runner: commands.Runner) -> prod_image.DevImage:
+    """The dev image of the changelog's version, its identity (registry digest or id) and
+    its labels."""
     dev_ref = images.ref(s_target.cfg, "dev", s_target.version, "")
     found: dict[str, Optional[str]] = {}
+    labels: Mapping[str, str] = {}
     if s_target.cfg.registry:
         image = registry_api.inspect(dev_ref)
         found["registry"] = image.digest if image else None
+        labels = image.labels if image else labels
     local = engine.inspect_image(dev_ref, runner)
     found["local"] = local.id if local else None
-    return dev_ref, prod_image.require_dev(found, dev_ref, s_target.rel_dir)
+    labels = labels or (local.labels if local else {})
+    dev_id = prod_image.require_dev(found, dev_ref, s_target.rel_dir)
+    return prod_image.DevImage(dev_ref, dev_id, labels)
 
 
 def prepare(
-    req: rel.Request, runner: commands.Runner = commands.run
-) -> tuple[build.BuildPlan, bool]:
+    req: rel.Request, runner: commands.Runner = commands.run, trial: bool = False
+) -> tuple[build.BuildPlan, bool, inputs_diff.Explain]:
     """The prod build of this checkout (asks the registry, the engine and git); also says
-    whether the dir's inputs are dirty."""
+    whether the dir's inputs are dirty, and how a refusal names what changed. `trial`: a
+    local build, where a dev image older than its units' code is a warning."""
     target = project.target(req.dir)
-    dev_ref, dev_id = _dev_image(target, runner)
-    ctx_files = prod_image.context(target, runner).files
-    dirty = rel.dirty_check(target, ctx_files, req.allow_dirty)
+    ws = units.load(target.root, runner)  # the workspace, read once for the release
+    dev = _dev_image(target, runner)
+    src = prod_image.read(target, ws)
+    paths = inputs_diff.current(target, src.context, {}, src.unit_files).paths
+    dirty = rel.dirty_check(target, ws, paths, req.allow_dirty, runner)
+    prod_image.check_dev_units(target, ws, dev, src, runner, warn_only=trial)
     revision = build.git_revision(target, runner) + ("-dirty" if dirty else "")
     tag = _tag(target.version, req.candidate, revision)
-    prod = prod_image.ProdRequest(dev_ref, dev_id, tag, revision)
-    return prod_image.prepare(target, prod, runner), dirty
+    prod = prod_image.ProdRequest(dev.ref, dev.id, tag, revision)
+    p = prod_image.prepare(target, prod, runner, ws=ws, src=src)
+    now = inputs_diff.current(target, src.context, p.labels, src.unit_files)
+    return p, dirty, inputs_diff.explainer(ws, now, runner)
 
 
 def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Build the prod image here (this platform); a no-op when its inputs did not change."""
-    p, _ = prepare(dataclasses.replace(req, allow_dirty=True), runner)
+    p, _, _ = prepare(dataclasses.replace(req, allow_dirty=True), runner, trial=True)
     if p.up_to_date and not req.dry_run:
         return Outcome(
             f"{p.ref} is up to date (inputs {p.inputs_hash[:12]} unchanged); nothing to build"
@@ -72,7 +84,7 @@ def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Ou
         dev_ref = images.ref(s.target.cfg, "dev", s.target.version, "")
         verify.require(s.target, dev_ref)  # promotion builds only on a verified dev image
         events.progress(f"require_signed: {dev_ref} verified")
-    p, _ = prepare(req, runner)
+    p, _, explain = prepare(req, runner)
     candidate = rel.Candidate(
         stage="prod",
         tag=p.ref.rsplit(":", 1)[1],
@@ -81,6 +93,7 @@ def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Ou
         revision=p.labels[images.LABEL_REVISION],
         baked=True,
         bases=lambda setting: _dev_bases(setting, p.args["DEV_IMAGE"]),
+        explain=explain,
     )
     return rel.release(s, candidate, req, runner)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 from helpers import events
 from helpers.effects import commands, engine, oci, registry_api
@@ -39,7 +39,10 @@ class Expected:
     target: project.Target
     tag: str
     hashes: Mapping[str, str]
-    files: Sequence[str] = ()  # context files relative to the dir, to name what changed
+    # a published image's labels -> what changed since, named (images/inputs_diff.py)
+    explain: Callable[[Mapping[str, str]], Sequence[str]] = field(
+        default=lambda labels: (), compare=False
+    )
 
     @property
     def plats(self) -> tuple[str, ...]:
@@ -60,26 +63,6 @@ def published_hashes(ref: str, image: registry_api.RemoteImage) -> dict[str, str
     }
 
 
-def _named(files: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(files[:limit])
-    return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
-
-
-def changed_inputs(target: project.Target, files: Sequence[str], since: str) -> list[str]:
-    """Context files (relative to the dir) that differ from commit `since` (or are new)."""
-    from helpers.effects import git
-
-    rev = since.removesuffix("-dirty")
-    if not rev or rev == "unknown" or git.resolve(target.root, rev) is None:
-        return []
-    prefix = "" if target.rel_dir == "." else target.rel_dir + "/"
-    wanted = set(files)
-    changed = (
-        p[len(prefix) :] for p in git.changed_since(target.root, rev) if p.startswith(prefix)
-    )
-    return sorted(p for p in changed if p in wanted)
-
-
 def problem(e: Expected, repo: str, image: registry_api.RemoteImage) -> Optional[RefusedError]:
     """None when `repo:tag` (`image`) holds exactly this release's inputs on every platform."""
     fix = task_line("bump_version", e.target.rel_dir, "--part patch -m '...'")
@@ -87,8 +70,9 @@ def problem(e: Expected, repo: str, image: registry_api.RemoteImage) -> Optional
     for plat, mine in e.hashes.items():
         if plat in theirs and theirs[plat] != mine:
             rev = image.labels.get(images.LABEL_REVISION, "")
-            changed = changed_inputs(e.target, e.files, rev)
-            what = f"; changed since {rev[:12]}: {_named(changed)}" if changed else ""
+            changed = e.explain(image.labels)
+            since = f" since {rev[:12]}" if rev else ""
+            what = f"; changed{since}: {', '.join(changed)}" if changed else ""
             where = f" ({plat})" if len(e.hashes) > 1 else ""
             return RefusedError(
                 f"{repo}:{e.tag}{where} is already published with inputs "

@@ -24,7 +24,7 @@ from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
 from helpers.model import config, images, project, workspace
 from helpers.model.services import Service
-from helpers.ops.images import build, build_context, cacerts, depunits, install_inputs
+from helpers.ops.images import build, build_context, cacerts, depunits, dockerfile, install_inputs
 from helpers.ops.run.services import LABEL_SERVICE, Resolved
 
 _guard = threading.Lock()
@@ -106,8 +106,10 @@ def _built(target: project.Target, svc: Service, runner: commands.Runner) -> Res
         base = found.get(args["BASE_IMAGE"])
         ctx = _context(decl, svc)
         cache = digestcache.for_repo(decl.root)
+        digests = build_context.file_digests(ctx, None, cache)
+        text = dockerfile.read_text(decl.path / ctx.dockerfile)
         base_id = base.id if base else args["BASE_IMAGE"]
-        inputs = install_inputs.install_inputs(ctx, args, base_id, cache)
+        inputs = install_inputs.install_inputs(ctx, args, base_id, text, digests)
         have = found.get(ref)
         recorded = install_inputs.decode(have.labels.get(install_inputs.LABEL)) if have else None
         if have is not None and recorded == inputs:
@@ -120,7 +122,7 @@ def _built(target: project.Target, svc: Service, runner: commands.Runner) -> Res
             images.LABEL_DIR: decl.rel_dir,
             images.LABEL_REPO: str(decl.root),
             images.LABEL_STAGE: "local",
-            images.LABEL_INPUTS: build_context.inputs_hash(ctx, settings, cache),
+            images.LABEL_INPUTS: build_context.inputs_hash(ctx, settings, digests),
             images.LABEL_REVISION: build.git_revision(decl, runner),
             install_inputs.LABEL: install_inputs.encode(inputs),
             LABEL_SERVICE: svc.name,

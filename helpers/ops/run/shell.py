@@ -21,9 +21,10 @@ def _run(
     version: Optional[str],
     opts: containers.RunOptions,
     policy: Optional[choice.Policy] = None,
+    runner: commands.Runner = commands.run,
 ) -> int:
     target = project.target(dir_flag)
-    chosen = choice.choose(target, stage, version, policy or choice.Policy())
+    chosen = choice.choose(target, stage, version, policy or choice.Policy(), runner)
     for warning in chosen.warnings:
         events.warning(warning)
     containers.prepare_host(target)
@@ -64,9 +65,10 @@ def cmd(
     stage: str,
     version: Optional[str],
     policy: Optional[choice.Policy] = None,
+    runner: commands.Runner = commands.run,
 ) -> int:
     if not command.strip():
         raise UserError('docker_cmd needs --cmd "the command to run"')
     line = containers.run_command_line(command)
     opts = containers.RunOptions(command=line, interactive=True, tty=_tty())
-    return _run(dir_flag, stage, version, opts, policy)
+    return _run(dir_flag, stage, version, opts, policy, runner)

@@ -15,7 +15,7 @@ from typing import Any, Optional
 from helpers import events
 from helpers.effects import commands, engine, fsutil, prefetch
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
-from helpers.model import config, junit, project, testlists, workspace
+from helpers.model import config, junit, project, testlists, units, workspace
 from helpers.ops.run import services
 from helpers.ops.testing import parallel, record, report, reruns, testplan
 from helpers.ops.testing.selection import Selection, select
@@ -75,11 +75,12 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
     policy = choice.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
     runner = prefetch_for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
     warming = _Warming(threading.Event(), [])
+    ws = units.load(sel.root, runner) if args.stage == "local" else None  # read once
 
     def one(rel: str) -> tuple[str, object]:
         target = project.Target(sel.root, rel, config.load(sel.root, rel))
         try:
-            chosen = choice.choose(target, args.stage, None, policy, runner)
+            chosen = choice.choose(target, args.stage, None, policy, runner, ws=ws)
             for warning in chosen.warnings:
                 events.warning(warning)
             name, sset = warming.ensure(target, chosen.image, run_id, args.fresh, runner)

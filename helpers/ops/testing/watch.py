@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import events
-from helpers.effects import digestcache
 from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
-from helpers.model import config, project, testlists, workspace
+from helpers.model import config, project, testlists, units, workspace
 from helpers.ops.images import choice
 from helpers.ops.testing import record, single, testplan
 from helpers.outcome import Outcome
@@ -56,11 +55,11 @@ class Session:
 def _image_inputs(target: project.Target) -> frozenset[Path]:
     """Host paths of the dir's install inputs (see `install_inputs`), its config files and
     extra CA certificates: a change to any of them can make the image stale."""
-    from helpers.ops.images import depunits, install_inputs
+    from helpers.ops.images import install_inputs, source
 
-    ctx = depunits.context(target)
-    args = {"BASE_IMAGE": target.cfg.base_image, **target.cfg.build_args}
-    names = install_inputs.install_inputs(ctx, args, "", digestcache.for_repo(target.root))
+    src = source.read(target, units.load(target.root), every_file=False)
+    ctx = src.context
+    names = install_inputs.selected(ctx, src.dockerfile_text)
     paths = {ctx.root / n for n in names if n in ctx.files}
     paths |= {ctx.extra[n] for n in names if n in ctx.extra}
     paths |= {target.root / config.FILENAME, target.path / config.FILENAME}
@@ -71,13 +70,12 @@ def _image_inputs(target: project.Target) -> frozenset[Path]:
 def _roots(target: project.Target) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
     """The dir and every unit it depends on; the nested runnable dirs that are not."""
     from helpers.model import graph
-    from helpers.ops.images import depunits
 
-    ws = depunits.load_workspace(target.root)
+    ws = units.load(target.root)
     reach = graph.closure(ws.deps, [target.rel_dir]) if target.rel_dir in ws.units else set()
-    units = sorted({target.rel_dir, *reach})
-    roots = [target.root if u == "." else target.root / u for u in units]
-    runnable = [target.root / u for u in ws.runnable() if u not in units]
+    mine = sorted({target.rel_dir, *reach})
+    roots = [target.root if u == "." else target.root / u for u in mine]
+    runnable = [target.root / u for u in ws.runnable() if u not in mine]
     fenced = [p for p in runnable if any(root in p.parents for root in roots)]
     # The repo-wide config and the env file also shape every run.
     extra = [target.root / config.FILENAME, target.root / target.cfg.env_file]

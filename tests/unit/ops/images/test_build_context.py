@@ -37,17 +37,22 @@ def test_skip_dir_leaves_nested_units_out(tmp_path: Path) -> None:
     assert ctx.files == ("changelog.txt", "devops/Dockerfile")
 
 
+def _hash(root: Path, settings: dict[str, str]) -> str:
+    ctx = _ctx(root)
+    return build_context.inputs_hash(ctx, settings, build_context.file_digests(ctx))
+
+
 def test_hash_tracks_content_mode_and_settings(tmp_path: Path) -> None:
     make_runnable(tmp_path, ".")
     script = write(tmp_path / "run.sh", "echo hi\n")
-    first = build_context.inputs_hash(_ctx(tmp_path), {"arg:A": "1"})
-    assert build_context.inputs_hash(_ctx(tmp_path), {"arg:A": "1"}) == first
-    assert build_context.inputs_hash(_ctx(tmp_path), {"arg:A": "2"}) != first
+    first = _hash(tmp_path, {"arg:A": "1"})
+    assert _hash(tmp_path, {"arg:A": "1"}) == first
+    assert _hash(tmp_path, {"arg:A": "2"}) != first
     os.chmod(script, 0o755)
-    second = build_context.inputs_hash(_ctx(tmp_path), {"arg:A": "1"})
+    second = _hash(tmp_path, {"arg:A": "1"})
     assert second != first
     script.write_text("echo bye\n")
-    assert build_context.inputs_hash(_ctx(tmp_path), {"arg:A": "1"}) not in (first, second)
+    assert _hash(tmp_path, {"arg:A": "1"}) not in (first, second)
 
 
 def test_tar_holds_context_and_injected_files(tmp_path: Path) -> None:

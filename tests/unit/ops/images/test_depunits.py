@@ -133,9 +133,9 @@ def test_context_carries_units_and_the_hash_tracks_them(tmp_path: Path) -> None:
     ctx = build_context.Context(
         ws.root / "apps/b", ("pyproject.toml",), "devops/Dockerfile", {}, files
     )
-    before = build_context.inputs_hash(ctx, {})
+    before = build_context.inputs_hash(ctx, {}, build_context.file_digests(ctx))
     write(ws.root / "libs/a/src/pkg_a/__init__.py", "x = 1\n")
-    assert build_context.inputs_hash(ctx, {}) != before
+    assert build_context.inputs_hash(ctx, {}, build_context.file_digests(ctx)) != before
     with build_context.write_tar(ctx) as tar, tarfile.open(fileobj=tar) as opened:
         names = opened.getnames()
     assert ".helpers/units/libs/a/src/pkg_a/__init__.py" in names
@@ -250,7 +250,7 @@ def test_the_dockerfile_installs_third_party_before_copying_unit_sources() -> No
     injected = depunits.DepUnits((), {}, ()).injected()
     assert depunits.UNITS_KEEP in injected
     ctx = build_context.Context(Path("/nowhere"), (), "devops/Dockerfile", injected)
-    assert depunits.UNITS_KEEP not in install_inputs.install_inputs(ctx, {}, "base")
+    assert depunits.UNITS_KEEP not in install_inputs.install_inputs(ctx, {}, "base", "", {})
 
 
 def test_a_reference_outside_the_repo_taken_by_name_says_so_once(tmp_path: Path) -> None:

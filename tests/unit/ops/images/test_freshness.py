@@ -10,7 +10,7 @@ import pytest
 
 from helpers.effects import digestcache
 from helpers.errors import UserError
-from helpers.ops.images import build_context, choice, freshness, install_inputs
+from helpers.ops.images import build_context, choice, dockerfile, freshness, install_inputs
 from tests.conftest import make_runnable, write
 
 DOCKERFILE = """ARG BASE_IMAGE
@@ -31,7 +31,7 @@ COPY README.md ./docs/
 
 
 def test_copied_sources_skip_other_stages_urls_and_variables() -> None:
-    assert install_inputs.copied_sources(DOCKERFILE) == [
+    assert dockerfile.copied_sources(DOCKERFILE) == [
         "devops/entrypoint.sh",
         "setup/*.sh",
         "conf/app.ini",
@@ -58,9 +58,15 @@ def _dir(tmp_path: Path) -> build_context.Context:
     return build_context.collect(d, "devops/Dockerfile", {".helpers/install-deps.sh": b"sh"})
 
 
+def _inputs(ctx: build_context.Context, args: dict[str, str], base_id: str) -> dict[str, str]:
+    text = (ctx.root / ctx.dockerfile).read_text()
+    digests = build_context.file_digests(ctx, install_inputs.selected(ctx, text))
+    return install_inputs.install_inputs(ctx, args, base_id, text, digests)
+
+
 def test_install_inputs_are_manifests_copied_files_and_settings_not_code(tmp_path: Path) -> None:
     ctx = _dir(tmp_path)
-    inputs = install_inputs.install_inputs(ctx, {"BASE_IMAGE": "b", "PIP_INDEX": "x"}, "sha256:1")
+    inputs = _inputs(ctx, {"BASE_IMAGE": "b", "PIP_INDEX": "x"}, "sha256:1")
     assert sorted(inputs) == [
         ".helpers/install-deps.sh",
         "base image",
@@ -78,12 +84,12 @@ def test_install_inputs_are_manifests_copied_files_and_settings_not_code(tmp_pat
 def test_code_edits_never_make_an_image_stale_manifest_edits_do(tmp_path: Path) -> None:
     ctx = _dir(tmp_path)
     args = {"BASE_IMAGE": "b"}
-    built = install_inputs.install_inputs(ctx, args, "sha256:1")
+    built = _inputs(ctx, args, "sha256:1")
     for code in ("app.py", "src/pkg/__init__.py", "README.md"):
         write(ctx.root / code, "edited\n")
-    assert freshness.changed(built, install_inputs.install_inputs(ctx, args, "sha256:1")) == []
+    assert freshness.changed(built, _inputs(ctx, args, "sha256:1")) == []
     write(ctx.root / "pyproject.toml", "[project]\nname = 'x'\n")
-    now = install_inputs.install_inputs(ctx, args, "sha256:2")
+    now = _inputs(ctx, args, "sha256:2")
     assert freshness.changed(built, now) == ["base image", "pyproject.toml"]
 
 
@@ -144,8 +150,8 @@ def test_choosing_a_fresh_local_image_asks_the_engine_once(
     import json
 
     from helpers.effects.commands import Argv, Result
-    from helpers.model import config, images, project
-    from helpers.ops.images import depunits
+    from helpers.model import config, images, project, units
+    from helpers.ops.images import source
     from tests.conftest import git
     from tests.fakes import FakeRunner, result
 
@@ -156,7 +162,9 @@ def test_choosing_a_fresh_local_image_asks_the_engine_once(
     ref = images.ref(target.cfg, "local", target.version, images.user_name())
     base = target.cfg.base_image
     args = {"BASE_IMAGE": base, **target.cfg.build_args}
-    inputs = install_inputs.install_inputs(depunits.context(target), args, "sha256:b")
+    src = source.read(target, units.load(tmp_path), every_file=False)
+    text, digests = src.dockerfile_text, src.digests
+    inputs = install_inputs.install_inputs(src.context, args, "sha256:b", text, digests)
     labels = {images.LABEL_VERSION: "1.2.0", install_inputs.LABEL: install_inputs.encode(inputs)}
     known = {ref: ("sha256:a", labels), base: ("sha256:b", {})}
 

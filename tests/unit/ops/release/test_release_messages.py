@@ -11,7 +11,7 @@ import pytest
 
 from helpers.effects import commands, oci
 from helpers.errors import UserError
-from helpers.model import project
+from helpers.model import project, units
 from helpers.ops.release import dev, rollback
 from helpers.ops.release import flow as rel
 from tests.conftest import git, make_runnable, write
@@ -77,15 +77,16 @@ def test_rollback_suggests_only_versions_every_registry_holds(
 def test_an_uncommitted_bump_is_a_dirty_release(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     target = project.target(".", cwd=root)
-    assert rel.dirty_check(target, ("devops/Dockerfile",), allow=False) is False
+    ws = units.load(root)
+    assert rel.dirty_check(target, ws, {"devops/Dockerfile"}, allow=False) is False
     changelog = root / "changelog.txt"
     changelog.write_text("# app-1.3.0\n- 2026-12-01\n- next\n\n" + changelog.read_text())
     with pytest.raises(
         UserError, match=r"uncommitted changes in its image inputs \(changelog.txt\)"
     ):
         # the dev context (`*` then `!devops/`) does not hold the changelog: still an input
-        rel.dirty_check(target, ("devops/Dockerfile",), allow=False)
-    assert rel.dirty_check(target, ("devops/Dockerfile",), allow=True) is True
+        rel.dirty_check(target, units.load(root), {"devops/Dockerfile"}, allow=False)
+    assert rel.dirty_check(target, units.load(root), {"devops/Dockerfile"}, allow=True) is True
 
 
 def test_an_index_names_each_platform_image_by_digest() -> None:

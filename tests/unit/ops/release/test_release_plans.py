@@ -188,6 +188,11 @@ def test_to_push_refuses_other_inputs_and_skips_same(tmp_path: Path) -> None:
     assert "this build's are hhhhhhhhhhhh" in message
     assert "bump the version with `invoke bump_version --part patch" in message
     assert publish.to_push(e, {"r1/app": None}) == ("r1/app",)
+    named = publish.Expected(
+        target, "dev-1.2.0", {"linux/amd64": "h" * 64}, explain=lambda labels: ["the base image"]
+    )
+    with pytest.raises(publish.RefusedError, match=r"; changed: the base image: a published"):
+        publish.to_push(named, {"r1/app": other})
 
 
 def test_release_never_moves_a_moving_tag_back(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from helpers.effects import engine, signals
 from helpers.effects.commands import Argv, Result
-from helpers.model import config, images, junit, project
-from helpers.ops.images import build
+from helpers.model import config, images, junit, project, units
+from helpers.ops.images import build, source
 from helpers.ops.run import containers, inventory
 from helpers.ops.testing import parallel, report, testplan
 from tests.conftest import git as run_git
@@ -280,13 +280,14 @@ def test_build_plan_asks_nothing_and_writes_nothing(tmp_path: Path) -> None:
     make_runnable(tmp_path, ".", version="1.2.0")
     target = _target(tmp_path, image_name="acme")
     req = build.BuildRequest(user="ann")
+    src = source.read(target, units.load(tmp_path))  # the read step, before planning
     before = _tree(tmp_path)
-    fresh = build.plan(target, req, {})  # no runner at all: the engine cannot be asked
+    fresh = build.plan(target, req, {}, src)  # no runner at all: the engine cannot be asked
     assert (fresh.up_to_date, fresh.reason) == (False, "no image yet")
     image = engine.ImageInfo(fresh.ref, "sha256:1", dict(fresh.labels), "amd64")
     found = {fresh.ref: image}
-    assert build.plan(target, req, found).up_to_date
-    assert build.plan(target, req, found) == build.plan(target, req, found)
+    assert build.plan(target, req, found, src).up_to_date
+    assert build.plan(target, req, found, src) == build.plan(target, req, found, src)
     assert _tree(tmp_path) == before  # no state dir, no digest cache written
 
 
