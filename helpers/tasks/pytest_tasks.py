@@ -33,6 +33,8 @@ HELP = {
     "fresh": "run in a new container instead of reusing this dir's warm one",
     "if_missing": IF_MISSING_HELP,
     "allow_stale": ALLOW_STALE_HELP,
+    "no_cache": "run even when the result cache holds a passing run of these inputs "
+    "(the run is still recorded)",
 }
 
 RUN_FLAGS = (
@@ -45,6 +47,7 @@ RUN_FLAGS = (
     "fresh",
     "if_missing",
     "allow_stale",
+    "no_cache",
 )
 
 
@@ -72,6 +75,7 @@ def run_tests(
     fresh: bool = False,
     if_missing: str = "fail",
     allow_stale: bool = False,
+    no_cache: bool = False,
 ) -> Outcome:
     """Run the dir's tests (all lists unless --test-list) inside its container."""
     flags = dict(locals())
@@ -93,6 +97,7 @@ def _one_list(name: str, doc: str) -> Task[Any]:
         fresh: bool = False,
         if_missing: str = "fail",
         allow_stale: bool = False,
+        no_cache: bool = False,
     ) -> Outcome:
         return _run(
             test_list=name,
@@ -105,6 +110,7 @@ def _one_list(name: str, doc: str) -> Task[Any]:
             fresh=fresh,
             if_missing=if_missing,
             allow_stale=allow_stale,
+            no_cache=no_cache,
         )
 
     body.__name__ = body.__qualname__ = f"run_{name}_tests"

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from helpers import events
 from helpers.effects import engine, fsutil, prefetch
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 from helpers.model import config, junit, project, testlists, workspace
-from helpers.ops.testing import parallel, record, report, testplan
+from helpers.ops.testing import cache_results, cache_run, parallel, record, report, testplan
 from helpers.ops.testing.selection import Selection, select
 from helpers.outcome import Outcome
 
@@ -43,6 +44,8 @@ class Options:
     exact: bool
     merge_reports: Optional[tuple[Path, ...]]
     expect_matrix: Optional[str]
+    no_cache: bool = False  # run every dir (results are still recorded)
+    cache_status: bool = False  # say which dirs the result cache would serve; run nothing
 
     @classmethod
     def of(cls, ns: argparse.Namespace) -> Options:
@@ -57,10 +60,19 @@ class Prepared:
     runs: list[testplan.DirRun]
     skipped: list[tuple[str, str]]  # could not run: configuration (exit 2)
     broken: list[tuple[str, str]]  # the image build failed (exit 1)
+    cached: list[tuple[testplan.DirRun, parallel.DirResult]] = field(default_factory=list)
+    probes: dict[str, cache_run.Probe] = field(default_factory=dict)  # by dir: keys to record
 
 
-def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Prepared:
-    """Each dir's image (checked, built if asked) and run plan, `-j` dirs at a time."""
+def _prepare(
+    sel: Selection,
+    args: Options,
+    lists: list[str],
+    run_id: str,
+    survey: Optional[cache_run.Survey],
+) -> Prepared:
+    """Each dir's image (checked, built if asked), its cached result or run plan, `-j` dirs
+    at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
     from helpers.ops.images import build, choice
@@ -70,18 +82,26 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
     if args.if_missing == "build" and args.stage != "local":
         events.warning(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
     policy = choice.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
-    runner = prefetch_for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
+    runner = prefetch_for_dirs(sel.root, sel.dirs, args.stage, warm=False)
+    containers = _Once(lambda: runner.load_containers(warm.STATE_FORMAT))
+    look = cache_results.Looking(survey, lists, args.pytest_opts, args.verbose)
 
     def one(rel: str) -> tuple[str, object]:
         target = project.Target(sel.root, rel, config.load(sel.root, rel))
         try:
+            early = look.before_image(target, args.stage, policy, runner)
+            if early is not None and early.entry is not None:
+                return "cached", (early, cache_results.serve(early, early.image.ref, run_id))
             chosen = choice.choose(target, args.stage, None, policy, runner)
             for warning in chosen.warnings:
                 events.warning(warning)
+            probe = look.probe(target, chosen.image)
+            if probe.entry is not None:
+                return "cached", (probe, cache_results.serve(probe, chosen.ref, run_id))
             hot = target.cfg.warm_containers and not args.fresh
-            name = warm.ensure(target, chosen.image, runner) if hot else None
+            name = warm.ensure(target, chosen.image, containers.then(runner)) if hot else None
             plan = testplan.plan_dir(target, chosen.ref, lists, run_id, args.pytest_opts, warm=name)
-            return "run", testplan.prepare(plan, sel.root)
+            return "run", (probe, testplan.prepare(plan, sel.root))
         except build.BuildFailedError as err:
             return "broken", (rel, err.message)
         except engine.EngineDownError:
@@ -91,11 +111,38 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for kind, payload in pool.map(one, sel.dirs):
-            if isinstance(payload, testplan.DirRun):
-                out.runs.append(payload)
-            elif isinstance(payload, tuple):
-                (out.broken if kind == "broken" else out.skipped).append(payload)
+            _collect(out, kind, payload)
     return out
+
+
+def _collect(out: Prepared, kind: str, payload: object) -> None:
+    if kind in ("run", "cached") and isinstance(payload, tuple):
+        probe, what = payload
+        out.probes[probe.target.rel_dir] = probe
+        if kind == "run":
+            out.runs.append(what)
+        else:
+            out.cached.append(what)
+            events.data(report.end_line(what[1]))
+    elif isinstance(payload, tuple):
+        (out.broken if kind == "broken" else out.skipped).append(payload)
+
+
+class _Once:
+    """A look-up made at most once, and only when some dir needs it (every dir cached: the
+    warm containers are never listed)."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+        self.lock = threading.Lock()
+        self.done = False
+
+    def then(self, runner: prefetch.Prefetched) -> prefetch.Prefetched:
+        with self.lock:
+            if not self.done:
+                self.done = True
+                self.action()
+        return runner
 
 
 def _exit_code(
@@ -188,28 +235,29 @@ def run(args: Options, cwd: Path) -> Outcome:
                 sel.root, run_id, EXIT_OK, [], sel.unaffected, [], args, shard_info
             )
             return Outcome(f"nothing to run in this shard; reports: {out}")
-    prepared = _prepare(sel, args, lists, run_id)
+    if args.cache_status:
+        from helpers.ops.testing import cache_status
+
+        return cache_status.run(sel, args.stage, lists, args.pytest_opts, args.allow_stale)
+    survey = cache_run.survey_or_none(sel.root, lookup=not args.no_cache)
+    prepared = _prepare(sel, args, lists, run_id, survey)
     runs, skipped = prepared.runs, prepared.skipped
     cannot = f" ({len(skipped)} more cannot run: see the table)" if skipped else ""
+    served = f" (+ {len(prepared.cached)} cached)" if prepared.cached else ""
     events.data(
-        f"run {run_id}: {report.dirs(len(runs))}{cannot}, -j {args.jobs}, lists {','.join(lists)}"
+        f"run {run_id}: {report.dirs(len(runs))}{served}{cannot}, -j {args.jobs}, "
+        f"lists {','.join(lists)}"
     )
-
-    def show(event: parallel.Event) -> None:
-        events.data(report.progress_line(event))
-        if isinstance(event, parallel.Finished):
-            events.data(report.block(event.result))
-
-    drv = parallel.Driver(run_id, args.jobs, show)
-    try:
-        results = drv.run(runs, fail_fast=args.fail_fast)
-    except KeyboardInterrupt:
-        _stop_warm(runs)
-        events.progress(f"interrupted: removed the containers of run {run_id}")
+    ran = _drive(runs, run_id, args)
+    if ran is None:
         return Outcome(code=EXIT_INTERRUPTED)
-    started = [r for r in results if r.note != parallel.NOT_STARTED]
-    skipped += [(r.rel_dir, "not started: --fail-fast") for r in results if r not in started]
-    results = started
+    started = [r for r in ran if r.note != parallel.NOT_STARTED]
+    skipped += [(r.rel_dir, "not started: --fail-fast") for r in ran if r not in started]
+    if survey is not None:
+        cache_results.record_all(
+            survey, prepared.probes, runs, started, run_id, args.verbose, args.jobs
+        )
+    results, runs = _with_cached(sel.dirs, started, runs, prepared.cached)
     code = _exit_code(results, skipped, args.allow_no_tests)
     if prepared.broken:
         code = EXIT_FAILED
@@ -228,6 +276,38 @@ def run(args: Options, cwd: Path) -> Outcome:
     whole = code == EXIT_OK and shard is None and not args.exact
     note = bookmarks.record_success(sel.root, key, args.changed_since) if whole else None
     return Outcome.of([*lines, note] if note else lines, code)
+
+
+def _drive(
+    runs: Sequence[testplan.DirRun], run_id: str, args: Options
+) -> Optional[list[parallel.DirResult]]:
+    """Run the dirs, showing each as it starts and ends; None when interrupted."""
+
+    def show(event: parallel.Event) -> None:
+        events.data(report.progress_line(event))
+        if isinstance(event, parallel.Finished):
+            events.data(report.block(event.result))
+
+    drv = parallel.Driver(run_id, args.jobs, show)
+    try:
+        return drv.run(runs, fail_fast=args.fail_fast)
+    except KeyboardInterrupt:
+        _stop_warm(runs)
+        events.progress(f"interrupted: removed the containers of run {run_id}")
+        return None
+
+
+def _with_cached(
+    dirs: Sequence[str],
+    results: Sequence[parallel.DirResult],
+    runs: Sequence[testplan.DirRun],
+    cached: Sequence[tuple[testplan.DirRun, parallel.DirResult]],
+) -> tuple[list[parallel.DirResult], list[testplan.DirRun]]:
+    """The dirs that ran and those the cache served, in the selection's order."""
+    order = {d: i for i, d in enumerate(dirs)}
+    all_results = sorted([*results, *(r for _, r in cached)], key=lambda r: order[r.rel_dir])
+    all_runs = sorted([*runs, *(run for run, _ in cached)], key=lambda r: order[r.rel_dir])
+    return all_results, all_runs
 
 
 def prefetch_for_dirs(

@@ -10,7 +10,7 @@ from helpers import tables
 from helpers.model.junit import Counts
 from helpers.ops.testing.parallel import DirResult, Event, Started
 
-HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "seconds")
+HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "seconds", "cached")
 
 
 def dirs(n: int) -> str:
@@ -25,7 +25,7 @@ def progress_line(event: Event) -> str:
 
 
 def end_line(r: DirResult) -> str:
-    status = "ok  " if r.ok else "FAIL"
+    status = "cached" if r.cached else "ok  " if r.ok else "FAIL"
     what = r.counts.describe() if r.counts else (r.note or f"exit {r.exit_code}")
     return f"{status}   {r.rel_dir}  {what} in {r.seconds:.1f} s"
 
@@ -46,6 +46,7 @@ def _row(r: DirResult) -> tuple[str, ...]:
         str(c.skipped),
         str(errors),
         f"{r.seconds:.1f}",
+        "cached" if r.cached else "",
     )
 
 
@@ -87,6 +88,7 @@ def to_json(
                 "errors": c.errors if r.counts else (0 if r.ok else 1),
                 "seconds": round(r.seconds, 3),
                 "note": r.note,
+                "cached": r.cached,
             }
         )
     data = {

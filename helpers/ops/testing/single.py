@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from helpers.model import config, hints, junit, project, testlists
 from helpers.ops.images import choice
 from helpers.ops.run import inventory
-from helpers.ops.testing import parallel, record, testplan
+from helpers.ops.testing import cache_results, parallel, record, testplan
 from helpers.outcome import Outcome
 
 PYTEST_USAGE_ERROR = 4
@@ -44,16 +45,24 @@ class Where:
     warm: Optional[str] = None
 
 
-def _where(target: project.Target, req: PlanRequest) -> Where:
-    """The execute step before planning: choose the image (asks the engine, may build it)
-    and start the dir's warm container when one is used."""
+def _chosen(target: project.Target, req: PlanRequest) -> choice.Chosen:
+    """The image the run uses (asks the engine, may build it), its warnings said."""
+    chosen = choice.choose(target, req.stage, req.version, req.policy or choice.Policy())
+    for warning in chosen.warnings:
+        events.warning(warning)
+    return chosen
+
+
+def _where(
+    target: project.Target, req: PlanRequest, chosen: Optional[choice.Chosen] = None
+) -> Where:
+    """The execute step before planning: choose the image (unless `chosen`) and start the
+    dir's warm container when one is used."""
     if req.no_docker:
         return Where(None)
     if req.image is not None:
         return Where(req.image)
-    chosen = choice.choose(target, req.stage, req.version, req.policy or choice.Policy())
-    for warning in chosen.warnings:
-        events.warning(warning)
+    chosen = chosen or _chosen(target, req)
     if target.cfg.warm_containers and not req.fresh:
         from helpers.ops.run import warm
 
@@ -151,6 +160,7 @@ class RunRequest:
     fresh: bool = False
     if_missing: str = "fail"
     allow_stale: bool = False
+    no_cache: bool = False
 
 
 def run_tests(req: RunRequest) -> Outcome:
@@ -174,10 +184,17 @@ def run_tests(req: RunRequest) -> Outcome:
         fresh=req.fresh,
         policy=choice.Policy(req.if_missing, req.allow_stale),
     )
-    run = _plan(target, run_id, plan, _where(target, plan))
-    code = _execute(run, run_id, target.root)
+    chosen = None if req.no_docker else _chosen(target, plan)
+    cached = cache_results.Cached.look(target, chosen, lists, req.pytest_opts, req.no_cache)
+    if cached.hit:
+        run, verdict = cached.serve(run_id)
+    else:
+        run = _plan(target, run_id, plan, _where(target, plan, chosen))
+        began = time.monotonic()
+        code = _execute(run, run_id, target.root)
+        verdict = _verdict(run, code, req.allow_no_tests)
+        cached.record(run, code, time.monotonic() - began, run_id)
     record.record_if_ran(target.root, run_id, [run], lists)
-    verdict = _verdict(run, code, req.allow_no_tests)
     note = bookmarks.record_success(target.root, key, None) if verdict.code == EXIT_OK else None
     if note:
         events.progress(note)
