@@ -257,6 +257,8 @@ CACHE_ENV = {
 
 def _cache_mode(value: Any, where: str, key: str) -> str:
     choices = CACHE_MODES[key]
+    if value is False and "off" in choices:
+        value = "off"  # YAML reads a bare `off` as false
     text = str(value).strip().lower() if isinstance(value, str) else value
     if text not in choices:
         raise _fail(where, key, " or ".join(choices), value)

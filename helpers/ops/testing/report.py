@@ -10,7 +10,8 @@ from helpers import tables
 from helpers.model.junit import Counts
 from helpers.ops.testing.parallel import DirResult, Event, Started
 
-HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "seconds", "cached")
+HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "seconds")
+CACHED = "cached"  # the status column, shown when the result cache served a dir
 
 
 def dirs(n: int) -> str:
@@ -46,12 +47,15 @@ def _row(r: DirResult) -> tuple[str, ...]:
         str(c.skipped),
         str(errors),
         f"{r.seconds:.1f}",
-        "cached" if r.cached else "",
     )
 
 
 def table(results: Sequence[DirResult], skipped: Sequence[tuple[str, str]] = ()) -> str:
-    lines = [tables.render([HEADERS, *(_row(r) for r in results)], rule=True)]
+    rows = [HEADERS, *(_row(r) for r in results)]
+    if any(r.cached for r in results):
+        marks = [CACHED, *(CACHED if r.cached else "" for r in results)]
+        rows = [(*row, mark) for row, mark in zip(rows, marks)]
+    lines = [tables.render(rows, rule=True)]
     lines += [f"{rel_dir}: not run ({why})" for rel_dir, why in skipped]
     return "\n".join(lines)
 
