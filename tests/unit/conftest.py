@@ -17,3 +17,7 @@ def _block_engine(
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/blocked-by-unit-tests.sock")
     for var in ("HELPERS_BASE_IMAGE", "HELPERS_REGISTRY", "HELPERS_EXTRA_CA_CERTS"):
         monkeypatch.delenv(var, raising=False)
+    # The result cache: never the user's, never shared through a registry.
+    for var in ("HELPERS_TEST_CACHE", "HELPERS_IMAGE_CACHE", "HELPERS_CACHE_REGISTRY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HELPERS_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache-home"))

@@ -137,7 +137,7 @@ class Looking:
         if self.survey is None:
             return Probe(target, image, None, why="no survey")
         found = probe(self.survey, target, image, self.lists, self.pytest_opts, self.verbose)
-        if self.verbose and found.entry is None and found.why:
+        if self.verbose and found.entry is None and found.why and self.survey.lookup:
             events.progress(f"miss   {target.rel_dir}  {found.why}")
         return found
 
