@@ -185,17 +185,21 @@ def push(
     except (UserError, OSError, ValueError) as err:
         failed(ref, err)
         return
-    tags = [f"{repo}:{LAST_TAG}"] + ([] if have is not None else [ref])
-    for tag in tags:
-        runner((engine.DOCKER, "tag", p.ref, tag))
-        pushed = runner((engine.DOCKER, "push", "--quiet", tag))
-        if tag != p.ref:
-            runner((engine.DOCKER, "rmi", tag))  # the local tag only; the image stays
+    if have is None:
+        runner((engine.DOCKER, "tag", p.ref, ref))
+        pushed = runner((engine.DOCKER, "push", "--quiet", ref))
+        runner((engine.DOCKER, "rmi", ref))  # the local tag only; the image stays
         if not pushed.ok:
             detail = (pushed.err.strip().splitlines() or ["no output"])[-1]
-            failed(tag, UserError(f"docker push {tag} failed: {detail}"))
+            failed(ref, UserError(f"docker push {ref} failed: {detail}"))
             return
-    events.progress(f"cached {target.rel_dir}'s image as {ref}")
+        events.progress(f"cached {target.rel_dir}'s image as {ref}")
+    try:  # the dir's last cached image: that manifest under `cache` too (no second push)
+        name = registry_api.parse(ref)
+        client = registry_api.Client(name.host, timeout=TIMEOUT)
+        registry_api.copy_tag(ref, LAST_TAG, client)
+    except (UserError, OSError, ValueError) as err:
+        failed(ref, err)
 
 
 def produce(

@@ -58,23 +58,32 @@ class Input:
         return f"{self.category}\t{self.name}"
 
 
+# Files are many (thousands in a big dir): kept as plain (category, path, digest) tuples.
+FileInput = tuple[str, str, str]
+
+
 @dataclass(frozen=True)
 class TestKey:
     inputs: tuple[Input, ...]
     key: str
+    files: tuple[FileInput, ...] = ()  # global and file inputs, each category path-sorted
 
     def explained(self) -> dict[str, str]:
         """Every input by label, its value shortened: what a later miss is compared with
         (kept per dir; the key itself is over the full values)."""
-        return {i.label: i.value[:SHOWN] for i in self.inputs}
+        out = {i.label: i.value[:SHOWN] for i in self.inputs}
+        out.update({f"{c}\t{path}": value[:SHOWN] for c, path, value in self.files})
+        return out
 
 
-def make(inputs: Iterable[Input]) -> TestKey:
+def make(inputs: Iterable[Input], files: Sequence[FileInput] = ()) -> TestKey:
+    """The key over the named inputs (in name order) and the files (in the order given:
+    sorted by category, then path)."""
     kept = tuple(inputs)
-    digest = hashlib.sha256(FORMAT.encode())
-    for item in sorted((i for i in kept if i.in_key), key=lambda i: (i.category, i.name)):
-        digest.update(f"{item.category}\0{item.name}\0{item.value}\n".encode())
-    return TestKey(kept, digest.hexdigest())
+    named = sorted((i for i in kept if i.in_key), key=lambda i: (i.category, i.name))
+    text = "".join(f"{i.category}\0{i.name}\0{i.value}\n" for i in named)
+    text += "".join(f"{c}\0{path}\0{value}\n" for c, path, value in files)
+    return TestKey(kept, hashlib.sha256(f"{FORMAT}\n{text}".encode()).hexdigest(), tuple(files))
 
 
 # ---------------------------------------------------------------- which files count
@@ -221,13 +230,14 @@ def compute(
         *run.env,
         *(Input("setting", name, _sha(value)) for name, value in sorted(run.settings.items())),
     ]
-    for category, paths in (("global", global_files), ("file", files)):
-        for path in paths:
+    digested: list[FileInput] = []
+    for category, paths in (("file", files), ("global", global_files)):
+        for path in sorted(paths):
             value = digest(path)
             if value is not None:
-                inputs.append(Input(category, path, value))
+                digested.append((category, path, value))
     inputs += image_inputs(run.image, run.rel_dir)
-    return make(inputs)
+    return make(inputs, digested)
 
 
 FileDigest = Callable[[str], Optional[str]]

@@ -51,15 +51,19 @@ class Survey:
     lookup: bool = True  # False: --no-cache (run everything, still record)
 
     def digest(self, rel: str) -> Optional[str]:
-        path = self.root / rel
+        """A file's content digest (one stat when unchanged); None for a dir (a submodule's
+        gitlink: helpers' own code is in `helpers`)."""
         try:
-            if path.is_dir() and not path.is_symlink():
-                return None  # a submodule's gitlink: helpers' own code is in `helpers`
-            return self.digests.digest(path)
+            return self.digests.digest(self.prefix + rel)
+        except IsADirectoryError:
+            return None
         except FileNotFoundError:
             return "deleted"
         except OSError as err:
             return f"unreadable ({err.errno})"
+
+    def __post_init__(self) -> None:
+        self.prefix = f"{self.root}{os.sep}"  # joined by hand: os.path.join is 3 us a file
 
 
 def _listed(root: Path) -> tuple[str, ...]:

@@ -10,7 +10,8 @@ from typing import Optional
 import pytest
 
 from helpers import events
-from helpers.effects import commands, engine
+from helpers.effects import commands, engine, registry_api
+from helpers.errors import UserError
 from helpers.model import config, images, project
 from helpers.ops.images import build, depunits, image_cache
 from tests.conftest import git, make_runnable
@@ -54,6 +55,21 @@ class Built:
 def built(monkeypatch: pytest.MonkeyPatch) -> Built:
     seen = Built()
     monkeypatch.setattr(build, "execute", seen)
+    return seen
+
+
+@pytest.fixture(autouse=True)
+def copied(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Tags moved over the registry API (faked): (source ref, new tag)."""
+    seen: list[tuple[str, str]] = []
+
+    def copy_tag(source: str, dest_tag: str, client: object = None) -> str:
+        if source.startswith("127.0.0.1:1/"):
+            raise UserError("registry 127.0.0.1:1 is unreachable (refused)")
+        seen.append((source, dest_tag))
+        return "sha256:" + "d" * 64
+
+    monkeypatch.setattr(registry_api, "copy_tag", copy_tag)
     return seen
 
 
@@ -124,7 +140,7 @@ def test_another_inputs_label_is_never_pulled(
 
 
 def test_a_build_with_no_local_image_uses_the_last_cached_one_as_layer_cache_and_pushes(
-    tmp_path: Path, built: Built, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, built: Built, monkeypatch: pytest.MonkeyPatch, copied: list[tuple[str, str]]
 ) -> None:
     t = target(tmp_path)
     monkeypatch.setattr(image_cache, "remote", remote_for({}))
@@ -136,19 +152,21 @@ def test_a_build_with_no_local_image_uses_the_last_cached_one_as_layer_cache_and
     assert argv[argv.index("--cache-from") + 1] == last and argv[-1] == "-"
     assert (engine.DOCKER, "pull", "--quiet", last) in runner.argvs
     pushed = [a[-1] for a in runner.argvs if a[1] == "push"]
-    assert pushed == [last, f"localhost:5000/svc:cache-{HASH}"]
+    assert pushed == [f"localhost:5000/svc:cache-{HASH}"]
+    assert copied == [(f"localhost:5000/svc:cache-{HASH}", "cache")]
     assert all(not a[-1].endswith(p.ref) for a in runner.argvs if a[1] == "rmi")
 
 
 def test_an_existing_cache_tag_is_never_replaced(
-    tmp_path: Path, built: Built, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, built: Built, monkeypatch: pytest.MonkeyPatch, copied: list[tuple[str, str]]
 ) -> None:
     t = target(tmp_path)
     cache = f"localhost:5000/svc:cache-{HASH}"
     monkeypatch.setattr(image_cache, "remote", remote_for({cache: "other"}))
     runner = engine_with()
     image_cache.push(t, plan(t), runner)
-    assert [a[-1] for a in runner.argvs if a[1] == "push"] == ["localhost:5000/svc:cache"]
+    assert [a for a in runner.argvs if a[1] == "push"] == []
+    assert copied == [(cache, "cache")]  # the last cached image: the first writer's
 
 
 def test_image_cache_local_asks_no_registry(
