@@ -23,10 +23,18 @@ import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _bench import client_repo, env, invoke, line, main_in_temp, seconds, write
+from _bench import (
+    big_code_dir,
+    client_repo,
+    env,
+    invoke,
+    line,
+    main_in_temp,
+    raw_docker_pytest,
+    seconds,
+)
 
 REGISTRY = "localhost:5000"
 TINY = "def test_one():\n    assert 1\n"
@@ -83,19 +91,9 @@ def bench_repeat(tmp: Path, runs: int) -> None:
     seconds([*driver(client), "-j", "2"], client, e)  # recorded, then served from here on
     ours = [seconds([*driver(client), "-j", "2"], client, e) for _ in range(runs)]
 
-    def raw_one(d: str) -> None:
-        image = f"cachemany-{d}:local-{user}-1.0.0"
-        argv = ["docker", "run", "--rm", "-v", f"{client}:/app", "-w", f"/app/{d}", image]
-        subprocess.run([*argv, "python3", "-m", "pytest", "-q", "tests"], capture_output=True)
-
-    def raw_all() -> float:
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(raw_one, [f"svc{i:02d}" for i in range(N_DIRS)]))
-        return time.perf_counter() - start
-
-    raw_all()
-    theirs = statistics.median(raw_all() for _ in range(max(1, runs // 2)))
+    images = {f"svc{i:02d}": f"cachemany-svc{i:02d}:local-{user}-1.0.0" for i in range(N_DIRS)}
+    raw_docker_pytest(client, images)
+    theirs = statistics.median(raw_docker_pytest(client, images) for _ in range(max(1, runs // 2)))
     what = f"repeat main_pytest -j 2, {N_DIRS} dirs, result cache / raw docker run x{N_DIRS}"
     line(what, statistics.median(ours), theirs, "<= 0.1")
     remove_images("cachemany-")
@@ -118,20 +116,16 @@ def bench_machine(tmp: Path) -> None:
     clone = other / name
     m2 = cache_env(clone, tmp / "home-m2", "shared", "shared")
     second = seconds([*driver(clone), "--if-missing", "build", "-j", "2"], clone, m2)
-    line(f"second machine, {N_DIRS} dirs, shared caches / the same run cold", second, cold, "<= 0.15")
+    line(
+        f"second machine, {N_DIRS} dirs, shared caches / the same run cold", second, cold, "<= 0.15"
+    )
     print(f"{'  (the first run with shared caches: builds, tests, pushes)':<58} {first:7.3f} s")
     remove_images(prefix)
 
 
 def big_dir(client: Path) -> None:
     app = client / "app"
-    for i in range(2970):
-        write(app / f"src/app/pkg{i // 100}/m{i}.py", f"VALUE = {i}\n" * 20)
-    data = app / "src/app/data"
-    data.mkdir(parents=True)
-    for i in range(30):
-        (data / f"blob{i}.bin").write_bytes(os.urandom(2 * 1024 * 1024))
-    write(app / "tests/test_app.py", TINY)
+    big_code_dir(app, 2970, TINY)
     old = time.time() - 60  # older than the digest cache's racy window: cacheable
     for path in app.rglob("*"):
         os.utime(path, (old, old))
@@ -183,7 +177,9 @@ def bench_key(tmp: Path, runs: int) -> None:
     size = sum(p.stat().st_size for p in (client / "app").rglob("*") if p.is_file()) / 1e6
     what = f"test key, {files} files / {size:.0f} MB, warm digest cache / first key"
     line(what, float(warm), float(first), "<= 0.050 s warm")
-    print(f"{'  (with the survey: git ls-files, units, digest cache load)':<58} {float(whole):7.3f} s")
+    print(
+        f"{'  (with the survey: git ls-files, units, digest cache load)':<58} {float(whole):7.3f} s"
+    )
 
 
 def bench_layers(tmp: Path, runs: int) -> None:
