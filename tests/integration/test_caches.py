@@ -18,21 +18,14 @@ import pytest
 
 from tests.conftest import git, write
 from tests.integration.conftest import Client, ClientFactory, remove_traces
+from tests.integration.test_chores import registry  # noqa: F401 - the registry fixture
+from tests.integration.test_release import delete_repo
 
 pytestmark = pytest.mark.integration
 
 REGISTRY = "localhost:5000"
 TEST = "def test_one():\n    assert 1\n\ndef test_two():\n    assert 2\n"
 SHIM = '#!/bin/sh\nprintf "%s\\n" "$*" >> "$DOCKER_LOG"\nexec {docker} "$@"\n'
-
-
-@pytest.fixture(scope="module")
-def registry_up() -> None:
-    probe = subprocess.run(
-        ["curl", "-sf", f"http://{REGISTRY}/v2/"], capture_output=True, text=True
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"no registry at {REGISTRY} (dev_scripts/engine/bootstrap.sh --registry)")
 
 
 class Machine:
@@ -78,10 +71,11 @@ def warnings(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("warning:")]
 
 
-def two_dirs(client_factory: ClientFactory, registry: Optional[str] = None) -> Client:
+def two_dirs(client_factory: ClientFactory, to: Optional[str] = None) -> Client:
+    """Runnable dirs a and b with two tests each; `to`: the registry they use."""
     files = {"a/tests/test_a.py": TEST, "b/tests/test_b.py": TEST}
-    if registry:
-        files["repo_config.yaml"] = f"registry: {registry}\n"
+    if to:
+        files["repo_config.yaml"] = f"registry: {to}\n"
     return client_factory("a", "b", files=files)
 
 
@@ -133,10 +127,11 @@ def _remove_local_images(client: Client) -> None:
 
 
 def test_a_second_machine_builds_and_tests_nothing(
-    client_factory: ClientFactory, registry_up: None
+    client_factory: ClientFactory,
+    registry: str,  # noqa: F811
 ) -> None:
     shared = {"HELPERS_TEST_CACHE": "shared", "HELPERS_IMAGE_CACHE": "shared"}
-    client = two_dirs(client_factory, REGISTRY)
+    client = two_dirs(client_factory, registry)
     m1 = Machine(client, "m1", shared)
     first = report(m1.main_pytest("--if-missing", "build", "-j", "2"))
     assert not any(first[d]["cached"] for d in ("a", "b"))
@@ -160,6 +155,8 @@ def test_a_second_machine_builds_and_tests_nothing(
         assert "(same inputs as" in forced.stderr and "not built" in forced.stderr
     finally:
         _remove_local_images(m2.client)
+        for rel in ("a", "b"):  # keep the shared registry small
+            delete_repo(f"{client.name}-{rel}")
 
 
 def test_a_registry_that_is_down_leaves_the_local_cache_and_one_warning(

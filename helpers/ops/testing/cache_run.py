@@ -64,6 +64,7 @@ class Survey:
 
     def __post_init__(self) -> None:
         self.prefix = f"{self.root}{os.sep}"  # joined by hand: os.path.join is 3 us a file
+        self.machine_secret = self.store.secret()  # read (or made) once, not per dir
 
 
 def _listed(root: Path) -> tuple[str, ...]:
@@ -157,7 +158,7 @@ def _env(s: Survey, target: project.Target, lists: Sequence[str]) -> list[cache_
         plain.update({f"run {k}": v for k, v in containers.container_env(target).items()})
     plain["run PYTHONPATH"] = containers.python_path(target)
     plain["run HELPERS_TEST_TIMEOUTS"] = testlists.timeouts_env(lists, cfg.test_timeouts)
-    return cache_key.env_inputs(secret, plain, s.store.secret())
+    return cache_key.env_inputs(secret, plain, s.machine_secret)
 
 
 def _settings(target: project.Target) -> dict[str, str]:
@@ -233,13 +234,14 @@ def shared_repo(target: project.Target) -> Optional[str]:
     return image_cache.repository(target.cfg)
 
 
-_warned_no_registry: set[str] = set()
+_said: set[str] = set()  # warnings given once per process
 
 
 def shared_for(target: project.Target) -> Optional[str]:
+    """`shared_repo`, saying once when shared results were asked for with no registry."""
     repo = shared_repo(target)
-    if repo is None and target.cfg.test_cache == "shared" and not _warned_no_registry:
-        _warned_no_registry.add(target.rel_dir)
+    if repo is None and target.cfg.test_cache == "shared" and "no registry" not in _said:
+        _said.add("no registry")
         events.warning(
             "test_cache: shared, but no registry is configured (`cache_registry`, `registry` "
             "or $HELPERS_CACHE_REGISTRY): using the local cache only"

@@ -75,6 +75,7 @@ def _prepare(
     at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from helpers.model import images
     from helpers.ops.images import build, choice
     from helpers.ops.run import warm
 
@@ -91,7 +92,8 @@ def _prepare(
         try:
             early = look.before_image(target, args.stage, policy, runner)
             if early is not None and early.entry is not None:
-                return "cached", (early, cache_results.serve(early, early.image.ref, run_id))
+                ref = choice.chosen_ref(target, args.stage, None, images.user_name())
+                return "cached", (early, cache_results.serve(early, ref, run_id))
             chosen = choice.choose(target, args.stage, None, policy, runner)
             for warning in chosen.warnings:
                 events.warning(warning)
