@@ -1,14 +1,12 @@
-"""The result cache in a run: a dir's test key before it runs, the recorded result when that
-key passed before, a new entry after it passed.
+"""The result cache's look-up: what a dir's test key is computed over, the key, the hit.
 
 `survey` reads once per run what every key is computed over (the repo's files and units,
-the digest cache, helpers' own code); `probe` computes a dir's key for the exact image
-it would run (`cache_key`) and looks it up, here then in the registry (`cache_store`);
-`serve` turns a hit into the dir's result and its JUnit (the original testcases, marked
-`cached`); `record` writes an entry for a run that passed, after checking that no input
-changed while it ran. A dir is never cached when its result can depend on what the key
-cannot see: tests on the host (`--no-docker`), the engine socket (`sibling_docker`), a
-mount from outside the repo.
+the digest cache, helpers' own code); `key_of` gathers what a dir's run sees (its files
+and its units', the env, the settings) and computes its key for the exact image it would
+run (`cache_key`); `probe` looks the key up here, then in the registry (`cache_store`).
+A dir is never cached when its result can depend on what the key cannot see: the engine
+socket (`sibling_docker`), a mount from outside the repo or of ignored files (and tests
+on the host: `--no-docker` never asks). `cache_results` serves hits and records passes.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
@@ -31,8 +29,6 @@ from helpers.errors import UserError
 from helpers.model import envfile, project, testlists, units, workspace
 from helpers.ops.images import image_cache
 from helpers.ops.testing import cache_key, cache_store
-
-CACHED_PROPERTY = "cached"
 
 
 @dataclass
@@ -49,6 +45,12 @@ class Survey:
     store: cache_store.LocalStore
     shared: cache_store.SharedStore
     lookup: bool = True  # False: --no-cache (run everything, still record)
+    prefix: str = field(init=False)  # the root and a separator: paths joined by hand
+    machine_secret: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prefix = f"{self.root}{os.sep}"  # os.path.join costs 3 us a file
+        self.machine_secret = self.store.secret()  # read (or made) once, not per dir
 
     def digest(self, rel: str) -> Optional[str]:
         """A file's content digest (one stat when unchanged); None for a dir (a submodule's
@@ -61,10 +63,6 @@ class Survey:
             return "deleted"
         except OSError as err:
             return f"unreadable ({err.errno})"
-
-    def __post_init__(self) -> None:
-        self.prefix = f"{self.root}{os.sep}"  # joined by hand: os.path.join is 3 us a file
-        self.machine_secret = self.store.secret()  # read (or made) once, not per dir
 
 
 def _listed(root: Path) -> tuple[str, ...]:
@@ -132,8 +130,8 @@ def _mounted_files(s: Survey, target: project.Target) -> Union[list[str], str]:
     out: list[str] = []
     for spec in target.cfg.mounts:
         host, _ = containers.mount_source(spec, target.root)
-        rel = workspace.relative(s.root, host.resolve()) if host.exists() else None
-        if rel is None or rel.startswith(".."):
+        rel = workspace.relative(s.root, host.resolve())  # missing: made empty at the start
+        if rel.startswith(".."):
             return f"mount {spec} is outside the repo: its content is not in the key"
         found = _under(s.files, rel) if rel != "." else list(s.files)
         if not found and host.is_dir() and any(host.iterdir()):
@@ -161,7 +159,7 @@ def _env(s: Survey, target: project.Target, lists: Sequence[str]) -> list[cache_
     return cache_key.env_inputs(secret, plain, s.machine_secret)
 
 
-def _settings(target: project.Target) -> dict[str, str]:
+def _settings(s: Survey, target: project.Target) -> dict[str, str]:
     cfg = target.cfg
     out = {
         "base image name": cfg.base_image,
@@ -174,7 +172,7 @@ def _settings(target: project.Target) -> dict[str, str]:
         found = []
         for rel in cfg.extra_ca_certs:
             try:
-                found.append(digestcache.compute(target.root / rel))
+                found.append(s.digests.digest(target.root / rel))
             except OSError:
                 found.append("missing")
         out["extra CA certificates"] = "\n".join(found)
@@ -200,7 +198,7 @@ def key_of(
         lists=tuple(lists),
         pytest_opts=pytest_opts,
         env=tuple(_env(s, target, lists)),
-        settings=_settings(target),
+        settings=_settings(s, target),
         helpers=s.helpers,
         platform=f"{sys.platform}/{platform.machine()}",
     )

@@ -257,3 +257,12 @@ def test_sibling_docker_and_outside_mounts_are_never_cached(repo: Path, tmp_path
         target = project.Target(repo, "infra", config.load(repo, "infra", env={}))
         found = cache_run.key_of(s, target, image, ("fast",), "")
         assert isinstance(found, str) and why in found
+
+
+def test_a_mount_inside_the_repo_makes_its_files_count(repo: Path) -> None:
+    config_text = "build_args: {FLAVOR: plain}\ncontainer_env: {MODE: a}\n"
+    write(repo / "infra/repo_config.yaml", config_text + "mounts: ['libs/b/src:/data']\n")
+    run = Run()
+    before = key(repo, run)
+    write(repo / "libs/b/src/libb/m.py", "M = 2  # unrelated, but mounted into infra's runs\n")
+    assert cache_key.explain(before.explained(), key(repo, run)) == "libs/b/src/libb/m.py changed"
