@@ -43,6 +43,15 @@ FORMAT = "helpers-test-key/1"
 ORDER = ("helpers", "platform", "lists", "pytest", "env", "setting", "global", "file", "image")
 KDF_ROUNDS = 20_000
 SHOWN = 24  # characters of each value kept for explanations
+# Files pytest reads from the dirs above the one it runs in (rootdir and conftest search).
+PYTEST_FILES = (
+    "conftest.py",
+    "pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+    "__init__.py",
+)
 KDF_SALT = b"helpers-test-cache-env/1"
 
 
@@ -117,9 +126,10 @@ class FileIndex:
     by_unit: Mapping[str, tuple[str, ...]]
     global_files: tuple[str, ...]
     watched: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # unit -> files
+    pytest_files: frozenset[str] = frozenset()  # every file named like one of PYTEST_FILES
 
     @classmethod
-    def build(cls, ws: units.Workspace, files: Iterable[str]) -> FileIndex:
+    def build(cls, ws: units.Workspace, files: Sequence[str]) -> FileIndex:
         is_global = _global_matcher(ws.globals)
         by_unit: dict[str, list[str]] = {}
         watched: dict[str, list[str]] = {}
@@ -139,18 +149,33 @@ class FileIndex:
                 by_unit.setdefault(owner, []).append(path)
             elif not watchers and not ws.globals.explicit:
                 global_files.append(path)  # outside every unit: conservative, as `changes`
+        named = frozenset(f for f in files if f.rsplit("/", 1)[-1] in PYTEST_FILES)
         return cls(
             {u: tuple(f) for u, f in by_unit.items()},
             tuple(global_files),
             {u: tuple(f) for u, f in watched.items()},
+            named,
         )
 
     def files_for(self, ws: units.Workspace, rel_dir: str) -> tuple[str, ...]:
+        """The files a run of `rel_dir` can see: those of every unit in its `reach`, the
+        paths they watch, and pytest's own files in the dirs above it (pytest reads them
+        from there: `conftest.py`, its ini files, the `__init__.py` that name packages)."""
         found: set[str] = set()
         for unit in reach(ws, rel_dir):
             found.update(self.by_unit.get(unit, ()))
             found.update(self.watched.get(unit, ()))
+        found.update(self._above(rel_dir))
         return tuple(sorted(found))
+
+    def _above(self, rel_dir: str) -> list[str]:
+        if rel_dir == ".":
+            return []
+        parts = rel_dir.split("/")
+        wanted = {
+            "/".join([*parts[:depth], name]) for depth in range(len(parts)) for name in PYTEST_FILES
+        }
+        return sorted(wanted & self.pytest_files)
 
 
 # ---------------------------------------------------------------- the environment

@@ -266,3 +266,37 @@ def test_a_mount_inside_the_repo_makes_its_files_count(repo: Path) -> None:
     before = key(repo, run)
     write(repo / "libs/b/src/libb/m.py", "M = 2  # unrelated, but mounted into infra's runs\n")
     assert cache_key.explain(before.explained(), key(repo, run)) == "libs/b/src/libb/m.py changed"
+
+
+def test_pytest_files_above_the_dir_count_the_parent_units_code_does_not(tmp_path: Path) -> None:
+    """A root runnable dir holding infra: pytest reads the root's conftest.py and ini files
+    when it runs infra's tests, not the root's code (another unit's)."""
+    root = tmp_path / "nested"
+    make_runnable(root, ".")
+    make_runnable(root, "infra")
+    for rel, text in {
+        "conftest.py": "# root conftest\n",
+        "pytest.ini": "[pytest]\n",
+        "src/app.py": "A = 1\n",
+        "infra/tests/test_x.py": "def test_x():\n    pass\n",
+    }.items():
+        write(root / rel, text)
+    git(root, "init", "-q")
+    image = engine.ImageInfo("x", "sha256:1", {}, "amd64")
+
+    def infra_key() -> cache_key.TestKey:
+        depunits.load_workspace.cache_clear()
+        s = cache_run.survey(root)
+        target = project.Target(root, "infra", config.load(root, "infra", env={}))
+        found = cache_run.key_of(s, target, image, ("fast",), "")
+        assert isinstance(found, cache_key.TestKey)
+        return found
+
+    before = infra_key()
+    write(root / "src/app.py", "A = 2\n")
+    assert infra_key().key == before.key
+    for rel in ("conftest.py", "pytest.ini"):
+        old = (root / rel).read_text()
+        write(root / rel, "# changed\n")
+        assert cache_key.explain(before.explained(), infra_key()) == f"{rel} changed"
+        write(root / rel, old)
