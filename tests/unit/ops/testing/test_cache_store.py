@@ -10,6 +10,7 @@ import pytest
 
 from helpers import events
 from helpers.effects import engine
+from helpers.errors import UserError
 from helpers.model import config, junit, project
 from helpers.ops.images import depunits
 from helpers.ops.testing import cache_results, cache_run, cache_store, parallel, testplan
@@ -200,3 +201,14 @@ def test_test_cache_off_neither_looks_nor_records(repo: Path) -> None:
     cache_results.record_all(s, {"svc": p}, [_ran(repo, "run-1")], [_result()], "run-1")
     home = Path(os.environ["HELPERS_CACHE_HOME"])
     assert not list(home.rglob("entries/*/*.json"))
+
+
+def test_cache_prune_says_what_it_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPERS_CACHE_HOME", str(tmp_path))
+    cache_store.LocalStore(tmp_path).put(entry())
+    old = time.time() - 2 * 86400
+    for path in tmp_path.rglob("*.json"):
+        os.utime(path, (old, old))
+    assert cache_results.prune(1).startswith("removed 1 cache files")
+    with pytest.raises(UserError, match=r"--days -1: give a number of days >= 0"):
+        cache_results.prune(-1)
