@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,26 @@ def credentials(host: str, runner: commands.Runner = commands.run) -> Optional[t
         user, _, secret = base64.b64decode(str(entry["auth"])).decode().partition(":")
         return user, secret
     return None
+
+
+# ---------------------------------------------------------------- hosts that failed
+
+_down_lock = threading.Lock()
+_down: set[str] = set()  # hosts that failed in this process (the caches skip them)
+
+
+def mark_down(host: str) -> bool:
+    """Remember that `host` did not answer (or refused us) in this process; True the first
+    time, so the caller says it once."""
+    with _down_lock:
+        first = host not in _down
+        _down.add(host)
+    return first
+
+
+def is_down(host: str) -> bool:
+    with _down_lock:
+        return host in _down
 
 
 # ---------------------------------------------------------------- HTTP

@@ -21,7 +21,6 @@ build's, else it is not used.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Optional
 
@@ -34,9 +33,6 @@ from helpers.ops.images import build, platforms
 CACHE_PREFIX = "cache-"
 LAST_TAG = "cache"
 TIMEOUT = 5.0
-
-_lock = threading.Lock()
-_down: set[str] = set()  # registries that failed in this process: said once, then skipped
 
 
 def repository(cfg: config.Config) -> Optional[str]:
@@ -54,19 +50,17 @@ def cache_ref(cfg: config.Config, inputs_hash: str) -> str:
 
 
 def failed(where: str, err: Exception) -> None:
-    """One warning per registry per process; later calls to it are skipped."""
-    host = registry_api.parse(f"{where}:x").host
-    with _lock:
-        first = host not in _down
-        _down.add(host)
-    if first:
-        reason = err.message if isinstance(err, UserError) else str(err)
-        events.warning(f"image cache: {reason}; building locally")
+    """A registry of the shared caches failed: said once per registry and process (for the
+    image and the result cache alike), then skipped."""
+    if registry_api.mark_down(registry_api.parse(f"{where}:x").host):
+        reason = err.message if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+        events.warning(
+            f"shared caches off for this run: {reason}; using local images and results only"
+        )
 
 
 def is_down(where: str) -> bool:
-    with _lock:
-        return registry_api.parse(f"{where}:x").host in _down
+    return registry_api.is_down(registry_api.parse(f"{where}:x").host)
 
 
 _NATIVE: list[str] = []  # the engine's platform, asked once per process

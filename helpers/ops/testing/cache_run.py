@@ -88,7 +88,7 @@ def survey(root: Path, lookup: bool = True) -> Survey:
     files = _listed(root)
     cache = digestcache.for_repo(root)
     store = cache_store.LocalStore(cache_store.cache_home())
-    shared = cache_store.SharedStore(events.warning)
+    shared = cache_store.SharedStore()
     index = cache_key.FileIndex.build(ws, files)
     return Survey(root, ws, files, index, cache, helpers_fingerprint(cache), store, shared, lookup)
 

@@ -26,11 +26,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from helpers.effects import fsutil, oci, registry_api
 from helpers.errors import UserError
 from helpers.model import junit
+from helpers.ops.images import image_cache
 
 FORMAT = "helpers-test-result/1"
 RESULT_TYPE = "application/vnd.helpers.test-result.v1+json"
@@ -181,17 +182,12 @@ class LocalStore:
         return removed, size
 
 
-Warn = Callable[[str], None]
-
-
 class SharedStore:
-    """Entries as OCI artifacts in the registry; the first failure turns it off for the
-    rest of the process, with one warning."""
+    """Entries as OCI artifacts in the registry; a registry that fails is off for the rest
+    of the process, said once (`image_cache.failed`: one line for both caches)."""
 
-    def __init__(self, warn: Warn, runner_timeout: float = SHARED_TIMEOUT) -> None:
-        self.warn = warn
-        self.timeout = runner_timeout
-        self.down = False
+    def __init__(self, timeout: float = SHARED_TIMEOUT) -> None:
+        self.timeout = timeout
         self._lock = threading.Lock()
         self._clients: dict[str, registry_api.Client] = {}
 
@@ -201,36 +197,26 @@ class SharedStore:
                 self._clients[host] = registry_api.Client(host, timeout=self.timeout)
             return self._clients[host]
 
-    def _failed(self, repository: str, err: Exception) -> None:
-        with self._lock:
-            first, self.down = not self.down, True
-        if first:
-            reason = err.message if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
-            self.warn(
-                f"shared test cache off for this run ({repository}): {reason}; "
-                "using the local cache only"
-            )
-
     @staticmethod
     def _where(repository: str) -> tuple[str, str]:
         name = registry_api.parse(f"{repository}:x")
         return name.host, name.repo
 
     def get(self, repository: str, key: str) -> Optional[Entry]:
-        if self.down:
+        if image_cache.is_down(repository):
             return None
         host, repo = self._where(repository)
         try:
             found = oci.pull_artifact(self._client(host), repo, TAG_PREFIX + key)
         except (UserError, OSError, ValueError) as err:
-            self._failed(repository, err)
+            image_cache.failed(repository, err)
             return None
         if found is None or found.artifact_type != RESULT_TYPE or not found.layers:
             return None
         return Entry.parse(found.layers[0].data.decode("utf-8", "replace"), key)
 
     def put(self, repository: str, entry: Entry) -> bool:
-        if self.down:
+        if image_cache.is_down(repository):
             return False
         host, repo = self._where(repository)
         client = self._client(host)
@@ -243,5 +229,5 @@ class SharedStore:
             oci.push_artifact(client, repo, tag, RESULT_TYPE, [layer], notes)
             return True
         except (UserError, OSError, ValueError) as err:
-            self._failed(repository, err)
+            image_cache.failed(repository, err)
             return False

@@ -22,10 +22,10 @@ HASH = "a" * 64
 
 @pytest.fixture(autouse=True)
 def _fresh_process() -> Iterator[None]:
-    image_cache._down.clear()
+    registry_api._down.clear()
     image_cache._NATIVE[:] = ["linux/amd64"]
     yield
-    image_cache._down.clear()
+    registry_api._down.clear()
 
 
 def target(tmp_path: Path, **cfg: object) -> project.Target:

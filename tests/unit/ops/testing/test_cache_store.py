@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from helpers import events
-from helpers.effects import engine
+from helpers.effects import engine, registry_api
 from helpers.errors import UserError
 from helpers.model import config, junit, project
-from helpers.ops.images import depunits
+from helpers.ops.images import depunits, image_cache
 from helpers.ops.testing import cache_results, cache_run, cache_store, parallel, testplan
 from tests.conftest import git, make_runnable, write
 
@@ -70,15 +70,18 @@ def test_the_machine_secret_is_private_and_stable(tmp_path: Path) -> None:
     assert (store.root / "secret").stat().st_mode & 0o777 == 0o600
 
 
-def test_a_registry_that_is_down_is_one_warning_and_the_local_cache(tmp_path: Path) -> None:
+def test_a_registry_that_is_down_is_one_warning_for_both_caches(tmp_path: Path) -> None:
+    registry_api._down.clear()
     with events.collected() as seen:
-        shared = cache_store.SharedStore(events.warning)
+        shared = cache_store.SharedStore()
         assert shared.get("127.0.0.1:1/svc", "k" * 64) is None
         assert shared.put("127.0.0.1:1/svc", entry()) is False
-        assert shared.get("127.0.0.1:1/svc", "k" * 64) is None
+        assert shared.get("127.0.0.1:1/other", "k" * 64) is None
+        assert image_cache.is_down("127.0.0.1:1/svc:cache-abc")  # the image cache skips it too
+    registry_api._down.clear()
     warnings = [e.text for e in seen if e.kind == events.Kind.WARNING]
     assert len(warnings) == 1
-    assert "127.0.0.1:1" in warnings[0] and "local cache only" in warnings[0]
+    assert "127.0.0.1:1" in warnings[0] and "using local images and results only" in warnings[0]
 
 
 def test_a_served_junit_keeps_the_testcases_and_marks_them_cached() -> None:
