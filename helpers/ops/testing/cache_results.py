@@ -131,15 +131,23 @@ class Looking:
     survey: Optional[Survey]
     lists: Sequence[str]
     pytest_opts: str
-    verbose: bool = False
+    verbose: bool = False  # say why each dir missed
+    uncacheable: bool = False  # and why a dir cannot be cached (sibling_docker, mounts)
 
     def probe(self, target: project.Target, image: engine.ImageInfo) -> Probe:
         if self.survey is None:
             return Probe(target, image, None, why="no survey")
         found = probe(self.survey, target, image, self.lists, self.pytest_opts, self.verbose)
-        if self.verbose and found.entry is None and found.why and self.survey.lookup:
+        if self.verbose and found.entry is None and self.survey.lookup and self._says(found):
             events.progress(f"miss   {target.rel_dir}  {found.why}")
         return found
+
+    def _says(self, found: Probe) -> bool:
+        """A miss of a key is always worth a line; a dir that cannot be cached only when
+        asked (-v), and `test_cache: off` never (it was asked for)."""
+        if found.key is not None:
+            return bool(found.why)
+        return self.uncacheable and found.why.startswith("not cached")
 
     def before_image(
         self,

@@ -85,7 +85,7 @@ def _prepare(
     policy = choice.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
     runner = prefetch_for_dirs(sel.root, sel.dirs, args.stage, warm=False)
     containers = _Once(lambda: runner.load_containers(warm.STATE_FORMAT))
-    look = cache_results.Looking(survey, lists, args.pytest_opts, args.verbose)
+    look = cache_results.Looking(survey, lists, args.pytest_opts, args.verbose, args.verbose)
 
     def one(rel: str) -> tuple[str, object]:
         target = project.Target(sel.root, rel, config.load(sel.root, rel))

@@ -215,3 +215,16 @@ def test_cache_prune_says_what_it_removed(tmp_path: Path, monkeypatch: pytest.Mo
     assert cache_results.prune(1).startswith("removed 1 cache files")
     with pytest.raises(UserError, match=r"--days -1: give a number of days >= 0"):
         cache_results.prune(-1)
+
+
+def test_a_miss_is_said_an_asked_for_off_is_not(repo: Path) -> None:
+    s = cache_run.survey(repo)
+    target = project.Target(repo, "svc", config.load(repo, "svc", env={}))
+    with events.collected() as seen:
+        cache_results.Looking(s, ["fast"], "", verbose=True).probe(target, IMAGE)
+    assert [e.text for e in seen] == ["miss   svc  never run here"]
+    write(repo / "repo_config.yaml", "test_cache: off\n")
+    target = project.Target(repo, "svc", config.load(repo, "svc", env={}))
+    with events.collected() as seen:
+        cache_results.Looking(s, ["fast"], "", verbose=True, uncacheable=True).probe(target, IMAGE)
+    assert seen == []
