@@ -106,3 +106,30 @@ def main_in_temp(doc: Optional[str], prefix: str, run: Callable[[Path, int], Non
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def raw_docker_pytest(client: Path, images: Mapping[str, str], jobs: int = 2) -> float:
+    """Seconds for `docker run --rm -v REPO:/app ... pytest` of each dir (dir -> image), `jobs`
+    at a time: the engine's floor for a run over many dirs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item: tuple[str, str]) -> None:
+        rel, image = item
+        argv = ["docker", "run", "--rm", "-v", f"{client}:/app", "-w", f"/app/{rel}", image]
+        subprocess.run([*argv, "python3", "-m", "pytest", "-q", "tests"], capture_output=True)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(one, images.items()))
+    return time.perf_counter() - start
+
+
+def big_code_dir(app: Path, modules: int, test: str) -> None:
+    """A dir users call big: `modules` small modules, 30 x 2 MB of data, one test file."""
+    for i in range(modules):
+        write(app / f"src/app/pkg{i // 100}/m{i}.py", f"VALUE = {i}\n" * 20)
+    data = app / "src/app/data"
+    data.mkdir(parents=True)
+    for i in range(30):
+        (data / f"blob{i}.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+    write(app / "tests/test_app.py", test)

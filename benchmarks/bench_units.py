@@ -23,11 +23,19 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _bench import client_repo, env, invoke, line, median, seconds, write
+from _bench import (
+    big_code_dir,
+    client_repo,
+    env,
+    invoke,
+    line,
+    median,
+    raw_docker_pytest,
+    seconds,
+    write,
+)
 
 CORE_TOML = """[build-system]
 requires = ["setuptools>=61"]
@@ -57,13 +65,7 @@ def big_app(client: Path) -> None:
     write(client / "libs/core/src/core/__init__.py", "")
     app = client / "app"
     write(app / "pyproject.toml", APP_TOML.format(url=(client / "libs/core").as_uri()))
-    for i in range(2900):
-        write(app / f"src/app/pkg{i // 100}/m{i}.py", f"VALUE = {i}\n" * 20)
-    data = app / "src/app/data"
-    data.mkdir(parents=True)
-    for i in range(30):
-        (data / f"blob{i}.bin").write_bytes(os.urandom(2 * 1024 * 1024))
-    write(app / "tests/test_app.py", "import core\n\ndef test_core():\n    assert core\n")
+    big_code_dir(app, 2900, "import core\n\ndef test_core():\n    assert core\n")
 
 
 def buildkit_client() -> str:
@@ -178,19 +180,9 @@ def bench_many(tmp: Path) -> None:
     seconds([*driver, "--if-missing", "build", "-j", "2"], many, e)
     ours = median([*driver, "-j", "2"], many, e, runs=3)
 
-    def raw_one(d: str) -> None:
-        image = f"benchmany-{d}:local-{user}-1.0.0"
-        argv = ["docker", "run", "--rm", "-v", f"{many}:/app", "-w", f"/app/{d}", image]
-        subprocess.run([*argv, "python3", "-m", "pytest", "-q", "tests"], capture_output=True)
-
-    def raw_all() -> float:
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(raw_one, dirs))
-        return time.perf_counter() - start
-
-    raw_all()
-    theirs = statistics.median(raw_all() for _ in range(3))
+    images = {d: f"benchmany-{d}:local-{user}-1.0.0" for d in dirs}
+    raw_docker_pytest(many, images)
+    theirs = statistics.median(raw_docker_pytest(many, images) for _ in range(3))
     line(
         f"repeat main_pytest -j 2 over {N_MANY} dirs / raw docker run x{N_MANY}",
         ours,

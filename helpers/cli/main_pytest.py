@@ -1,7 +1,7 @@
 """main_pytest: the tests of every runnable dir under --dir, each in its own container, at once.
 
     main_pytest.py --dir infra [--test-list fast,slow] [-j N] [--stage S] [--changed-since REF]
-                   [--shard I/N [--durations REPORT]] [--exact]
+                   [--shard I/N [--durations REPORT]] [--exact] [--no-cache | --cache-status]
     main_pytest.py --merge-reports SHARD_DIR... [--junit-xml F] [--json F]
 
 Exit codes: 0 all passed, 1 tests failed (or none ran), 2 bad usage or
@@ -74,6 +74,14 @@ def parse_args(argv: Optional[Sequence[str]]) -> many.Options:
         "--watch",
         action="store_true",
         help="after the run, rerun a dir's tests on every change it depends on, until Ctrl-C",
+    )
+    p.add_argument(
+        "--no-cache", action="store_true", help="run every dir; passing runs are still recorded"
+    )
+    p.add_argument(
+        "--cache-status",
+        action="store_true",
+        help="say which dirs the result cache would serve (exit 0: all); run and build nothing",
     )
     args = p.parse_args(argv)
     if args.jobs < 1:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Optional
 
 from helpers.effects import registry_api
@@ -211,3 +211,115 @@ def image_labels(ref: str, manifest: Manifest, client: Optional[Client] = None) 
     inner = image_config(ref, manifest, client).get("config") or {}
     labels = (inner.get("Labels") if isinstance(inner, dict) else None) or {}
     return {str(k): str(v) for k, v in labels.items()}
+
+
+# ---------------------------------------------------------------- artifacts (the result cache)
+#
+# An artifact is an OCI image manifest whose config is the empty descriptor and whose
+# layers are the artifact's files, with an `artifactType` (OCI 1.1; older registries,
+# distribution 2.8 among them, store it as is). Everything is content-addressed: blobs
+# are read back checked against their digest.
+
+EMPTY = b"{}"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One file of an artifact: its media type and bytes."""
+
+    media_type: str
+    data: bytes
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        return sha256(self.data)
+
+
+def artifact_manifest(
+    artifact_type: str, layers: Sequence[Layer], annotations: Optional[Mapping[str, str]] = None
+) -> bytes:
+    """An OCI image manifest for an artifact: the empty config, one descriptor per layer."""
+    data: dict[str, object] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": Descriptor(OCI_EMPTY, sha256(EMPTY), len(EMPTY)).data(),
+        "layers": [
+            {
+                **Descriptor(layer.media_type, layer.digest, len(layer.data)).data(),
+                **({"annotations": dict(layer.annotations)} if layer.annotations else {}),
+            }
+            for layer in layers
+        ],
+    }
+    if annotations:
+        data["annotations"] = dict(annotations)
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def push_artifact(
+    ref: str,
+    artifact_type: str,
+    layers: Sequence[Layer],
+    annotations: Optional[Mapping[str, str]] = None,
+    client: Optional[Client] = None,
+) -> str:
+    """Blobs first (config, layers), then the manifest under `ref`'s tag; its digest."""
+    repo = repo_of(ref)
+    push_blob(repo, EMPTY, OCI_EMPTY, client)
+    for layer in layers:
+        push_blob(repo, layer.data, layer.media_type, client)
+    body = artifact_manifest(artifact_type, layers, annotations)
+    return put_manifest(ref, body, OCI_MANIFEST, client=client)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    digest: str
+    artifact_type: str
+    layers: tuple[Layer, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+def _strings(value: object) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def pull_artifact(ref: str, client: Optional[Client] = None) -> Optional[Artifact]:
+    """The artifact a tag or digest names, every layer read and checked; None: no such tag."""
+    manifest = get_manifest(ref, client)
+    if manifest is None:
+        return None
+    data = manifest.data()
+    found = data.get("layers")
+    descriptors = [d for d in found if isinstance(d, dict)] if isinstance(found, list) else []
+    layers = tuple(
+        Layer(
+            str(d.get("mediaType", "")),
+            get_blob(repo_of(ref), str(d.get("digest", "")), client),
+            _strings(d.get("annotations")),
+        )
+        for d in descriptors
+    )
+    kind = str(data.get("artifactType", ""))
+    return Artifact(manifest.digest, kind, layers, _strings(data.get("annotations")))
+
+
+def image_config_digest(
+    ref: str, platform: str, client: Optional[Client] = None
+) -> Optional[tuple[str, dict[str, object]]]:
+    """(config digest, config JSON) of the image a tag names, for `platform` when the tag
+    holds a list. The config digest is the image id the engine gives it once pulled."""
+    name, client = client_for(ref, client)
+    manifest = client.manifest(name)
+    if manifest is not None and manifest.is_list:
+        wanted = [
+            d for p, d in manifest.children() if p == platform or p.startswith(platform + "/")
+        ]
+        manifest = client.manifest(Name(name.host, name.repo, wanted[0])) if wanted else None
+    config = manifest.data().get("config") if manifest is not None else None
+    digest = str(config.get("digest", "")) if isinstance(config, dict) else ""
+    if manifest is None or not digest:
+        return None
+    return digest, image_config(ref, manifest, client)

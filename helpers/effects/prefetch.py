@@ -67,6 +67,11 @@ class Prefetched:
                 self.containers[name.lstrip("/")] = rest
         self.container_format = fmt
 
+    def known_absent(self, ref: str) -> bool:
+        """The batch found no local image `ref` (asks nothing, answers nothing away)."""
+        with self.lock:
+            return ref in self.images and self.images[ref] is None
+
     def _answer(self, key: tuple[str, ...]) -> Optional[commands.Result]:
         if key[:5] == IMAGE_INSPECT and len(key) == 6 and key[5] in self.images:
             line = self.images.pop(key[5])

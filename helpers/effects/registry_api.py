@@ -17,9 +17,7 @@ import base64
 import json
 import os
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,15 +155,38 @@ def credentials(host: str, runner: commands.Runner = commands.run) -> Optional[t
     return None
 
 
+# ---------------------------------------------------------------- hosts that failed
+
+_down_lock = threading.Lock()
+_down: set[str] = set()  # hosts that failed in this process (the caches skip them)
+
+
+def mark_down(host: str) -> bool:
+    """Remember that `host` did not answer (or refused us) in this process; True the first
+    time, so the caller says it once."""
+    with _down_lock:
+        first = host not in _down
+        _down.add(host)
+    return first
+
+
+def is_down(host: str) -> bool:
+    with _down_lock:
+        return host in _down
+
+
 # ---------------------------------------------------------------- HTTP
 
 
 class Client:
     """One registry host; remembers the token its auth challenge gave."""
 
-    def __init__(self, host: str, runner: commands.Runner = commands.run) -> None:
+    def __init__(
+        self, host: str, runner: commands.Runner = commands.run, timeout: float = TIMEOUT
+    ) -> None:
         self.host = host
         self.runner = runner
+        self.timeout = timeout
         self._auth: Optional[str] = None
 
     def _login_error(self, what: str) -> UserError:
@@ -175,6 +196,10 @@ class Client:
         )
 
     def _token(self, challenge: str, repo: str) -> Optional[str]:
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
         kind, _, params = challenge.partition(" ")
         creds = credentials(self.host, self.runner)
         if kind.lower() == "basic":
@@ -190,7 +215,7 @@ class Client:
             basic = base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
             request.add_header("Authorization", f"Basic {basic}")
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 data = json.loads(response.read())
         except (urllib.error.URLError, OSError, ValueError):
             return None
@@ -205,9 +230,14 @@ class Client:
         *,
         body: Optional[bytes] = None,
         headers: Optional[Mapping[str, str]] = None,
+        url: Optional[str] = None,
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """Status, headers and body; 404 is an answer, not an error."""
-        url = f"{base_url(self.host)}/v2/{repo}/{path}"
+        """Status, headers and body; 404 is an answer, not an error. `url`: an absolute URL
+        the registry handed out (a blob upload's Location) instead of `/v2/<repo>/<path>`."""
+        import urllib.error  # lazy: http.client and ssl cost ~40 ms; most runs ask nothing
+        import urllib.request
+
+        url = url or f"{base_url(self.host)}/v2/{repo}/{path}"
         for attempt in (1, 2):
             request = urllib.request.Request(url, data=body, method=method)
             for key, value in (headers or {}).items():
@@ -215,7 +245,7 @@ class Client:
             if self._auth:
                 request.add_header("Authorization", self._auth)
             try:
-                with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     return response.status, dict(response.headers), response.read()
             except urllib.error.HTTPError as err:
                 if err.code == 401 and attempt == 1:

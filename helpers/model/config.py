@@ -79,6 +79,9 @@ class Config:
     services: Mapping[str, Service] = field(default_factory=dict)  # name -> what tests need
     reruns: int = 0  # retries of a failing test inside one pytest run (flaky tests)
     quarantine: tuple[str, ...] = ()  # node ids that run but never fail the run
+    test_cache: str = "local"  # local | shared | off (see CACHE_MODES)
+    image_cache: str = "local"  # local | shared
+    cache_registry: Optional[str] = None  # where shared caches live; None: `registry`
     origin: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -273,6 +276,44 @@ def _node_ids(value: Any, where: str, key: str) -> tuple[str, ...]:
     return items
 
 
+# ---------------------------------------------------------------- the caches (issue 18)
+
+CACHE_MODES = {"test_cache": ("local", "shared", "off"), "image_cache": ("local", "shared")}
+CACHE_ENV = {
+    "test_cache": "HELPERS_TEST_CACHE",
+    "image_cache": "HELPERS_IMAGE_CACHE",
+    "cache_registry": "HELPERS_CACHE_REGISTRY",
+}
+
+
+def _cache_mode(value: Any, where: str, key: str) -> str:
+    choices = CACHE_MODES[key]
+    if value is False and "off" in choices:
+        value = "off"  # YAML reads a bare `off` as false
+    text = str(value).strip().lower() if isinstance(value, str) else value
+    if text not in choices:
+        raise _fail(where, key, " or ".join(choices), value)
+    return str(text)
+
+
+def _cache_registry(value: Any, where: str, key: str) -> Optional[str]:
+    """Like `registry`, lower-cased: `ghcr.io/${{ github.repository_owner }}` may hold capitals,
+    which docker refuses in a repository name."""
+    text = _registry(value, where, key)
+    return text.lower() if text else text
+
+
+def _cache_overrides(
+    values: dict[str, Any], origin: dict[str, str], env: Mapping[str, str]
+) -> None:
+    """$HELPERS_TEST_CACHE, $HELPERS_IMAGE_CACHE, $HELPERS_CACHE_REGISTRY win over both files
+    (CI sets them for every job)."""
+    for key, var in CACHE_ENV.items():
+        if env.get(var):
+            check = _cache_registry if key == "cache_registry" else _cache_mode
+            values[key], origin[key] = check(env[var], f"${var}", key), f"${var}"
+
+
 _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "image_name": _image_name,
     "registry": _registry,
@@ -306,6 +347,9 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "services": _services,
     "reruns": _reruns,
     "quarantine": _node_ids,
+    "test_cache": _cache_mode,
+    "image_cache": _cache_mode,
+    "cache_registry": _cache_registry,
 }
 VALID_KEYS = tuple(_KEYS)
 
@@ -513,6 +557,7 @@ def load(root: Path, rel_dir: str = ".", env: Optional[Mapping[str, str]] = None
                 origin[key] = display
     _machine_layer(values, origin)
     _exported_layer(values, origin, env)
+    _cache_overrides(values, origin, env)
     _resolve_registries(values, origin)
     if values.get("base_image") is None:
         values.pop("base_image", None)

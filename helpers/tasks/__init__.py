@@ -10,6 +10,7 @@ from invoke.collection import Collection
 from invoke.tasks import Task
 
 from helpers.tasks import (
+    cache_tasks,
     change_tasks,
     changelog_tasks,
     chore_tasks,
@@ -36,6 +37,7 @@ for _module in (
     sync_tasks,
     scaffold_tasks,
     devcontainer_tasks,
+    cache_tasks,
 ):
     for _task in vars(_module).values():
         if isinstance(_task, Task):

@@ -37,6 +37,8 @@ HELP = {
     "or its image inputs (affected test files first) until Ctrl-C",
     "reruns": "retry a failing test up to N times in the same run; one that then passes is "
     "flaky (default: config `reruns`)",
+    "no_cache": "run even when the result cache holds a passing run of these inputs "
+    "(the run is still recorded)",
 }
 
 RUN_FLAGS = (
@@ -50,6 +52,7 @@ RUN_FLAGS = (
     "if_missing",
     "allow_stale",
     "reruns",
+    "no_cache",
 )
 
 
@@ -80,6 +83,7 @@ def run_tests(
     allow_stale: bool = False,
     watch: bool = False,
     reruns: Optional[str] = None,
+    no_cache: bool = False,
 ) -> Outcome:
     """Run the dir's tests (all lists unless --test-list) inside its container."""
     flags = dict(locals())
@@ -107,6 +111,7 @@ def _one_list(name: str, doc: str) -> Task[Any]:
         if_missing: str = "fail",
         allow_stale: bool = False,
         reruns: Optional[str] = None,
+        no_cache: bool = False,
     ) -> Outcome:
         return _run(
             test_list=name,
@@ -120,6 +125,7 @@ def _one_list(name: str, doc: str) -> Task[Any]:
             if_missing=if_missing,
             allow_stale=allow_stale,
             reruns=reruns,
+            no_cache=no_cache,
         )
 
     body.__name__ = body.__qualname__ = f"run_{name}_tests"

@@ -105,6 +105,10 @@ class Client:
             HELPERS_BASE_IMAGE=base_image(),
             USER="tester",
             NO_COLOR="1",
+            # Tests rerun unchanged repos and expect tests to run: the result cache is off
+            # unless a test turns it on (tests of the cache), and never the machine's own.
+            HELPERS_TEST_CACHE="off",
+            HELPERS_CACHE_HOME=str(self.root.parent / f"{self.root.name}-cache"),
         )
         for var in ("HELPERS_EXTRA_CA_CERTS", "HELPERS_SHARED_TMP"):
             if os.environ.get(var):

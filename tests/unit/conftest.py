@@ -19,3 +19,7 @@ def _block_engine(
         monkeypatch.delenv(var, raising=False)
     # This machine's own machine.env (bootstrap.sh's base image) never leaks into a test.
     monkeypatch.setenv("HELPERS_MACHINE_ENV", "")
+    # The result cache: never the user's, never shared through a registry.
+    for var in ("HELPERS_TEST_CACHE", "HELPERS_IMAGE_CACHE", "HELPERS_CACHE_REGISTRY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HELPERS_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache-home"))

@@ -296,6 +296,8 @@ def build_local(
     if dry_run:
         return Outcome.of(describe(p))
     say_notes(p)
-    events.progress(f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files")
-    execute(p)
-    return Outcome(f"built {p.ref}")
+    from helpers.ops.images import image_cache  # image_cache: shared may pull it instead
+
+    announce = f"building {p.ref} ({p.reason}) from {len(p.context.files)} context files"
+    how = image_cache.produce(target, p, quiet=False, announce=announce)
+    return Outcome(f"built {p.ref}" if how == "built" else f"{how} as {p.ref}; nothing built")

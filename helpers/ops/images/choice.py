@@ -13,7 +13,6 @@ from typing import Optional
 
 from packaging.version import InvalidVersion, Version
 
-from helpers import events
 from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import images, project, units
@@ -35,15 +34,17 @@ class Policy:
 
 
 def rebuild(target: project.Target, why: str, quiet: bool, ws: units.Workspace) -> None:
-    from helpers.ops.images import build
+    from helpers.ops.images import build, image_cache
 
     p = build.prepare(target, ws=ws)
     if p.up_to_date:
         return
     p = build.with_revision(p, build.git_revision(target))
     build.say_notes(p)
-    events.progress(f"build  {target.rel_dir}  {p.ref} ({why})")
-    build.execute(p, quiet=quiet)
+    # image_cache: shared pulls an image with the same inputs instead, when there is one
+    image_cache.produce(
+        target, p, quiet=quiet, announce=f"build  {target.rel_dir}  {p.ref} ({why})"
+    )
 
 
 def _batched(target: project.Target, runner: commands.Runner, base: str) -> commands.Runner:

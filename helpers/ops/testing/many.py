@@ -8,16 +8,16 @@ import argparse
 import shlex
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from helpers import events
 from helpers.effects import commands, engine, fsutil, prefetch
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 from helpers.model import config, junit, project, testlists, units, workspace
 from helpers.ops.run import services
-from helpers.ops.testing import parallel, record, report, reruns, testplan
+from helpers.ops.testing import cache_results, cache_run, parallel, record, report, reruns, testplan
 from helpers.ops.testing.selection import Selection, select
 from helpers.outcome import Outcome
 
@@ -47,6 +47,8 @@ class Options:
     expect_matrix: Optional[str]
     watch: bool = False
     reruns: Optional[int] = None  # None: each dir's config `reruns`
+    no_cache: bool = False  # run every dir (results are still recorded)
+    cache_status: bool = False  # say which dirs the result cache would serve; run nothing
 
     @classmethod
     def of(cls, ns: argparse.Namespace) -> Options:
@@ -61,29 +63,50 @@ class Prepared:
     runs: list[testplan.DirRun]
     skipped: list[tuple[str, str]]  # could not run: configuration (exit 2)
     broken: list[tuple[str, str]]  # the image build failed (exit 1)
+    cached: list[tuple[testplan.DirRun, parallel.DirResult]] = field(default_factory=list)
+    probes: dict[str, cache_run.Probe] = field(default_factory=dict)  # by dir: keys to record
 
 
-def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Prepared:
-    """Each dir's image (checked, built if asked) and run plan, `-j` dirs at a time."""
+def _prepare(
+    sel: Selection,
+    args: Options,
+    lists: list[str],
+    run_id: str,
+    survey: Optional[cache_run.Survey],
+) -> Prepared:
+    """Each dir's image (checked, built if asked), its cached result or run plan, `-j` dirs
+    at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from helpers.model import images
     from helpers.ops.images import build, choice
+    from helpers.ops.run import warm
 
     out = Prepared([], list(sel.skipped), [])
     if args.if_missing == "build" and args.stage != "local":
         events.warning(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
     policy = choice.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
-    runner = prefetch_for_dirs(sel.root, sel.dirs, args.stage, warm=not args.fresh)
+    runner = prefetch_for_dirs(sel.root, sel.dirs, args.stage, warm=False)
+    containers = _Once(lambda: runner.load_containers(warm.STATE_FORMAT))
+    look = cache_results.Looking(survey, lists, args.pytest_opts, args.verbose, args.verbose)
     warming = _Warming(threading.Event(), [])
     ws = units.load(sel.root, runner) if args.stage == "local" else None  # read once
 
     def one(rel: str) -> tuple[str, object]:
         target = project.Target(sel.root, rel, config.load(sel.root, rel))
         try:
+            early = look.before_image(target, args.stage, policy, runner)
+            if early is not None and early.entry is not None:
+                ref = choice.chosen_ref(target, args.stage, None, images.user_name())
+                return "cached", (early, cache_results.serve(early, ref, run_id))
             chosen = choice.choose(target, args.stage, None, policy, runner, ws=ws)
             for warning in chosen.warnings:
                 events.warning(warning)
-            name, sset = warming.ensure(target, chosen.image, run_id, args.fresh, runner)
+            probe = look.probe(target, chosen.image)
+            if probe.entry is not None:
+                return "cached", (probe, cache_results.serve(probe, chosen.ref, run_id))
+            hot = containers.then(runner)
+            name, sset = warming.ensure(target, chosen.image, run_id, args.fresh, hot)
             plan = testplan.plan_dir(
                 target,
                 chosen.ref,
@@ -94,7 +117,7 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
                 services=sset,
                 reruns=args.reruns,
             )
-            return "run", testplan.prepare(plan, sel.root)
+            return "run", (probe, testplan.prepare(plan, sel.root))
         except build.BuildFailedError as err:
             return "broken", (rel, err.message)
         except engine.EngineDownError:
@@ -106,16 +129,43 @@ def _prepare(sel: Selection, args: Options, lists: list[str], run_id: str) -> Pr
     pool = ThreadPoolExecutor(max_workers=args.jobs)
     try:
         for kind, payload in pool.map(one, sel.dirs):
-            if isinstance(payload, testplan.DirRun):
-                out.runs.append(payload)
-            elif isinstance(payload, tuple):
-                (out.broken if kind == "broken" else out.skipped).append(payload)
+            _collect(out, kind, payload)
     except KeyboardInterrupt:
         warming.interrupt(pool)
         raise
     finally:
         pool.shutdown(wait=True)
     return out
+
+
+def _collect(out: Prepared, kind: str, payload: object) -> None:
+    if kind in ("run", "cached") and isinstance(payload, tuple):
+        probe, what = payload
+        out.probes[probe.target.rel_dir] = probe
+        if kind == "run":
+            out.runs.append(what)
+        else:
+            out.cached.append(what)
+            events.data(report.end_line(what[1]))
+    elif isinstance(payload, tuple):
+        (out.broken if kind == "broken" else out.skipped).append(payload)
+
+
+class _Once:
+    """A look-up made at most once, and only when some dir needs it (every dir cached: the
+    warm containers are never listed)."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+        self.lock = threading.Lock()
+        self.done = False
+
+    def then(self, runner: prefetch.Prefetched) -> prefetch.Prefetched:
+        with self.lock:
+            if not self.done:
+                self.done = True
+                self.action()
+        return runner
 
 
 SAID_ABOVE = "the error above"
@@ -284,25 +334,29 @@ def run(args: Options, cwd: Path) -> Outcome:
                 sel.root, run_id, EXIT_OK, [], sel.unaffected, [], args, shard_info
             )
             return Outcome(f"nothing to run in this shard; reports: {out}")
-    prepared = _prepare(sel, args, lists, run_id)
+    if args.cache_status:
+        from helpers.ops.testing import cache_status
+
+        return cache_status.run(sel, args.stage, lists, args.pytest_opts, args.allow_stale)
+    survey = cache_run.survey_or_none(sel.root, lookup=not args.no_cache)
+    prepared = _prepare(sel, args, lists, run_id, survey)
     runs, skipped = prepared.runs, prepared.skipped
     shared = _said_once(prepared)
     cannot = f" ({len(skipped)} more cannot run: see the table)" if skipped else ""
+    served = f" (+ {len(prepared.cached)} cached)" if prepared.cached else ""
     events.data(
-        f"run {run_id}: {report.dirs(len(runs))}{cannot}, -j {args.jobs}, lists {','.join(lists)}"
+        f"run {run_id}: {report.dirs(len(runs))}{served}{cannot}, -j {args.jobs}, "
+        f"lists {','.join(lists)}"
     )
-
-    from helpers.ops.testing import live
-
-    stream = len(runs) == 1 or args.verbose  # else each dir's output waits for its end
-    drv = parallel.Driver(run_id, args.jobs, live.View(events.data, stream), live=stream)
-    try:
-        results = drv.run(runs, fail_fast=args.fail_fast)
-    except KeyboardInterrupt:
-        _stop_warm(runs)
-        events.progress(f"interrupted: removed the containers of run {run_id}")
+    ran = _drive(runs, run_id, args)
+    if ran is None:
         return Outcome(code=EXIT_INTERRUPTED)
-    results = _ran(results, skipped)
+    started = _ran(ran, skipped)
+    if survey is not None:
+        cache_results.record_all(
+            survey, prepared.probes, runs, started, run_id, args.verbose, args.jobs
+        )
+    results, runs = _with_cached(sel.dirs, started, runs, prepared.cached)
     code = _exit_code(results, skipped, args.allow_no_tests)
     if prepared.broken:
         code = EXIT_FAILED
@@ -322,6 +376,36 @@ def run(args: Options, cwd: Path) -> Outcome:
     whole = code == EXIT_OK and shard is None and not args.exact
     note = bookmarks.record_success(sel.root, key, args.changed_since) if whole else None
     return Outcome.of([*lines, note] if note else lines, code)
+
+
+def _drive(
+    runs: Sequence[testplan.DirRun], run_id: str, args: Options
+) -> Optional[list[parallel.DirResult]]:
+    """Run the dirs, showing each as it starts and ends (one dir, or -v: its output live);
+    None when interrupted."""
+    from helpers.ops.testing import live
+
+    stream = len(runs) == 1 or args.verbose  # else each dir's output waits for its end
+    drv = parallel.Driver(run_id, args.jobs, live.View(events.data, stream), live=stream)
+    try:
+        return drv.run(runs, fail_fast=args.fail_fast)
+    except KeyboardInterrupt:
+        _stop_warm(runs)
+        events.progress(f"interrupted: removed the containers of run {run_id}")
+        return None
+
+
+def _with_cached(
+    dirs: Sequence[str],
+    results: Sequence[parallel.DirResult],
+    runs: Sequence[testplan.DirRun],
+    cached: Sequence[tuple[testplan.DirRun, parallel.DirResult]],
+) -> tuple[list[parallel.DirResult], list[testplan.DirRun]]:
+    """The dirs that ran and those the cache served, in the selection's order."""
+    order = {d: i for i, d in enumerate(dirs)}
+    all_results = sorted([*results, *(r for _, r in cached)], key=lambda r: order[r.rel_dir])
+    all_runs = sorted([*runs, *(run for run, _ in cached)], key=lambda r: order[r.rel_dir])
+    return all_results, all_runs
 
 
 def prefetch_for_dirs(

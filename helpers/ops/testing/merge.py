@@ -246,7 +246,8 @@ def markdown(m: Merged) -> str:
         c = r.counts or junit.Counts()
         mark = "" if r.ok else " ❌"
         cells = (f"`{r.rel_dir}`{mark}", f"`{r.image}`", c.passed, c.failed, c.skipped)
-        lines.append("| " + " | ".join(map(str, (*cells, c.errors, f"{r.seconds:.1f}"))) + " |")
+        seconds = f"{r.seconds:.1f}" + (" (cached)" if r.cached else "")
+        lines.append("| " + " | ".join(map(str, (*cells, c.errors, seconds))) + " |")
     lines.append("")
     for rel, why in m.not_run:
         lines.append(f"- `{rel}`: not run ({why})")

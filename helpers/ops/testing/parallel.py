@@ -38,9 +38,9 @@ class DirResult:
     seconds: float
     output: str
     note: str = ""
-    cached: bool = False  # served by the result cache (caches)
-    flaky: tuple[str, ...] = ()  # test ids that failed, then passed on a rerun (services)
-    quarantined: tuple[str, ...] = ()  # test ids run but never failing the run (services)
+    cached: bool = False  # served by the result cache: no test ran (see cache_run)
+    flaky: tuple[str, ...] = ()  # test node ids that failed, then passed on a rerun
+    quarantined: tuple[str, ...] = ()  # test node ids run but never failing the run
 
     @property
     def ok(self) -> bool:

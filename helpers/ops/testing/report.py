@@ -11,6 +11,7 @@ from helpers.model.junit import Counts
 from helpers.ops.testing.parallel import DirResult, Event, Output, Started
 
 HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "flaky", "seconds")
+CACHED = "cached"  # the status column, shown when the result cache served a dir
 
 
 def dirs(n: int) -> str:
@@ -27,7 +28,7 @@ def progress_line(event: Event) -> str:
 
 
 def end_line(r: DirResult) -> str:
-    status = "ok  " if r.ok else "FAIL"
+    status = "cached" if r.cached else "ok  " if r.ok else "FAIL"
     what = r.counts.describe() if r.counts else (r.note or f"exit {r.exit_code}")
     return f"{status}   {r.rel_dir}  {what} in {r.seconds:.1f} s"
 
@@ -57,7 +58,11 @@ row = _row
 
 
 def table(results: Sequence[DirResult], skipped: Sequence[tuple[str, str]] = ()) -> str:
-    lines = [tables.render([HEADERS, *(_row(r) for r in results)], rule=True)]
+    rows = [HEADERS, *(_row(r) for r in results)]
+    if any(r.cached for r in results):
+        marks = [CACHED, *(CACHED if r.cached else "" for r in results)]
+        rows = [(*row, mark) for row, mark in zip(rows, marks)]
+    lines = [tables.render(rows, rule=True)]
     lines += [f"{rel_dir}: not run ({why})" for rel_dir, why in skipped]
     lines += test_notes(results)
     return "\n".join(lines)

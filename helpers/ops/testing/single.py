@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from helpers.model import config, hints, junit, project, testlists
 from helpers.ops.images import choice
 from helpers.ops.run import inventory, services
-from helpers.ops.testing import parallel, record, reruns, testplan
+from helpers.ops.testing import cache_results, parallel, record, reruns, testplan
 from helpers.outcome import Outcome
 
 PYTEST_USAGE_ERROR = testlists.PYTEST_USAGE_ERROR
@@ -47,9 +48,20 @@ class Where:
     services: Optional[services.ServiceSet] = None
 
 
-def _where(target: project.Target, req: PlanRequest, run_id: str) -> Where:
-    """The execute step before planning: choose the image (asks the engine, may build it),
-    the services' images, and start the dir's warm container (and services) when used."""
+def _chosen(target: project.Target, req: PlanRequest) -> choice.Chosen:
+    """The image the run uses (asks the engine, may build it), its warnings said."""
+    chosen = choice.choose(target, req.stage, req.version, req.policy or choice.Policy())
+    for warning in chosen.warnings:
+        events.warning(warning)
+    return chosen
+
+
+def _where(
+    target: project.Target, req: PlanRequest, run_id: str, chosen: Optional[choice.Chosen] = None
+) -> Where:
+    """The execute step before planning: choose the image (unless `chosen`; asks the engine,
+    may build it), the services' images, and start the dir's warm container (and services)
+    when used."""
     if req.no_docker:
         if target.cfg.services:
             events.warning(f"{target.rel_dir}: --no-docker starts no services ({_names(target)})")
@@ -57,9 +69,7 @@ def _where(target: project.Target, req: PlanRequest, run_id: str) -> Where:
     if req.image is not None:
         ref, image = req.image, None
     else:
-        chosen = choice.choose(target, req.stage, req.version, req.policy or choice.Policy())
-        for warning in chosen.warnings:
-            events.warning(warning)
+        chosen = chosen or _chosen(target, req)
         ref, image = chosen.ref, chosen.image
     refs = services.resolve(target) if target.cfg.services else {}
     if image is not None and target.cfg.warm_containers and not req.fresh:
@@ -86,11 +96,16 @@ def _plan(target: project.Target, run_id: str, req: PlanRequest, where: Where) -
 
 
 def _run(
-    target: project.Target, run_id: str, req: PlanRequest, baked: bool = False
+    target: project.Target,
+    run_id: str,
+    req: PlanRequest,
+    baked: bool = False,
+    chosen: Optional[choice.Chosen] = None,
 ) -> tuple[testplan.DirRun, int]:
-    """Choose, plan and execute one dir's run: the run and pytest's exit code."""
+    """Choose (unless `chosen`), plan and execute one dir's run: the run and pytest's exit
+    code."""
     with services.logs_shown():
-        where = _where(target, req, run_id)
+        where = _where(target, req, run_id, chosen)
         if baked:
             assert where.image is not None
             run = testplan.plan_baked(target, where.image, req.lists, run_id, where.services)
@@ -203,6 +218,7 @@ class RunRequest:
     if_missing: str = "fail"
     allow_stale: bool = False
     reruns: Optional[int] = None
+    no_cache: bool = False
 
 
 def run_tests(req: RunRequest) -> Outcome:
@@ -227,9 +243,16 @@ def run_tests(req: RunRequest) -> Outcome:
         policy=choice.Policy(req.if_missing, req.allow_stale),
         reruns=req.reruns,
     )
-    run, code = _run(target, run_id, plan)
+    chosen = None if req.no_docker else _chosen(target, plan)
+    cached = cache_results.Cached.look(target, chosen, lists, req.pytest_opts, req.no_cache)
+    if cached.hit:
+        run, verdict = cached.serve(run_id)
+    else:
+        began = time.monotonic()
+        run, code = _run(target, run_id, plan, chosen=chosen)
+        verdict = _verdict(run, code, req.allow_no_tests)
+        cached.record(run, code, time.monotonic() - began, run_id)
     record.record_if_ran(target.root, run_id, [run], lists)
-    verdict = _verdict(run, code, req.allow_no_tests)
     reruns.note_quarantine(target.root, [run])
     note = bookmarks.record_success(target.root, key, None) if verdict.code == EXIT_OK else None
     if note:
