@@ -121,8 +121,11 @@ def settings(target: project.Target) -> Settings:
     mounts: list[str] = []
     root_mount = f"{target.root}:{project.MOUNT}"
     for flag, value in _pairs(argv):
-        if flag in ("--name", "--user", "--workdir", "--env-file") or value == root_mount:
-            continue  # the CLI's own, the helpers user, workspaceFolder, the env file above
+        own = ("--name", "--user", "--workdir", "--env-file", "--entrypoint")
+        if flag in own or value == root_mount:
+            # the CLI's own (it sets the entrypoint too), the helpers user, workspaceFolder,
+            # the env file above
+            continue
         if flag == "--label":
             run_args += [flag, _portable(value, target.root)]
         elif flag == "--volume":

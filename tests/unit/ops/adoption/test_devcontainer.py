@@ -62,6 +62,9 @@ def test_render_translates_the_run_argv_and_holds_nothing_machine_specific(repo:
         assert pair in pairs
     assert ("--label", "io.helpers.repo=${localWorkspaceFolder}") in pairs
     assert "--user" not in args and "--name" not in args and "--rm" not in args
+    # docker_bash's `--entrypoint ""` (keep_entrypoint off) is the CLI's to set: as a
+    # runArg its empty value would vanish and swallow the next flag
+    assert "--entrypoint" not in args and "" not in args
     assert c["mounts"] == [
         "source=${localWorkspaceFolder}/data,target=/data,type=bind",
         "source=${localEnv:HOME}/.aws,target=/home/helpers/.aws,type=bind,readonly",
