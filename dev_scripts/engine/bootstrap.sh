@@ -22,7 +22,9 @@
 # Environment: DOCKER_HOST, HELPERS_BASE_IMAGE, HELPERS_LOCAL_BASE_IMAGE,
 # HELPERS_DEBIAN_MIRROR, HELPERS_REGISTRY_PORT, HELPERS_REGISTRY_DIR,
 # HELPERS_STATE_DIR (logs, registry config; default ~/.local/state/helpers),
-# HELPERS_ENGINE_WAIT_S (default 30), XDG_CACHE_HOME, XDG_CONFIG_HOME.
+# HELPERS_ENGINE_WAIT_S (default 30), HELPERS_DOCKERD_DATA_ROOT (where dockerd
+# keeps its state; default: daemon.json's data-root or /var/lib/docker),
+# XDG_CACHE_HOME, XDG_CONFIG_HOME.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -83,18 +85,58 @@ install_docker() {
     apt_install docker.io
 }
 
-# wait_for_engine PID LOG: until `docker info` answers, PID dies or time is up.
+# wait_for_engine PID LOG: until `docker info` answers (0), PID dies (1) or time
+# is up (dies with a message).
 wait_for_engine() {
     local pid=$1 logfile=$2 deadline=$((SECONDS + ENGINE_WAIT_S))
     until engine_version >/dev/null; do
         if ! pid_running "$pid"; then
-            die "dockerd exited while starting" "$logfile" "read the end of that log"
+            return 1
         fi
         if ((SECONDS >= deadline)); then
             die "dockerd did not answer within ${ENGINE_WAIT_S}s" "$logfile" "read that log"
         fi
         sleep 0.2
     done
+}
+
+# dockerd 20.10 panics at start in libnetwork's reservePools when its network
+# store holds a network whose address allocation was never written (a create
+# cut short by a killed daemon). Nothing but networks lives in that store: the
+# default ones are recreated, user networks are lost (ours are per-run). Any
+# other failure is left to the caller, with the log kept.
+recover_network_store() {
+    local logfile=$1 store
+    if ! grep -q 'reservePools' "$logfile"; then
+        die "dockerd exited while starting" "$logfile" "read the end of that log"
+    fi
+    store=$(docker_data_root)/network/files/local-kv.db
+    [[ -f $store ]] || die "dockerd exited while starting" "$logfile" "read the end of that log"
+    mv "$store" "$store.broken-$(date +%s)"
+    log "dockerd could not load its network store (a network half-created); moved it aside: $store.broken-*"
+}
+
+docker_data_root() {
+    local conf=/etc/docker/daemon.json root=${HELPERS_DOCKERD_DATA_ROOT:-}
+    if [[ -z $root && -f $conf ]]; then
+        root=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("data-root", ""))' "$conf" 2>/dev/null || true)
+    fi
+    printf '%s\n' "${root:-/var/lib/docker}"
+}
+
+# start_engine LOG: start dockerd; once more after a recoverable start failure.
+start_engine() {
+    local logfile=$1 pid
+    log "starting dockerd (log: $logfile)"
+    pid=$(start_detached "$logfile" dockerd)
+    if ! wait_for_engine "$pid" "$logfile"; then
+        recover_network_store "$logfile"
+        log "starting dockerd again (log: $logfile)"
+        pid=$(start_detached "$logfile" dockerd)
+        wait_for_engine "$pid" "$logfile" ||
+            die "dockerd exited while starting" "$logfile" "read the end of that log"
+    fi
+    say "engine: started (Docker $(engine_version), dockerd pid $pid, log: $logfile)"
 }
 
 ensure_engine() {
@@ -128,13 +170,11 @@ ensure_engine() {
     if pid=$(running_dockerd_pid); then
         log "dockerd (pid $pid) is running but not answering yet; waiting"
         logfile=$(readlink "/proc/$pid/fd/1" 2>/dev/null || echo "its log")
-        wait_for_engine "$pid" "$logfile"
+        wait_for_engine "$pid" "$logfile" ||
+            die "dockerd exited while starting" "$logfile" "read the end of that log"
         say "engine: up (Docker $(engine_version), dockerd pid $pid)"
     else
-        log "starting dockerd (log: $logfile)"
-        pid=$(start_detached "$logfile" dockerd)
-        wait_for_engine "$pid" "$logfile"
-        say "engine: started (Docker $(engine_version), dockerd pid $pid, log: $logfile)"
+        start_engine "$logfile"
     fi
     release_lock
 }
@@ -191,4 +231,7 @@ main() {
     done
 }
 
-main "$@"
+# Sourced (by its tests) it only defines the functions.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi
