@@ -82,7 +82,10 @@ class Server:
         while status(self.base, self.token) != 200 and time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             time.sleep(0.3)
-        assert status(self.base, self.token) == 200
+        fmt = "{{.Names}} {{.Ports}}"
+        published = docker("ps", "--filter", f"publish={self.port}", "--format", fmt)
+        where = f"{self.log.read_text()}\ncontainers publishing {self.port}: {published.stdout!r}"
+        assert status(self.base, self.token) == 200, where
 
 
 @contextmanager
