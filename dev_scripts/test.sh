@@ -26,4 +26,8 @@ if [ -z "${HELPERS_BASE_IMAGE:-}" ]; then
 print(config.machine_defaults().get("HELPERS_BASE_IMAGE", ""))')
     export HELPERS_BASE_IMAGE
 fi
-exec python dev_scripts/main_pytest.py --dir . --if-missing build "$@"
+# Integration tests mostly wait on the engine: several pytest workers (pytest-xdist), one
+# module per worker at a time so module-scoped fixtures are built once.
+workers=${HELPERS_SUITE_WORKERS:-4}
+exec python dev_scripts/main_pytest.py --dir . --if-missing build \
+    --pytest-opts "-n $workers --dist loadfile" "$@"
