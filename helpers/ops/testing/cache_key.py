@@ -8,7 +8,7 @@ A dir's recorded passing run is reused only when its key is equal. The key cover
     (stretched together into one digest: no value, nor a plain hash of one, is kept),
     `container_env` and the run's own variables, and the settings of the run (mounts,
     network, ports, CA files, base image name, build args);
-  - the global inputs (files outside every unit, repo_config.yaml, tasks.py, ...);
+  - the global inputs (the root repo_config.yaml, tasks.py, ...: `global_inputs`);
   - the content of every file of the dir and of every unit its result depends on
     (its packages, their in-repo dependencies, transitively; `depends_on` paths),
     tracked or untracked-but-not-ignored, by content digest;
@@ -120,8 +120,9 @@ def _global_matcher(rule: units.GlobalRule) -> Callable[[str], bool]:
 
 @dataclass(frozen=True)
 class FileIndex:
-    """The repo's files sorted once per run: by their innermost unit, the global ones, and
-    the ones no unit holds (global unless `global_inputs` is set)."""
+    """The repo's files sorted once per run: by their innermost unit and the global ones.
+    A file outside every unit that is no global input reaches no key, as it affects
+    nothing in `changes` (docs, a README, a dir not adopted yet)."""
 
     by_unit: Mapping[str, tuple[str, ...]]
     global_files: tuple[str, ...]
@@ -147,8 +148,6 @@ class FileIndex:
                 watched.setdefault(unit, []).append(path)
             if owner is not None:
                 by_unit.setdefault(owner, []).append(path)
-            elif not watchers and not ws.globals.explicit:
-                global_files.append(path)  # outside every unit: conservative, as `changes`
         named = frozenset(f for f in files if f.rsplit("/", 1)[-1] in PYTEST_FILES)
         return cls(
             {u: tuple(f) for u, f in by_unit.items()},

@@ -205,6 +205,7 @@ def test_a_change_misses_naming_it_and_reverting_hits_again(repo: Path, category
         ("infra/debug.log", "ignored by .gitignore\n"),
         ("libs/b/src/libb/m.py", "M = 2  # an unrelated unit\n"),
         ("libs/b/src/libb/new.py", "N = 1\n"),
+        ("docs/guide.md", "outside every unit, no global input: `changes` ignores it too\n"),
     ],
 )
 def test_what_the_tests_cannot_see_changes_nothing(repo: Path, rel: str, text: str) -> None:
