@@ -82,11 +82,19 @@ def tag_local_as_dev(req: rel.Request, runner: commands.Runner = commands.run) -
 
 
 def push_dev(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
-    """Push the local dev-X.Y.Z (this platform only) to every registry, then move dev."""
+    """Push the local dev-X.Y.Z (this platform only) to every registry, then move dev.
+    It attaches no SBOM or signed provenance (it does not know how the image was built),
+    so `require_signed` refuses it: a signed repo releases through docker_release_dev_image."""
     target = project.target(req.dir)
     repos = images.repositories(target.cfg)
     if not repos:
         raise rel.no_registry(target)
+    if target.cfg.require_signed:
+        fix = task_line("docker_release_dev_image", target.rel_dir)
+        raise UserError(
+            "require_signed is true and docker_push_dev_image pushes without an SBOM or "
+            f"signed provenance (it does not know how the image was built): run `{fix}`"
+        )
     version = check_version(req.version) if req.version else target.version
     tag = f"dev-{version}"
     local = f"{repos[0]}:{tag}"

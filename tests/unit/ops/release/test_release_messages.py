@@ -61,6 +61,25 @@ def test_a_version_other_than_the_changelogs_is_never_suggested_as_buildable(
     assert "run `invoke docker_tag_local_image_as_dev` first" in same.value.message
 
 
+def test_require_signed_refuses_the_unsigned_manual_push_before_asking_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _repo(tmp_path)
+    write(root / "repo_config.yaml", "registry: r1.io\nrequire_signed: true\n")
+    monkeypatch.chdir(root)
+    asked: list[Sequence[str]] = []
+
+    def engine(argv: Sequence[str], **kwargs: object) -> commands.Result:
+        asked.append(argv)
+        return _no_images(argv)
+
+    with pytest.raises(UserError) as push:
+        dev.push_dev(rel.Request(), engine)
+    assert "require_signed is true" in push.value.message
+    assert push.value.message.endswith("run `invoke docker_release_dev_image`")
+    assert [a for a in asked if a[0] == "docker"] == []
+
+
 def test_rollback_suggests_only_versions_every_registry_holds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
