@@ -245,6 +245,17 @@ def test_signed_prod_release_verifies_and_every_tampering_is_exit_1(
     pulled = client.invoke("docker_pull", "--stage", "prod")  # rollback stays verifiable
     assert pulled.returncode == 0, pulled.stderr
     assert "require_signed: " in pulled.stderr and "verified" in pulled.stderr
+    # a promotion builds FROM the dev digest it verified, and its provenance says so
+    trial = client.invoke("docker_release_prod_image", "--candidate", "--skip-tests")
+    assert trial.returncode == 0, trial.stderr
+    assert f"DEV_IMAGE={REG}/{repo}@{dev_digest}" in trial.stderr
+    short = git(client.root, "rev-parse", "HEAD").strip()[:7]
+    cand = digest(repo, f"prod-{short}")
+    assert cand is not None
+    deps = statement(attestations(repo, cand)[1][PROVENANCE])["predicate"]["buildDefinition"]
+    base = next(d for d in deps["resolvedDependencies"] if d["name"] == "base image")
+    assert base["uri"] == f"docker-image://{REG}/{repo}@{dev_digest}"
+    assert base["digest"]["sha256"] == dev_digest.removeprefix("sha256:")
     assert docker("tag", base_image(), f"{REG}/{repo}:dev-0.1.0").returncode == 0
     assert docker("push", f"{REG}/{repo}:dev-0.1.0").returncode == 0
     assert "unsigned: " in failed(client.invoke("docker_release_prod_image", "--skip-tests"))

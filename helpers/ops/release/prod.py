@@ -26,9 +26,16 @@ def _tag(target_version: str, candidate: bool, revision: str) -> str:
     return f"prod-{short}" + ("-dirty" if revision.endswith("-dirty") else "")
 
 
-def _dev_image(s_target: project.Target, runner: commands.Runner) -> prod_image.DevImage:
+def _dev_image(
+    s_target: project.Target, runner: commands.Runner, verified: str = ""
+) -> prod_image.DevImage:
     """The dev image of the changelog's version, its identity (registry digest or id) and
-    its labels."""
+    its labels; `verified`: the digest `require_signed` checked, named by that digest (a tag
+    moved since then is not what the build reads)."""
+    if verified:
+        pinned = f"{images.repository(s_target.cfg)}@{verified}"
+        image = registry_api.inspect(pinned)
+        return prod_image.DevImage(pinned, verified, image.labels if image else {})
     dev_ref = images.ref(s_target.cfg, "dev", s_target.version, "")
     found: dict[str, Optional[str]] = {}
     labels: Mapping[str, str] = {}
@@ -44,14 +51,18 @@ def _dev_image(s_target: project.Target, runner: commands.Runner) -> prod_image.
 
 
 def prepare(
-    req: rel.Request, runner: commands.Runner = commands.run, trial: bool = False
+    req: rel.Request,
+    runner: commands.Runner = commands.run,
+    trial: bool = False,
+    verified: str = "",
 ) -> tuple[build.BuildPlan, bool, inputs_diff.Explain]:
     """The prod build of this checkout (asks the registry, the engine and git); also says
     whether the dir's inputs are dirty, and how a refusal names what changed. `trial`: a
-    local build, where a dev image older than its units' code is a warning."""
+    local build, where a dev image older than its units' code is a warning. `verified`:
+    the dev image's digest a signature check accepted; the build is FROM that digest."""
     target = project.target(req.dir)
     ws = units.load(target.root, runner)  # the workspace, read once for the release
-    dev = _dev_image(target, runner)
+    dev = _dev_image(target, runner, verified)
     src = prod_image.read(target, ws)
     paths = inputs_diff.current(target, src.context, {}, src.unit_files).paths
     dirty = rel.dirty_check(target, ws, paths, req.allow_dirty, runner)
@@ -78,13 +89,14 @@ def build_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outc
 def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Outcome:
     """Build prod -> test it (code inside, no mount) -> push prod-X.Y.Z -> move prod."""
     s = rel.prepare(req, runner)
+    verified = ""
     if s.target.cfg.require_signed:
         from helpers.ops.release import verify
 
         dev_ref = images.ref(s.target.cfg, "dev", s.target.version, "")
-        verify.require(s.target, dev_ref)  # promotion builds only on a verified dev image
-        events.progress(f"require_signed: {dev_ref} verified")
-    p, _, explain = prepare(req, runner)
+        verified = verify.require(s.target, dev_ref)  # promotion builds on a verified image
+        events.progress(f"require_signed: {dev_ref} verified ({verified[:19]}…); built FROM it")
+    p, _, explain = prepare(req, runner, verified=verified)
     candidate = rel.Candidate(
         stage="prod",
         tag=p.ref.rsplit(":", 1)[1],
@@ -101,7 +113,8 @@ def release_prod(req: rel.Request, runner: commands.Runner = commands.run) -> Ou
 def _dev_bases(s: rel.Setting, dev_ref: str) -> dict[str, multiarch.Base]:
     """Each foreign platform builds on that platform's image of the dev manifest list."""
     out = {}
-    repo = dev_ref.rsplit(":", 1)[0]
+    # DEV_IMAGE is `repo:tag`, or `repo@digest` once `require_signed` verified it
+    repo = dev_ref.split("@", 1)[0] if "@" in dev_ref else dev_ref.rsplit(":", 1)[0]
     for plat in s.plats:
         if plat == s.native:
             continue

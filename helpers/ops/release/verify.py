@@ -110,7 +110,8 @@ def verify_ref(ref: str, key: keys.VerifyKey) -> tuple[str, list[Verified]]:
 
 def line(ref: str, v: Verified, key: keys.VerifyKey) -> str:
     f = v.facts
-    base = f["base"] + (f"@sha256:{f['base_digest'][:12]}…" if f["base_digest"] else "")
+    name = f["base"].split("@", 1)[0] if f["base_digest"] else f["base"]  # pinned: once
+    base = name + (f"@sha256:{f['base_digest'][:12]}…" if f["base_digest"] else "")
     ran = f" ({f['lists'] or '-'} on {f['ran_on']})" if f["ran_on"] != "none" else ""
     return (
         f"verified {ref} {v.platform} {v.digest[:19]}…: commit {f['commit'][:12]} ({f['dirty']}), "
