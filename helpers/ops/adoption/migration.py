@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 OLD_MODULES = re.compile(r"^\s*(?:import|from)\s+helpers\.(h\w+)", re.MULTILINE)
+# A tasks.py of the older tool imports its task library (helpers.lib_tasks, ...).
+_ANY_HELPERS_MODULE = re.compile(r"^\s*(?:import|from)\s+helpers\.(\w+)", re.MULTILINE)
 _VENV = re.compile(r"(^|[\s=\"'/])(/?venv)\b|ENV_NAME=\"?venv|-m venv", re.MULTILINE)
 _VENV_ON_PATH = re.compile(r"^\s*ENV\s+PATH[= ].*venv", re.MULTILINE | re.IGNORECASE)
 _ENTRYPOINT = re.compile(r"^\s*ENTRYPOINT\s+(.+)$", re.MULTILINE | re.IGNORECASE)
@@ -103,6 +105,26 @@ def conftest_notes(root: Path, files: Iterable[str]) -> list[str]:
     return out
 
 
+def tasks_notes(root: Path, files: Iterable[str]) -> list[str]:
+    """A dir's own tasks.py importing the older tool's task library: `invoke` run in that
+    dir loads it instead of the root one (invoke takes the nearest tasks.py) and fails."""
+    out = []
+    for rel in sorted(f for f in files if PurePosixPath(f).name == "tasks.py" and "/" in f):
+        path = root / rel
+        if path.is_symlink():
+            continue  # said with the symlinks
+        found = sorted(set(_ANY_HELPERS_MODULE.findall(_read(path))) - {"tasks"})
+        if found:
+            names = ", ".join(f"helpers.{m}" for m in found)
+            where = str(PurePosixPath(rel).parent)
+            out.append(
+                f"{rel}: imports the older tool's {names}: `invoke` in {where}/ loads it "
+                "instead of the root tasks.py and stops (ModuleNotFoundError); delete it "
+                "(the root tasks.py serves every dir)"
+            )
+    return out
+
+
 def findings(
     root: Path,
     files: Sequence[str],
@@ -116,4 +138,5 @@ def findings(
         if text:
             notes += prod_notes(rel, text) if prod else dockerfile_notes(rel, text)
     notes += conftest_notes(root, files)
+    notes += tasks_notes(root, files)
     return notes

@@ -145,8 +145,16 @@ def _execute_live(run: testplan.DirRun, run_id: str, root: Path) -> int:
     return code
 
 
-def _verdict(run: testplan.DirRun, code: int, allow_no_tests: bool) -> Outcome:
-    """The dir's counts line and exit code, from pytest's exit code and its report."""
+NO_TESTS_FIX = "pass --allow-no-tests if expected"
+# A release has no --allow-no-tests: its way to go on without tests is --skip-tests.
+RELEASE_NO_TESTS_FIX = "pass --skip-tests to release without tests, said in the image label"
+
+
+def _verdict(
+    run: testplan.DirRun, code: int, allow_no_tests: bool, no_tests_fix: str = NO_TESTS_FIX
+) -> Outcome:
+    """The dir's counts line and exit code, from pytest's exit code and its report;
+    `no_tests_fix`: what the caller's user passes when a dir rightly has no tests."""
     if code == EXIT_INTERRUPTED:
         events.progress(
             f"{run.rel_dir}: interrupted" + (" (container removed)" if run.container else "")
@@ -170,7 +178,7 @@ def _verdict(run: testplan.DirRun, code: int, allow_no_tests: bool) -> Outcome:
     if code == parallel.PYTEST_NO_TESTS or counts.total == 0:
         if allow_no_tests:
             return Outcome(line)
-        events.progress("no tests ran: that is a failure (pass --allow-no-tests if expected)")
+        events.progress(f"no tests ran: that is a failure ({no_tests_fix})")
         return Outcome(line, EXIT_FAILED)
     return Outcome(line, EXIT_OK if code == 0 else EXIT_FAILED)
 
@@ -199,7 +207,7 @@ def run_in_image(
     req = PlanRequest(tuple(lists), image=image_ref, fresh=True)
     run, code = _run(target, run_id, req, baked)
     record.record_last(target.root, run_id, [run], lists)
-    return _shown(_verdict(run, code, allow_no_tests=False))
+    return _shown(_verdict(run, code, False, RELEASE_NO_TESTS_FIX))
 
 
 @dataclass(frozen=True)

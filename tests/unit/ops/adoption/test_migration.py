@@ -14,6 +14,12 @@ RUN python3 -m venv /venv && /venv/bin/pip install pytest
 WORKDIR /app
 ENTRYPOINT ["devops/docker_run/entrypoint.sh"]
 """
+OLD_TASKS = """import helpers.repo_config_utils as hrecouti
+from helpers.lib_tasks import (  # This is not an invoke target.
+    parse_command_line,
+)
+from helpers.tasks import ns
+"""
 OLD_PROD = "ARG VERSION\nARG ECR_BASE_PATH\nFROM ${ECR_BASE_PATH}/x:dev-${VERSION}\nCOPY . /app\n"
 
 
@@ -31,6 +37,8 @@ def _older_tool_dir(root: Path) -> list[str]:
     write(d / "devops/docker_build/prod.Dockerfile", OLD_PROD)
     write(d / "conftest.py", "import helpers.hdbg as dbg\nimport helpers.hunit_test as hut\n")
     write(d / "changelog.txt", "# x-1.0.0\n- first\n")
+    # A link into the old submodule made a real file (README: Migrating): its tasks.py.
+    write(root / "tutorial_y/tasks.py", OLD_TASKS)
     write(root / "old/devops/Dockerfile", OLD_DEV)
     return [
         "tutorial_x/devops/docker_build/dev.Dockerfile",
@@ -38,6 +46,7 @@ def _older_tool_dir(root: Path) -> list[str]:
         "tutorial_x/devops/docker_build/prod.Dockerfile",
         "tutorial_x/conftest.py",
         "tutorial_x/changelog.txt",
+        "tutorial_y/tasks.py",
         "old/devops/Dockerfile",
     ]
 
@@ -64,7 +73,12 @@ def test_findings_name_each_file_and_what_to_change(tmp_path: Path) -> None:
     assert (
         "tutorial_x/conftest.py: imports the older tool's helpers.hdbg, helpers.hunit_test" in text
     )
-    assert len(notes) == 6  # one line per finding
+    assert (
+        "tutorial_y/tasks.py: imports the older tool's helpers.lib_tasks, "
+        "helpers.repo_config_utils: `invoke` in tutorial_y/ loads it instead of the root "
+        "tasks.py"
+    ) in text
+    assert len(notes) == 7  # one line per finding
 
 
 def test_a_venv_already_on_path_is_not_a_finding() -> None:
