@@ -53,6 +53,11 @@ def _unit_of(rel: str, units: Sequence[str]) -> Optional[str]:
     return None
 
 
+def files_digest(rels: Iterable[str], digests: Mapping[str, str]) -> str:
+    """The short digest of a files-part: its files (in the order given) and their digests."""
+    return _short("\n".join(f"{rel}\0{digests[rel]}" for rel in rels))
+
+
 def unit_digests(
     files: Mapping[str, Path], digests: Mapping[str, str], units: Sequence[str]
 ) -> dict[str, str]:
@@ -62,8 +67,8 @@ def unit_digests(
     for rel in sorted(files):
         unit = _unit_of(rel, units)
         if unit is not None:
-            lines[unit].append(f"{rel}\0{digests[rel]}")
-    return {u: _short("\n".join(found)) for u, found in lines.items()}
+            lines[unit].append(rel)
+    return {u: files_digest(found, digests) for u, found in lines.items()}
 
 
 def parts(
@@ -74,8 +79,7 @@ def parts(
     units: Sequence[str] = (),
 ) -> dict[str, str]:
     """Part name -> short digest (see the module doc); computed only."""
-    own = "\n".join(f"{rel}\0{digests[rel]}" for rel in ctx.files)
-    out = {f"{FILES}{rel_dir}": _short(own)}
+    out = {f"{FILES}{rel_dir}": files_digest(ctx.files, digests)}
     for unit, digest in unit_digests(ctx.extra, digests, units).items():
         out[f"{FILES}{unit}"] = digest
     for rel, data in ctx.injected.items():
@@ -124,9 +128,10 @@ def current(
 
 
 def repo_paths(target: project.Target, ctx: build_context.Context) -> list[str]:
-    """Every repo file a context holds: the dir's own and its dependency units' copies."""
-    prefix = "" if target.rel_dir == "." else target.rel_dir + "/"
-    own = [prefix + rel for rel in ctx.files]
+    """Every repo file a context holds: the dir's own (its context is rooted at the dir,
+    or at the repo for a prod image that also holds code from outside it) and the files
+    of `extra` (dependency units' copies, such outside code)."""
+    own = [(ctx.root / rel).relative_to(target.root).as_posix() for rel in ctx.files]
     copies = [path.relative_to(target.root).as_posix() for path in ctx.extra.values()]
     return sorted({*own, *copies})
 
