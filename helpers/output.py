@@ -3,13 +3,12 @@
 Data is what a pipe reads (`invoke changes --format json | jq`): results, tables,
 dry-run plans. Notes are for the person watching: progress, warnings, hints. Nothing
 in helpers prints but through here: the task layer and the edge (helpers/edge.py)
-call it; operations emit events (helpers/events.py), which `render` prints. No colour is used;
-if it ever is, `NO_COLOR` and `TERM=dumb` turn it off (`color_ok`).
+call it; operations emit events (helpers/events.py), which `render` prints. No colour is
+used (if it ever is: only on a terminal, never with `NO_COLOR` set or `TERM=dumb`).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -43,10 +42,3 @@ def render(event: Event) -> None:
         note(f"warning: {event.text}")
     else:
         note(event.text)
-
-
-def color_ok() -> bool:
-    """Colour only on a terminal, and never with NO_COLOR set or TERM=dumb."""
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    return sys.stdout.isatty()

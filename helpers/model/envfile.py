@@ -113,12 +113,6 @@ def _remove_written() -> None:
     _written.clear()
 
 
-def docker_file(root: Path, cfg: Config) -> Optional[Path]:
-    """A private temp file with the env file's values for `docker run --env-file`."""
-    text = docker_text_for(root, cfg)
-    return None if text is None else private_file(text)
-
-
 def docker_text_for(root: Path, cfg: Config) -> Optional[str]:
     """The configured env file, checked, in docker's format; None when it sets nothing."""
     env = load(root, cfg)

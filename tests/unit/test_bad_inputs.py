@@ -107,15 +107,21 @@ def test_a_configured_env_file_that_does_not_exist_is_an_error(tmp_path: Path) -
     assert "--env-file" not in containers.run_argv(plain, "i", containers.RunOptions(), env={})
 
 
+def _env_file(root: Path, cfg: config.Config) -> Path | None:
+    """What a run passes to `docker run --env-file`: the checked text in a private file."""
+    text = envfile.docker_text_for(root, cfg)
+    return None if text is None else envfile.private_file(text)
+
+
 def test_the_temp_env_file_is_private_and_shared_per_content(tmp_path: Path) -> None:
     make_runnable(tmp_path, ".")
     write(tmp_path / ".env", "A=1\n")
     cfg = config.Config(image_name="x")
-    first = envfile.docker_file(tmp_path, cfg)
-    assert first is not None and first == envfile.docker_file(tmp_path, cfg)
+    first = _env_file(tmp_path, cfg)
+    assert first is not None and first == _env_file(tmp_path, cfg)
     assert stat.S_IMODE(first.stat().st_mode) == 0o600
     write(tmp_path / ".env", "A=2\n")
-    second = envfile.docker_file(tmp_path, cfg)
+    second = _env_file(tmp_path, cfg)
     assert second is not None and second != first and second.read_text() == "A=2\n"
 
 
@@ -333,7 +339,7 @@ def test_threads_share_one_temp_env_file(tmp_path: Path) -> None:
     write(tmp_path / ".env", "SHARED=1\n")
     cfg = config.Config(image_name="x")
     with ThreadPoolExecutor(max_workers=8) as pool:
-        paths = set(pool.map(lambda _: envfile.docker_file(tmp_path, cfg), range(32)))
+        paths = set(pool.map(lambda _: _env_file(tmp_path, cfg), range(32)))
     assert len(paths) == 1
 
 
