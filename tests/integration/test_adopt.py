@@ -82,6 +82,7 @@ def empty_repo(shared_tmp: Path, helpers_snapshot: Path) -> Iterator[Callable[[]
         remove_traces(root)
 
 
+@pytest.mark.slow  # adopts three times and builds an image: over the fast list's 60 s under load
 def test_adopt_from_empty_repo_to_green_main_pytest_and_twice_changes_nothing(
     empty_repo: Callable[[], Path],
 ) -> None:
