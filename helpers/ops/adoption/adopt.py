@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
-from helpers.model import config, workspace
+from helpers.model import config, pyprojects, workspace
 from helpers.ops.adoption import sync
 from helpers.ops.images import dockerfile
 from helpers.ops.testing import selection
@@ -26,13 +26,17 @@ class Candidate:
     dockerfile: str  # relative to the dir
     prod_dockerfile: Optional[str]
     has_changelog: bool
+    has_pyproject: bool = False  # a package: its changelog starts at the package's version
 
     def hint(self) -> list[str]:
         where = "" if self.dir == "." else f"{self.dir}/"
         lines = [
             f"{self.dir}: {where}{self.dockerfile} is not in a runnable dir yet; to make it one:"
         ]
-        if not self.has_changelog:
+        if not self.has_changelog and self.has_pyproject:
+            fix = f"invoke create_runnable_dir {shlex.quote(self.dir)}"
+            lines.append(f"  add {where}changelog.txt: `{fix}` writes it at the package's version")
+        elif not self.has_changelog:
             name = "app" if self.dir == "." else self.dir.replace("/", "-").replace(" ", "-")
             lines.append(f"  add {where}changelog.txt starting with '# {name}-0.1.0'")
         keys = []
@@ -83,7 +87,8 @@ def candidates(files: Iterable[str], runnable: Sequence[str]) -> list[Candidate]
         dev = kinds.get("dev") or kinds["prod"]
         prod = kinds.get("prod") if kinds.get("prod") != dev else None
         changelog = workspace.CHANGELOG if owner == "." else f"{owner}/{workspace.CHANGELOG}"
-        out.append(Candidate(owner, dev, prod, changelog in present))
+        manifest = pyprojects.FILENAME if owner == "." else f"{owner}/{pyprojects.FILENAME}"
+        out.append(Candidate(owner, dev, prod, changelog in present, manifest in present))
     return out
 
 

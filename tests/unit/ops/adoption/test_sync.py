@@ -139,6 +139,20 @@ def test_adopt_lists_dockerfiles_not_runnable_yet() -> None:
     assert "add to api/repo_config.yaml:\n    dockerfile: Dockerfile" in hint
 
 
+def test_adopt_hints_a_packages_changelog_through_create_runnable_dir() -> None:
+    """A package's changelog starts at its own version (create_runnable_dir reads it), never
+    at a made-up 0.1.0 that would disagree with the pyproject."""
+    files = ["projects/web/Dockerfile", "projects/web/pyproject.toml", "api/Dockerfile"]
+    found = {c.dir: c for c in adopt.candidates(files, [])}
+    hint = "\n".join(found["projects/web"].hint())
+    assert (
+        "add projects/web/changelog.txt: `invoke create_runnable_dir projects/web` writes it "
+        "at the package's version" in hint
+    )
+    assert "0.1.0" not in hint
+    assert "'# api-0.1.0'" in "\n".join(found["api"].hint())  # no package: a first version
+
+
 def test_the_conftest_template_loads_the_plugin_without_the_thin_env(tmp_path: Path) -> None:
     """Plain `pytest` in an adopted repo, with nothing on PYTHONPATH: the guarded conftest
     finds helpers in the submodule dir it was rendered for (here one with a slash)."""
