@@ -32,7 +32,10 @@ def _files() -> dict[str, str]:
         files[f"{name}/devops/settings.ini"] = f"[app]\nname = {name}\n"
         # The dev image needs only devops/: the Dockerfile itself is outside that list.
         files[f"{name}/.dockerignore"] = "*\n!devops/\n"
-        files[f"{name}/tests/test_it.py"] = "def test_it():\n    assert True\n"
+        # Runs in the dir's container: the working dir is the dir, mounted where helpers says.
+        files[f"{name}/tests/test_it.py"] = (
+            f"import os\n\n\ndef test_it():\n    assert os.getcwd() == '/app/{name}'\n"
+        )
         if dockerfile:
             files[f"{name}/repo_config.yaml"] = f"dockerfile: {dockerfile}\n"
     return files

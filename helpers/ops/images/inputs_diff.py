@@ -18,7 +18,6 @@ git says changed since the image's revision (`changed`: repo paths), so a refusa
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Callable, Optional
 
 from helpers.effects import commands, git
 from helpers.model import images, project, units
-from helpers.ops.images import build_context, depunits
+from helpers.ops.images import build_context, depunits, install_inputs
 
 LABEL = "io.helpers.inputs-parts"
 SHORT = 12
@@ -92,16 +91,9 @@ def parts(
     return out
 
 
-def encode(found: Mapping[str, str]) -> str:
-    return json.dumps(dict(sorted(found.items())), separators=(",", ":"))
-
-
-def decode(label: Optional[str]) -> Optional[dict[str, str]]:
-    try:
-        data = json.loads(label) if label else None
-    except ValueError:
-        return None
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
+# Both labels (install inputs, inputs parts) are the same flat JSON map: one codec.
+encode = install_inputs.encode
+decode = install_inputs.decode
 
 
 @dataclass(frozen=True)

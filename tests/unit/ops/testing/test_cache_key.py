@@ -52,7 +52,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "infra/devops/entry.sh": "#!/bin/sh\necho hi\n",
         "infra/pyproject.toml": INFRA_TOML,
         "infra/src/infra/x.py": "X = 1\n",
-        "infra/tests/test_x.py": "def test_x():\n    assert True\n",
+        "infra/tests/test_x.py": "def test_x():\n    assert 'infra'.startswith('in')\n",
         "infra/repo_config.yaml": "build_args: {FLAVOR: plain}\ncontainer_env: {MODE: a}\n",
         "libs/a/pyproject.toml": LIBA_TOML,
         "libs/a/src/liba/core.py": "CORE = 1\n",
