@@ -11,18 +11,27 @@ inside the guard; the first few ms of interpreter start-up are Python's own.
 """
 
 import _signal  # built in: `signal` would import enum first, unguarded
-import os  # already loaded by the interpreter itself: free
-import sys
-
-_interrupted = []
+import posix  # built in and already loaded: `os` is not, under -S (its import is guarded)
 
 
 def _on_stop(signum, frame):  # type: ignore[no-untyped-def]
     """Until a task's edge installs its own handlers nothing has been started: leave at
     once. Raising KeyboardInterrupt here could land inside the import machinery (a
     weakref callback prints "Exception ignored ..." and the import goes on)."""
-    os.write(2, b"interrupted\n")
-    os._exit(130)
+    posix.write(2, b"interrupted\n")
+    posix._exit(130)
+
+
+def _guard():  # type: ignore[no-untyped-def]
+    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+        if _signal.getsignal(sig) != _signal.SIG_IGN:  # nohup, background jobs: respected
+            _signal.signal(sig, _on_stop)
+
+
+_guard()  # before any import that runs Python code
+import sys  # noqa: E402 - after the guard on purpose
+
+_interrupted = []
 
 
 def _stopped():  # type: ignore[no-untyped-def]
@@ -32,9 +41,6 @@ def _stopped():  # type: ignore[no-untyped-def]
 
 
 def main():  # type: ignore[no-untyped-def]
-    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
-        if _signal.getsignal(sig) != _signal.SIG_IGN:  # nohup, background jobs: respected
-            _signal.signal(sig, _on_stop)
     try:
         if sys.flags.no_site:  # the shebang's -S: set up site-packages here, guarded
             import site
