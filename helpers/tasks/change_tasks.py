@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from invoke.context import Context
 
-from helpers import output
 from helpers.tasks._common import task
+
+if TYPE_CHECKING:
+    from helpers.outcome import Outcome
 
 SINCE = (
     "git ref to compare with (merge base with HEAD), or last-success; "
@@ -23,7 +25,7 @@ def _root() -> Path:
 
 
 @task(help={"since": SINCE, "format": "text, json or github-matrix (for strategy.matrix)"})
-def changes(ctx: Context, since: Optional[str] = None, format: str = "text") -> None:
+def changes(ctx: Context, since: Optional[str] = None, format: str = "text") -> Outcome:
     """Changed and affected units, images to rebuild, versions to bump before release."""
     from helpers.ops.images import freshness
     from helpers.ops.workspace import changes as ch
@@ -32,15 +34,18 @@ def changes(ctx: Context, since: Optional[str] = None, format: str = "text") -> 
     ws, found = ch.load_and_compute(_root(), since)
     if format == "text" or format == "json":  # a CI matrix stays what changed
         found = ch.with_stale_images(found, freshness.stale_local(ws.root, ws.runnable(), ws=ws))
-    output.data(ch.render(found, format))
+    from helpers.outcome import Outcome
+
+    return Outcome(ch.render(found, format))
 
 
 @task(help={"since": SINCE.replace("default:", "default (no marks without one):")})
-def info(ctx: Context, since: Optional[str] = None) -> None:
+def info(ctx: Context, since: Optional[str] = None) -> Outcome:
     """The workspace at a glance: units, versions, local images, * changed, (*) affected."""
     from helpers.ops.workspace import info
+    from helpers.outcome import Outcome
 
-    output.data(info.info(_root(), since))
+    return Outcome(info.info(_root(), since))
 
 
 @task(
@@ -57,8 +62,9 @@ def deps(
     reverse: bool = False,
     format: str = "text",
     since: Optional[str] = None,
-) -> None:
+) -> Outcome:
     """The dependency graph between units; a cycle is an error printed as its path."""
     from helpers.ops.workspace import graph_render
+    from helpers.outcome import Outcome
 
-    output.data(graph_render.deps_view(_root(), format, unit, reverse, since))
+    return Outcome(graph_render.deps_view(_root(), format, unit, reverse, since))

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Optional
 
 from invoke.context import Context
 
-from helpers import output
 from helpers.tasks._common import DIR_HELP, STAGE_HELP, VERSION_HELP, task
 
 if TYPE_CHECKING:
@@ -74,19 +73,23 @@ def docker_login(
 
 
 @task(help={"dir": DIR, "all_dirs": "every runnable dir of the repo"})
-def docker_images_ls_repo(ctx: Context, dir: Optional[str] = None, all_dirs: bool = False) -> None:
+def docker_images_ls_repo(
+    ctx: Context, dir: Optional[str] = None, all_dirs: bool = False
+) -> Outcome:
     """List the runnable dir's local images: tag, version label, created, size."""
     from helpers.ops.run import inventory
+    from helpers.outcome import Outcome
 
-    output.data(inventory.images_ls_repo(dir, all_dirs))
+    return Outcome(inventory.images_ls_repo(dir, all_dirs))
 
 
 @task(help={"all": "include stopped containers"})
-def docker_ps(ctx: Context, all: bool = False) -> None:
+def docker_ps(ctx: Context, all: bool = False) -> Outcome:
     """List the containers these tools started: name, dir, image, status."""
     from helpers.ops.run import inventory
+    from helpers.outcome import Outcome
 
-    output.data(inventory.ps(all))
+    return Outcome(inventory.ps(all))
 
 
 @task(

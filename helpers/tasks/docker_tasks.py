@@ -12,7 +12,6 @@ from helpers.tasks._common import (
     IF_MISSING_HELP,
     STAGE_HELP,
     VERSION_HELP,
-    exit_with,
     task,
 )
 
@@ -59,12 +58,12 @@ def docker_bash(
     version: Optional[str] = None,
     if_missing: str = "fail",
     allow_stale: bool = False,
-) -> None:
+) -> Outcome:
     """Start an interactive shell in the runnable dir's container."""
     from helpers.ops.images import choice
     from helpers.ops.run import shell
 
-    exit_with(shell.bash(dir, stage, version, choice.Policy(if_missing, allow_stale)))
+    return shell.bash(dir, stage, version, choice.Policy(if_missing, allow_stale))
 
 
 @task(
@@ -84,10 +83,10 @@ def docker_cmd(
     version: Optional[str] = None,
     if_missing: str = "fail",
     allow_stale: bool = False,
-) -> None:
+) -> Outcome:
     """Run one command in the runnable dir's container; its exit code is passed through."""
     from helpers.ops.images import choice
     from helpers.ops.run import shell
 
     policy = choice.Policy(if_missing, allow_stale)
-    exit_with(shell.cmd(cmd, dir, stage, version, policy))
+    return shell.cmd(cmd, dir, stage, version, policy)

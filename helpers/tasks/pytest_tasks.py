@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, Optional
 from invoke.context import Context
 from invoke.tasks import Task
 
-from helpers import output
 from helpers.tasks._common import (
     ALLOW_STALE_HELP,
     DIR_HELP,
@@ -149,9 +148,11 @@ def pytest_failed(ctx: Context, dir: Optional[str] = None, pytest_opts: str = ""
 
 
 @task(help=_help("dir"))
-def pytest_repro(ctx: Context, dir: Optional[str] = None) -> None:
+def pytest_repro(ctx: Context, dir: Optional[str] = None) -> Outcome:
     """Print the exact commands that reproduce each failure of the last run."""
     from helpers.ops.testing import single
 
     lines = single.pytest_repro(dir)
-    output.data("\n".join(lines) if lines else "the last run had no failures: nothing to reproduce")
+    from helpers.outcome import Outcome
+
+    return Outcome.of(lines or ["the last run had no failures: nothing to reproduce"])

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from invoke.context import Context
 
-from helpers import output
 from helpers.tasks._common import DIR_HELP, task
+
+if TYPE_CHECKING:
+    from helpers.outcome import Outcome
 
 
 @task(help={"dir": DIR_HELP})
-def print_setup(ctx: Context, dir: Optional[str] = None) -> None:
+def print_setup(ctx: Context, dir: Optional[str] = None) -> Outcome:
     """Print the resolved config, image names, engine capabilities and versions."""
     from helpers.ops.adoption import setup_report
+    from helpers.outcome import Outcome
 
-    output.data(setup_report.render(dir_flag=dir))
+    return Outcome(setup_report.render(dir_flag=dir))

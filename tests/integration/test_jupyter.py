@@ -82,10 +82,33 @@ class Server:
         while status(self.base, self.token) != 200 and time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             time.sleep(0.3)
+        assert status(self.base, self.token) == 200, self.diagnose()
+
+    def diagnose(self) -> str:
+        """What a server that never answers looks like from every side (flaky under load)."""
         fmt = "{{.Names}} {{.Ports}}"
-        published = docker("ps", "--filter", f"publish={self.port}", "--format", fmt)
-        where = f"{self.log.read_text()}\ncontainers publishing {self.port}: {published.stdout!r}"
-        assert status(self.base, self.token) == 200, where
+        published = docker("ps", "--filter", f"publish={self.port}", "--format", fmt).stdout
+        lines = [self.log.read_text(), f"containers publishing {self.port}: {published!r}"]
+        ip_fmt = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{.MacAddress}} {{end}}"
+        for name in published.split()[:1]:
+            ip = docker("inspect", "--format", ip_fmt, name).stdout.split()
+            lines.append(f"{name} at {ip}")
+            if ip:
+                direct = status(f"http://{ip[0]}:{self.port}/", self.token)
+                lines.append(f"direct {ip[0]}: {direct}")
+            probe = (
+                "import urllib.request as u,sys;"
+                f"print(u.urlopen('http://127.0.0.1:{self.port}/api/status?token={self.token}',"
+                "timeout=5).status)"
+            )
+            inside = docker("exec", name, "python3", "-c", probe)
+            said = f"{inside.stdout.strip()} {inside.stderr[-300:]}"
+            lines.append(f"inside: {inside.returncode} {said}")
+        every = docker("ps", "--format", "{{.ID}}").stdout.split()
+        if every:
+            fmt2 = "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}},{{end}}"
+            lines.append(docker("inspect", "--format", fmt2, *every).stdout)
+        return "\n".join(lines)
 
 
 @contextmanager

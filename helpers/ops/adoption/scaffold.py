@@ -31,6 +31,7 @@ from helpers.effects import fsutil
 from helpers.errors import UserError
 from helpers.model import changelog, pyprojects, workspace
 from helpers.ops.adoption import sync
+from helpers.outcome import Outcome
 
 NEW_TEST = """import {module}
 
@@ -196,3 +197,17 @@ def create(root: Path, cwd: Path, name: str, force: bool = False) -> Created:
         fsutil.write_atomic(path, files[rel])
     sync.record_dir_files(root, rel_dir, {d: files[d] for d, _ in sync.DIR_TEMPLATES})
     return Created(rel_dir, shown([*write, *differ]), version, shown(kept))
+
+
+def create_here(name: str, force: bool = False) -> Outcome:
+    """`create_runnable_dir NAME` from the current dir: the files written on stdout; what was
+    kept and the next step on stderr."""
+    cwd = Path.cwd().resolve()
+    made = create(workspace.find_repo_root(cwd), cwd, name, force)
+    if made.kept:
+        events.progress(f"kept as they were: {', '.join(made.kept)}")
+    events.progress(
+        f"{made.rel_dir} is a runnable dir at version {made.version}: next, "
+        f"`invoke docker_build_local_image --dir {shlex.quote(made.rel_dir)}`"
+    )
+    return Outcome.of(made.written)

@@ -9,12 +9,15 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
+from helpers import events
 from helpers.effects import commands, fsutil
 from helpers.errors import UserError
 from helpers.model import project, workspace
-from helpers.ops.images import locks
+from helpers.ops.images import choice, locks
 from helpers.ops.run import containers
+from helpers.outcome import Outcome
 
 
 def image_has(
@@ -89,3 +92,19 @@ class LockFailedError(UserError):
     """The tool ran and failed: exit 1 like a failed command."""
 
     exit_code = 1
+
+
+def update_dir(dir_flag: Optional[str], if_missing: str) -> Outcome:
+    """`docker_update_lock`: the lock's path on stdout, whether it changed on stderr."""
+    target = project.target(dir_flag)
+    locks.detect(target.path, root=target.root)  # nothing to lock: say so before any image
+    chosen = choice.choose(target, "local", None, choice.Policy(if_missing, allow_stale=True))
+    for warning in chosen.warnings:
+        events.warning(warning)
+    locked = update(target, chosen.ref)
+    rel = locked.path.relative_to(target.root).as_posix()
+    state = "written" if locked.changed else "unchanged"
+    events.progress(
+        f"{rel} {state} ({locked.tool} in {chosen.ref}); the next build installs from it"
+    )
+    return Outcome(rel)

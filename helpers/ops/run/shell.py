@@ -13,6 +13,7 @@ from helpers.errors import UserError
 from helpers.model import project
 from helpers.ops.images import choice
 from helpers.ops.run import containers
+from helpers.outcome import Outcome
 
 
 def _run(
@@ -54,9 +55,10 @@ def bash(
     stage: str,
     version: Optional[str],
     policy: Optional[choice.Policy] = None,
-) -> int:
+) -> Outcome:
+    """docker_bash: the shell's exit code is the task's."""
     opts = containers.RunOptions(command=("bash",), interactive=True, tty=_tty())
-    return _run(dir_flag, stage, version, opts, policy)
+    return Outcome(code=_run(dir_flag, stage, version, opts, policy))
 
 
 def cmd(
@@ -66,9 +68,10 @@ def cmd(
     version: Optional[str],
     policy: Optional[choice.Policy] = None,
     runner: commands.Runner = commands.run,
-) -> int:
+) -> Outcome:
+    """docker_cmd: the command's exit code is the task's."""
     if not command.strip():
         raise UserError('docker_cmd needs --cmd "the command to run"')
     line = containers.run_command_line(command)
     opts = containers.RunOptions(command=line, interactive=True, tty=_tty())
-    return _run(dir_flag, stage, version, opts, policy, runner)
+    return Outcome(code=_run(dir_flag, stage, version, opts, policy, runner))

@@ -210,7 +210,7 @@ def test_the_stale_check_reads_its_closure_and_each_config_once(
     monkeypatch.setattr(config, "_READ_ONCE", {})
     recording.clear()
     recording.on = True
-    assert shell.cmd("true", "apps/b", "local", None, runner=runner) == 0
+    assert shell.cmd("true", "apps/b", "local", None, runner=runner).code == 0
     recording.on = False
     assert started and started[0][:2] == ("docker", "run")
     assert started[0][-4:] == (built.ref, "sh", "-c", "true")
