@@ -103,10 +103,10 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def _exit_status(exc: SystemExit) -> int:
+def _exit_status(exc: SystemExit, say: Callable[[str], None]) -> int:
     if exc.code is None or isinstance(exc.code, int):
         return exc.code or EXIT_OK
-    output.note(str(exc.code))  # SystemExit("message"): Python prints it and exits 1
+    say(str(exc.code))  # SystemExit("message"): Python prints it and exits 1
     return 1
 
 
@@ -115,8 +115,10 @@ def exit_code(
 ) -> tuple[Optional[T], int]:
     """Run `work` at the edge: its value and 0, or None and the exit code it ends with."""
     argv = sys.argv if argv is None else argv
+    shown = output.renderer(os.environ)  # HELPERS_EVENTS: text (default) or json
+    say = shown.error
     try:
-        with stop_signals_interrupt(), events.to(output.render):
+        with stop_signals_interrupt(), events.to(shown.events):
             value = work()
             code = EXIT_OK
             if isinstance(value, Outcome):  # an operation's result: shown here, not by it
@@ -125,21 +127,21 @@ def exit_code(
                 code = value.code
             return value, code
     except SystemExit as exc:  # a command's own exit code, passed through
-        return None, _exit_status(exc)
+        return None, _exit_status(exc, say)
     except UserError as err:
-        output.note(render(err))
+        say(render(err))
         return None, err.exit_code
     except BrokenPipeError:  # `invoke ... | head`: the reader left; not an error
         _quiet_stdout()
         return None, EXIT_OK
     except OSError as err:  # a read-only repo, a full disk: still one line
-        output.note(f"error: {err}; check the path and its permissions")
+        say(f"error: {err}; check the path and its permissions")
         return None, EXIT_USAGE
     except KeyboardInterrupt:
-        output.note("interrupted")
+        say("interrupted")
         return None, EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line here, the details in the log
-        output.note(_unexpected(exc, argv))
+        say(_unexpected(exc, argv))
         return None, EXIT_UNEXPECTED
 
 

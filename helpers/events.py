@@ -6,8 +6,12 @@ line a pipe reads (a dry-run plan, a progress table). Whoever runs the operation
 chooses where events go: the edge (helpers/edge.py) sends them to the renderer
 (helpers/output.py: data on stdout, the rest on stderr), which imports this module,
 never the other way; a test collects them
-(`with events.collected() as seen:`); anything else (a JSON log, CI annotations)
-is one more sink.
+(`with events.collected() as seen:`); anything else is one more sink, like the
+JSON-lines one `HELPERS_EVENTS=json` picks (helpers/output.py), for CI annotations and tools.
+
+An event keeps its structure until a sink renders it: `Started` and `Finished` say which
+step began or ended on what (a dir's tests, a release step), with the exit code, the
+seconds and counts, so a sink never parses the text.
 
 Sinks are process-wide, not per-context: main_pytest plans dirs in worker threads, and
 a thread does not inherit a context variable's value.
@@ -21,7 +25,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Union
 
 
 class Kind(enum.Enum):
@@ -30,10 +34,44 @@ class Kind(enum.Enum):
     WARNING = "warning"  # something the user should act on, the run goes on: stderr
 
 
+Value = Union[str, int, float, bool, None]
+
+
 @dataclass(frozen=True)
 class Event:
     kind: Kind
-    text: str
+    text: str  # what a person reads; "" shows nothing (the event is for structured sinks)
+
+    def fields(self) -> dict[str, Value]:
+        """The structured payload, beside the kind and the text."""
+        return {}
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    """A step began: `step` is what (`test`, `release`), `subject` on what (a dir, an image)."""
+
+    step: str = ""
+    subject: str = ""
+    detail: tuple[tuple[str, Value], ...] = ()
+
+    def fields(self) -> dict[str, Value]:
+        return {"event": "started", "step": self.step, "subject": self.subject, **dict(self.detail)}
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """A step ended with `code` (0 done) after `seconds`; `detail` holds its counts."""
+
+    step: str = ""
+    subject: str = ""
+    code: int = 0
+    seconds: float = 0.0
+    detail: tuple[tuple[str, Value], ...] = ()
+
+    def fields(self) -> dict[str, Value]:
+        head: dict[str, Value] = {"event": "finished", "step": self.step, "subject": self.subject}
+        return {**head, "code": self.code, "seconds": round(self.seconds, 3), **dict(self.detail)}
 
 
 Sink = Callable[[Event], None]

@@ -102,3 +102,91 @@ def test_counts_read_as_english() -> None:
     assert (report.dirs(1), report.dirs(2)) == ("1 dir", "2 dirs")
     assert tables.count(1, "failed test") == "1 failed test"
     assert tables.count(3, "library", "libraries") == "3 libraries"
+
+
+def _json_lines(text: str) -> list[dict[str, object]]:
+    import json
+
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_helpers_events_json_writes_every_event_as_one_object_per_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HELPERS_EVENTS", "json")
+
+    def work() -> Outcome:
+        events.emit(events.Started(Kind.PROGRESS, "step 1/1 build", "release", "build", ()))
+        events.warning("careful")
+        done = events.Finished(Kind.PROGRESS, "", "release", "build", 0, 1.23456, (("of", 1),))
+        events.emit(done)
+        return Outcome("the result")
+
+    assert edge.exit_code(work, ["t"]) == (Outcome("the result"), 0)
+    out, err = capsys.readouterr()
+    assert out == "the result\n"  # the result stays text on stdout
+    started, warned, finished = _json_lines(err)
+    assert started == {
+        "kind": "progress",
+        "text": "step 1/1 build",
+        "event": "started",
+        "step": "release",
+        "subject": "build",
+    }
+    assert warned == {"kind": "warning", "text": "careful"}
+    assert finished["event"] == "finished" and finished["code"] == 0
+    assert finished["seconds"] == 1.235 and finished["of"] == 1 and finished["text"] == ""
+
+
+def test_helpers_events_json_makes_the_edges_error_line_an_error_object(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers.errors import UserError
+
+    monkeypatch.setenv("HELPERS_EVENTS", "json")
+
+    def work() -> None:
+        raise UserError("no such dir: x; pass --dir with a runnable dir")
+
+    assert edge.exit_code(work, ["t"]) == (None, 2)
+    (line,) = _json_lines(capsys.readouterr().err)
+    assert line == {
+        "kind": "error",
+        "text": "error: no such dir: x; pass --dir with a runnable dir",
+    }
+
+
+def test_text_mode_shows_nothing_for_an_event_without_text_and_an_unknown_mode_warns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HELPERS_EVENTS", "yaml")
+
+    def work() -> None:
+        events.emit(events.Finished(Kind.PROGRESS, "", "release", "push", 0, 0.1))
+        events.progress("shown")
+
+    edge.exit_code(work, ["t"])
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: HELPERS_EVENTS='yaml' is not one of text, json; using text",
+        "shown",
+    ]
+
+
+def test_a_dirs_end_is_a_typed_event_with_its_counts() -> None:
+    from helpers.model import junit
+    from helpers.ops.testing import live, parallel
+
+    result = parallel.DirResult(
+        "infra", "img:1", 1, junit.Counts(passed=3, failed=1), 2.5, "", flaky=("t::a",)
+    )
+    event = live.typed(parallel.Finished(result))
+    assert isinstance(event, events.Finished)
+    assert event.text.startswith("FAIL   infra  ")
+    fields = event.fields()
+    assert (fields["subject"], fields["code"], fields["status"]) == ("infra", 1, "failed")
+    assert (fields["passed"], fields["failed"], fields["flaky"], fields["seconds"]) == (
+        3,
+        1,
+        1,
+        2.5,
+    )

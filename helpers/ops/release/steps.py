@@ -10,6 +10,7 @@ half-pushed version.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -20,6 +21,8 @@ from helpers.errors import UserError
 from helpers.model import images
 from helpers.ops.images import build, build_context
 from helpers.ops.release.publish import Publisher, RefusedError
+
+PROGRESS = events.Kind.PROGRESS
 
 
 @dataclass(frozen=True)
@@ -211,13 +214,17 @@ def execute(steps: Sequence[Step]) -> None:
     """Run the steps in order, each printed first; stop at the first failure, naming it."""
     lines = show(steps)
     for i, (step, line) in enumerate(zip(steps, lines), 1):
-        events.progress(line)
+        at = (("index", i), ("of", len(steps)))
+        events.emit(events.Started(PROGRESS, line, "release", step.title, at))
+        began = time.monotonic()
         try:
             code = _run(step)
         except RefusedError:
             raise  # the usual refusal, as before anything ran
         except UserError as err:
             raise UserError(f"step {i}/{len(steps)} ({step.title}) failed: {err.message}") from None
+        took = time.monotonic() - began
+        events.emit(events.Finished(PROGRESS, "", "release", step.title, code, took, at))
         if code == commands.INTERRUPTED:
             # Ctrl-C, SIGTERM or SIGHUP while the step ran: its own clean-up is done; the
             # edge says "interrupted" and exits 130. Nothing after it ran.

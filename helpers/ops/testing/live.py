@@ -9,21 +9,42 @@ one unbroken block.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Optional
 
+from helpers import events
 from helpers.ops.testing import parallel, report
+
+DATA = events.Kind.DATA
 
 
 def bar(rel_dir: str, image: str, tail: str = "") -> str:
     return f"{f'---- {rel_dir} ({image}) {tail} ':-<72}"
 
 
-class View:
-    """Turns driver events into lines for `say` (called under the driver's lock)."""
+def typed(event: parallel.Started | parallel.Finished) -> events.Event:
+    """A dir's start or end as the typed event a structured sink reads; its text, the line."""
+    text = report.progress_line(event)
+    if isinstance(event, parallel.Started):
+        image = (("image", event.run.image),)
+        return events.Started(DATA, text, step="test", subject=event.run.rel_dir, detail=image)
+    r = event.result
+    status = "cached" if r.cached else "passed" if r.ok else "failed"
+    tally = dataclasses.asdict(r.counts) if r.counts else {}
+    counts = tuple((k, v) for k, v in tally.items() if k != "seconds")  # the dir's own: below
+    detail = (("image", r.image), ("status", status), *counts, ("flaky", len(r.flaky)))
+    return events.Finished(
+        DATA, text, "test", r.rel_dir, r.exit_code, r.seconds, detail=tuple(detail)
+    )
 
-    def __init__(self, say: Callable[[str], None], live: bool) -> None:
-        self.say = say
+
+class View:
+    """Turns driver events into events for `emit` (called under the driver's lock): a typed
+    one per start and end, a data line per line shown."""
+
+    def __init__(self, emit: Callable[[events.Event], None], live: bool) -> None:
+        self.emit = emit
         self.live = live
         self.front: Optional[str] = None
         self.waiting: list[str] = []  # started, behind the front one, in start order
@@ -35,10 +56,10 @@ class View:
         if isinstance(event, parallel.Output):
             self._line(event)
             return
-        self.say(report.progress_line(event))
+        self.emit(typed(event))
         if not self.live:
             if isinstance(event, parallel.Finished):
-                self.say(report.block(event.result))
+                self._say(report.block(event.result))
             return
         if isinstance(event, parallel.Started):
             self._started(event.run.rel_dir, event.run.image)
@@ -55,21 +76,21 @@ class View:
 
     def _line(self, event: parallel.Output) -> None:
         if event.rel_dir == self.front:
-            self.say(event.line)
+            self._say(event.line)
         else:
             self.kept.setdefault(event.rel_dir, []).append(event.line)
 
     def _to_front(self, rel_dir: str) -> None:
         self.front = rel_dir
-        self.say(bar(rel_dir, self.images.get(rel_dir, "?"), "live"))
+        self._say(bar(rel_dir, self.images.get(rel_dir, "?"), "live"))
         for line in self.kept.pop(rel_dir, []):
-            self.say(line)
+            self._say(line)
 
     def _finished(self, result: parallel.DirResult) -> None:
         if result.rel_dir != self.front:
             self.ended[result.rel_dir] = result
             return
-        self.say(bar(result.rel_dir, result.image, f"exit {result.exit_code}"))
+        self._say(bar(result.rel_dir, result.image, f"exit {result.exit_code}"))
         self.front = None
         while self.waiting:
             rel_dir = self.waiting.pop(0)
@@ -78,4 +99,7 @@ class View:
                 self._to_front(rel_dir)
                 return
             self.kept.pop(rel_dir, None)
-            self.say(report.block(done))  # it ended while behind: its whole output at once
+            self._say(report.block(done))  # it ended while behind: its whole output at once
+
+    def _say(self, text: str) -> None:
+        self.emit(events.Event(DATA, text))

@@ -386,7 +386,7 @@ def _drive(
     from helpers.ops.testing import live
 
     stream = len(runs) == 1 or args.verbose  # else each dir's output waits for its end
-    drv = parallel.Driver(run_id, args.jobs, live.View(events.data, stream), live=stream)
+    drv = parallel.Driver(run_id, args.jobs, live.View(events.emit, stream), live=stream)
     try:
         return drv.run(runs, fail_fast=args.fail_fast)
     except KeyboardInterrupt:

@@ -355,7 +355,7 @@ def test_the_live_view_keeps_one_block_per_dir_when_several_run(tmp_path: Path) 
     from helpers.ops.testing import live
 
     shown: list[str] = []
-    view = live.View(shown.append, live=True)
+    view = live.View(lambda e: shown.append(e.text), live=True)
     runs = [_talker(tmp_path, "a", 3, 0.3), _talker(tmp_path, "b", 2, 0.05)]
     parallel.Driver("r6", 2, view, live=True).run(runs)
     lines = [line for text in shown for line in text.splitlines()]
@@ -368,7 +368,7 @@ def test_without_live_each_dir_is_one_block_at_its_end(tmp_path: Path) -> None:
     from helpers.ops.testing import live
 
     shown: list[str] = []
-    parallel.Driver("r7", 1, live.View(shown.append, live=False)).run(
+    parallel.Driver("r7", 1, live.View(lambda e: shown.append(e.text), live=False)).run(
         [_talker(tmp_path, "a", 2, 0.0)]
     )
     assert [s.splitlines()[0][:6] for s in shown] == ["start ", "ok    ", "---- a"]
