@@ -13,6 +13,7 @@ from typing import Optional
 
 from packaging.version import InvalidVersion, Version
 
+from helpers import events
 from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import images, project, units
@@ -127,6 +128,12 @@ class Chosen:
     ref: str
     image: engine.ImageInfo
     warnings: tuple[str, ...]
+
+    def said(self) -> Chosen:
+        """The same choice, its warnings emitted: what every task that runs the image does."""
+        for warning in self.warnings:
+            events.warning(warning)
+        return self
 
 
 def chosen_ref(target: project.Target, stage: str, version: Optional[str], user: str) -> str:

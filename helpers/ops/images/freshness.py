@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
+from helpers import tables
 from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
 from helpers.model import config, images, project, units
@@ -100,9 +101,7 @@ def shown_names(names: Sequence[str], rel_dir: str) -> list[str]:
 
 
 def describe(changes: Sequence[str]) -> str:
-    shown = ", ".join(changes[:SHOWN])
-    more = len(changes) - SHOWN
-    return shown + (f" and {more} more" if more > 0 else "")
+    return tables.listed(changes, SHOWN)
 
 
 def stale_local(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from helpers import tables
 from helpers.effects import commands, git
 from helpers.model import images, project, units
 from helpers.ops.images import build_context, depunits, install_inputs
@@ -163,7 +164,7 @@ def describe(
     if old is None:  # recorded by an older helpers: only git can say
         out = [p for u in sorted(files) for p in _files_changed(u, files[u], deps)]
         out.append("(its inputs were recorded by an older helpers: other changes cannot be told)")
-    return _first(out, limit)
+    return tables.first(out, limit)
 
 
 def _rank(key: str, rel_dir: str) -> int:
@@ -178,12 +179,6 @@ def _files_changed(unit: str, paths: Sequence[str], deps: Sequence[str]) -> list
     if not paths:
         return [f"the files of {unit}{tag}"]
     return [f"{p}{tag}" for p in sorted(paths)]
-
-
-def _first(items: Sequence[str], limit: int) -> list[str]:
-    if len(items) <= limit:
-        return list(items)
-    return [*items[:limit], f"and {len(items) - limit} more"]
 
 
 def changed_since(

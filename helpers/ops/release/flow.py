@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 from packaging.version import InvalidVersion, Version
 
-from helpers import events
+from helpers import events, tables
 from helpers.effects import commands, registry_api
 from helpers.errors import UserError
 from helpers.model import images, project, testlists, units
@@ -104,11 +104,6 @@ def not_older(moving: RemoteMap, stage: str, version: str, rel_dir: str) -> None
             )
 
 
-def _named(files: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(files[:limit])
-    return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
-
-
 def dirty_check(
     target: project.Target,
     ws: units.Workspace,
@@ -124,8 +119,8 @@ def dirty_check(
     if dirty and not allow:
         raise UserError(
             f"{target.rel_dir} has uncommitted changes in its image inputs "
-            f"({_named(dirty)}): commit them, or pass --allow-dirty (the image's revision "
-            "label then ends in -dirty)"
+            f"({tables.listed(dirty, 5)}): commit them, or pass --allow-dirty (the image's "
+            "revision label then ends in -dirty)"
         )
     return bool(dirty)
 

@@ -122,9 +122,7 @@ def serve(
 ) -> Outcome:
     target = project.target(dir_flag)
     port = choose_port(port_flag)
-    chosen = choice.choose_image(target, stage, version, runner=runner)
-    for warning in chosen.warnings:
-        events.warning(warning)
+    chosen = choice.choose_image(target, stage, version, runner=runner).said()
     name = containers.container_name(target, "jupyter")
     host_network = target.cfg.network == "host"
     opts = run_options(port, name, as_root=os.getuid() == 0, host_network=host_network)

@@ -98,9 +98,9 @@ def update_dir(dir_flag: Optional[str], if_missing: str) -> Outcome:
     """`docker_update_lock`: the lock's path on stdout, whether it changed on stderr."""
     target = project.target(dir_flag)
     locks.detect(target.path, root=target.root)  # nothing to lock: say so before any image
-    chosen = choice.choose(target, "local", None, choice.Policy(if_missing, allow_stale=True))
-    for warning in chosen.warnings:
-        events.warning(warning)
+    chosen = choice.choose(
+        target, "local", None, choice.Policy(if_missing, allow_stale=True)
+    ).said()
     locked = update(target, chosen.ref)
     rel = locked.path.relative_to(target.root).as_posix()
     state = "written" if locked.changed else "unchanged"

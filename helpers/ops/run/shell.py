@@ -7,7 +7,6 @@ import secrets
 import sys
 from typing import Optional
 
-from helpers import events
 from helpers.effects import commands
 from helpers.errors import UserError
 from helpers.model import project
@@ -25,9 +24,7 @@ def _run(
     runner: commands.Runner = commands.run,
 ) -> int:
     target = project.target(dir_flag)
-    chosen = choice.choose(target, stage, version, policy or choice.Policy(), runner)
-    for warning in chosen.warnings:
-        events.warning(warning)
+    chosen = choice.choose(target, stage, version, policy or choice.Policy(), runner).said()
     containers.prepare_host(target)
     token = secrets.token_hex(6)
     run_id = f"run-{token}"

@@ -50,9 +50,7 @@ class Where:
 
 def _chosen(target: project.Target, req: PlanRequest) -> choice.Chosen:
     """The image the run uses (asks the engine, may build it), its warnings said."""
-    chosen = choice.choose(target, req.stage, req.version, req.policy or choice.Policy())
-    for warning in chosen.warnings:
-        events.warning(warning)
+    chosen = choice.choose(target, req.stage, req.version, req.policy or choice.Policy()).said()
     return chosen
 
 

@@ -27,7 +27,7 @@ from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import events
+from helpers import events, tables
 from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
 from helpers.model import config, project, testlists, units, workspace
 from helpers.ops.images import choice
@@ -100,9 +100,7 @@ def _where(target: project.Target, req: single.RunRequest) -> single.Where:
     from helpers.ops.run import warm
 
     policy = choice.Policy(req.if_missing, req.allow_stale, quiet_build=True)
-    chosen = choice.choose(target, req.stage, req.version, policy)
-    for warning in chosen.warnings:
-        events.warning(warning)
+    chosen = choice.choose(target, req.stage, req.version, policy).said()
     return single.Where(chosen.ref, warm.ensure(target, chosen.image))
 
 
@@ -199,7 +197,7 @@ def rerun(session: Session, req: single.RunRequest, changed: Sequence[Path]) -> 
 
 def _shown(paths: Sequence[Path], root: Path) -> str:
     names = [workspace.relative(root, p) if root in p.parents else str(p) for p in paths]
-    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return tables.listed(names, 3)
 
 
 def _refresh(session: Session, req: single.RunRequest, changed: Sequence[Path]) -> Session:
