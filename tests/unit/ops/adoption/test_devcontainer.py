@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers.errors import UserError
+from helpers.model import config
 from helpers.ops.adoption import adopt, devcontainer, sync
 from tests.conftest import REPO, make_runnable, write
 
@@ -147,7 +148,7 @@ def test_a_dir_with_services_joins_their_network_named_the_same_on_every_machine
     assert str(repo) not in text and "postgres:16" not in text  # names only, nothing of this host
     # `prepare` on the host names the same network from the dir's config and $USER, as the
     # devcontainers CLI substitutes ${localEnv:USER:user} in the file.
-    cfg = devcontainer.config.load(repo, "svc")
+    cfg = config.load(repo, "svc")
     for env, user in (({"USER": "ann"}, "ann"), ({}, "user")):
         host = devcontainer.set_name(cfg, devcontainer.local_user(env))
         assert host == net.replace("${localEnv:USER:user}", user)
@@ -174,7 +175,7 @@ def test_the_anchor_only_sleeps_carries_the_key_and_is_not_its_own_services_owne
 
     make_runnable(repo, "svc")
     write(repo / "svc/repo_config.yaml", SERVICES)
-    target = project.Target(repo, "svc", devcontainer.config.load(repo, "svc"))
+    target = project.Target(repo, "svc", config.load(repo, "svc"))
     name = devcontainer.set_name(target.cfg, "ann")
     refs = {n: services.Resolved(f"{n}:1", f"sha256:{n}") for n in target.cfg.services}
     labels = {devcontainer.SET_LABEL: name, services.LABEL_OWNER: name}
@@ -182,9 +183,9 @@ def test_the_anchor_only_sleeps_carries_the_key_and_is_not_its_own_services_owne
     assert sset is not None and sset.network == name
     assert sset.containers == (f"{name}-db", f"{name}-cache")
     for svc in sset.services:  # on the file's network, in the anchor's PID namespace
-        argv = " ".join(svc.argv)
-        assert f"--network {name} " in argv and f"--pid container:{name} " in argv
-        assert f"--network-alias {svc.name} " in argv
+        line = " ".join(svc.argv)
+        assert f"--network {name} " in line and f"--pid container:{name} " in line
+        assert f"--network-alias {svc.name} " in line
     argv = devcontainer.anchor_argv("app:local", sset, "k123")
     assert argv[:6] == ("docker", "run", "--detach", "--rm", "--name", name)
     assert argv[-4:] == ("--entrypoint", "sleep", "app:local", "infinity")
