@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Optional
 import pytest
 
 from tests.conftest import REPO, write
-from tests.integration.conftest import Client, ClientFactory
+from tests.integration.conftest import Client, ClientFactory, one_line_error
 
 pytestmark = pytest.mark.integration
 
@@ -305,3 +306,17 @@ def test_devcontainer_starts_the_dirs_services_and_reaches_them_by_name(
     while _repo_left(svc_repo) != ([], []) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _repo_left(svc_repo) == ([], [])
+
+    # Another clone of the same name (same image_name and user) has its set up: refused,
+    # one line, exit 2; its network is left as it was and nothing of this repo starts.
+    other = "io.helpers.repo=/elsewhere/clone"
+    subprocess.run(["docker", "network", "create", "--label", other, name], check=True)
+    try:
+        init = [sys.executable, "-m", "helpers.cli.devcontainer", "svc"]
+        done = subprocess.run(
+            init, capture_output=True, text=True, env=svc_repo.env(), cwd=svc_repo.root
+        )
+        assert "belongs to /elsewhere/clone" in one_line_error(done)
+        assert _repo_left(svc_repo) == ([], [])
+    finally:
+        subprocess.run(["docker", "network", "rm", name], capture_output=True, check=True)

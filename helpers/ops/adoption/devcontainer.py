@@ -332,10 +332,10 @@ def _network_of(target: project.Target, name: str, runner: commands.Runner) -> b
     found = runner((engine.DOCKER, "network", "inspect", "--format", fmt, name))
     if not found.ok:
         return False
-    repo = found.out.strip()
+    repo = found.out.strip().replace("<no value>", "")  # what `index` gives for no label
     if repo != str(target.root):
         raise UserError(
-            f"devcontainer: the network {name} belongs to {repo or 'a container not of helpers'}, "
+            f"devcontainer: the network {name} belongs to {repo or 'no repo of helpers'}, "
             f"not {target.root}; stop that dev container (`invoke docker_kill --all` there) "
             "or give this dir another image_name"
         )
