@@ -4,7 +4,9 @@ VS Code or the devcontainers CLI, through dev_scripts/devcontainer_init.sh):
     python -m helpers.cli.devcontainer DIR     (at the client repo root)
 
 Builds the dir's image when missing or stale, derives the image the file names with the
-host user in it, and writes the env file the file names. Exit codes as everywhere.
+host user in it, writes the env file the file names, and starts the dir's services (healthy,
+on the network the file names; reused when running with the same config). Exit codes as
+everywhere.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`invoke devcontainer` with the real devcontainers CLI (npm `@devcontainers/cli`): `up`, then
 `exec ... pytest` passes in the dir; files written inside belong to the host user (root and
 uid 1000); the env file's values reach the container and never the config; sync_files keeps
-the file current."""
+the file current; a dir's services start on the host and answer by name inside."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Optional
@@ -16,7 +18,7 @@ from typing import Optional
 import pytest
 
 from tests.conftest import REPO, write
-from tests.integration.conftest import Client, ClientFactory
+from tests.integration.conftest import Client, ClientFactory, one_line_error
 
 pytestmark = pytest.mark.integration
 
@@ -179,3 +181,142 @@ def test_devcontainer_as_uid_1000(repo: Client, devcontainer_cli: Path, tmp_path
         _traversable(path.parent)
     as_user = ["setpriv", "--reuid=1000", "--regid=1000", f"--groups={sock.stat().st_gid}", "--"]
     _up_exec_and_check(repo, cli, 1000, as_user, HOME=str(home), USER="helpers1000")
+
+
+# A dir with a Redis built from Debian's package on the local base (as test_services'), and a
+# test that reaches it by its name over plain TCP (no client library in the dir's image).
+REDIS_DOCKERFILE = (REPO / "tests/fixtures/services/redis.Dockerfile").read_text()
+CACHE_CONFIG = """services:
+  cache:
+    dockerfile: devops/redis.Dockerfile
+    healthcheck: redis-cli ping | grep -q PONG
+"""
+PING_TEST = """import os
+import socket
+
+
+def test_cache_answers_by_name():
+    assert os.environ["HELPERS_SERVICES"] == "cache"
+    with socket.create_connection(("cache", 6379), timeout=5) as conn:
+        conn.sendall(b"PING\\r\\n")
+        assert conn.recv(64) == b"+PONG\\r\\n"
+"""
+SERVICE_FILES = {
+    "conftest.py": FILES["conftest.py"],
+    "svc/repo_config.yaml": CACHE_CONFIG,
+    "svc/devops/redis.Dockerfile": REDIS_DOCKERFILE,
+    "svc/tests/test_cache.py": PING_TEST,
+}
+
+
+def _docker(*args: str) -> list[str]:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=True)
+    return sorted(done.stdout.split())
+
+
+def _repo_left(client: Client) -> tuple[list[str], list[str]]:
+    """The repo's containers (any state) and networks, by the labels these tools set."""
+    mine = f"label=io.helpers.repo={client.root}"
+    boxes = _docker("ps", "-a", "--filter", mine, "--format", "{{.Names}}")
+    nets = _docker("network", "ls", "--filter", mine, "--format", "{{.Name}}")
+    return boxes, nets
+
+
+@pytest.fixture()
+def svc_repo(client_factory: ClientFactory) -> Iterator[Client]:
+    client = client_factory("svc", files=SERVICE_FILES)
+    yield client
+    cli_made = _docker("ps", "-aq", "--filter", f"label=devcontainer.local_folder={client.root}")
+    boxes, nets = _repo_left(client)
+    if cli_made or boxes:
+        subprocess.run(["docker", "rm", "-f", *cli_made, *boxes], capture_output=True)
+    if nets:
+        subprocess.run(["docker", "network", "rm", *nets], capture_output=True)
+
+
+def _svc_cli(client: Client, cli: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    config = client.root / ".devcontainer" / "svc" / "devcontainer.json"
+    argv = ["node", str(cli / "devcontainer.js"), args[0], "--workspace-folder", str(client.root)]
+    argv += ["--config", str(config), *args[1:]]
+    return subprocess.run(
+        argv, capture_output=True, text=True, env=client.env(), timeout=900, cwd=client.root
+    )
+
+
+def _up_and_ping(client: Client, cli: Path) -> None:
+    up = _svc_cli(client, cli, "up")
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+    assert json.loads(up.stdout.strip().splitlines()[-1])["outcome"] == "success"
+    tests = _svc_cli(client, cli, "exec", "python3", "-m", "pytest", "-p", "no:cacheprovider")
+    assert tests.returncode == 0 and "1 passed" in tests.stdout, tests.stdout + tests.stderr
+
+
+def _service_ids(name: str) -> list[str]:
+    return _docker("ps", "-q", "--filter", f"label=io.helpers.service-of={name}")
+
+
+@pytest.mark.slow  # builds the Redis image from Debian's package
+def test_devcontainer_starts_the_dirs_services_and_reaches_them_by_name(
+    svc_repo: Client, devcontainer_cli: Path
+) -> None:
+    from helpers.ops.adoption import devcontainer
+
+    assert svc_repo.invoke("devcontainer", "--dir", "svc").returncode == 0
+    text = (svc_repo.root / ".devcontainer/svc/devcontainer.json").read_text()
+    assert str(svc_repo.root) not in text  # the network's name is made of the file's variables
+    body = json.loads("\n".join(x for x in text.splitlines() if not x.startswith("//")))
+    assert body["containerEnv"]["HELPERS_SERVICES"] == "cache"
+    file_net = body["runArgs"][body["runArgs"].index("--network") + 1]
+    name = file_net.replace("${localEnv:USER:user}", devcontainer.local_user(svc_repo.env()))
+
+    _up_and_ping(svc_repo, devcontainer_cli)  # the initializeCommand started Redis on `name`
+    first = _service_ids(name)
+    assert len(first) == 1
+    labels = _docker("network", "inspect", "--format", "{{json .Labels}}", name)
+    assert f'"io.helpers.repo":"{svc_repo.root}"' in labels[0]
+
+    _up_and_ping(svc_repo, devcontainer_cli)  # a second `up`: the healthy service is reused
+    assert _service_ids(name) == first
+
+    # A changed service config: a fresh Redis, which the running dev container reaches.
+    write(svc_repo.root / "svc/repo_config.yaml", CACHE_CONFIG + "    env: {REDIS_ARGS: x}\n")
+    _up_and_ping(svc_repo, devcontainer_cli)
+    second = _service_ids(name)
+    assert len(second) == 1 and second != first
+
+    listed = svc_repo.invoke("docker_ps")
+    assert "svc (service cache)" in listed.stdout and name in listed.stdout, listed.stdout
+    # docker_kill ends the dev container, the anchor, the service and the network; only the
+    # stopped dev container, the CLI's own, is left to it.
+    killed = svc_repo.invoke("docker_kill", "--all", "--repo-only")
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+    cli_made = _docker("ps", "-aq", "--filter", f"label=devcontainer.local_folder={svc_repo.root}")
+    assert len(cli_made) == 1
+    deadline = time.monotonic() + 20
+    while len(_repo_left(svc_repo)[0]) > 1 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the anchor (--rm) goes a moment after it is killed
+    boxes, nets = _repo_left(svc_repo)
+    assert len(boxes) == 1 and nets == [], (boxes, nets)
+
+    # Opened again: a new network, the stopped dev container put on it, a fresh Redis.
+    _up_and_ping(svc_repo, devcontainer_cli)
+    assert svc_repo.invoke("docker_kill", "--all", "--repo-only").returncode == 0
+    subprocess.run(["docker", "rm", "-f", *cli_made], capture_output=True, check=True)
+    deadline = time.monotonic() + 20
+    while _repo_left(svc_repo) != ([], []) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _repo_left(svc_repo) == ([], [])
+
+    # Another clone of the same name (same image_name and user) has its set up: refused,
+    # one line, exit 2; its network is left as it was and nothing of this repo starts.
+    other = "io.helpers.repo=/elsewhere/clone"
+    subprocess.run(["docker", "network", "create", "--label", other, name], check=True)
+    try:
+        init = [sys.executable, "-m", "helpers.cli.devcontainer", "svc"]
+        done = subprocess.run(
+            init, capture_output=True, text=True, env=svc_repo.env(), cwd=svc_repo.root
+        )
+        assert "belongs to /elsewhere/clone" in one_line_error(done)
+        assert _repo_left(svc_repo) == ([], [])
+    finally:
+        subprocess.run(["docker", "network", "rm", name], capture_output=True, check=True)

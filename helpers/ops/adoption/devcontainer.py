@@ -14,24 +14,49 @@ made on the host by its `initializeCommand` (`prepare` below), which
   gid (what `containerUser`/`remoteUser` name; `updateRemoteUserUID` keeps it right where
   the CLI remaps), a member of the engine socket's group when `sibling_docker` is on;
 - writes the env file `runArgs` names, mode 0600 under `.helpers/devcontainer/<dir>/`
-  (git-ignored): your env file's values in docker's format, and the extra CA bundle's path.
+  (git-ignored): your env file's values in docker's format, and the extra CA bundle's path;
+- starts the dir's `services:` (below).
+
+Services. A dir with `services:` gets, in its file, `--network NAME`, `--label
+io.helpers.devcontainer=NAME` and `HELPERS_SERVICES=<names>`, with NAME =
+`helpers-devcontainer-<image_name>-${localEnv:USER:user}`: a name fixed in the file, made of
+what is already in it (the image name, the user variable the image tag uses), so the file is
+the same on every machine and `prepare` derives the same NAME on the host (the dir's config
+and $USER) without the CLI passing it. On the host `prepare` then keeps the dir's service set
+up the way a warm container's is kept (`services.plan`/`start`, health-gated): the private
+network NAME; an anchor container NAME (`sleep infinity` from the dir's image, labelled as
+ours with the services' key) whose PID namespace the services join, so they end with it; one
+container `NAME-<service>` per service, answering by its name on the network. The key (a hash
+of the services' config and image ids, `services.fingerprint`) is on the anchor: a second
+`devcontainer up` reuses a running, healthy set with the same key; a changed service config
+replaces anchor and services (the network stays: a dev container may be on it). The services
+run on after the dev container stops (a reopen finds them up); `invoke docker_kill --all`
+ends the anchor, its services and the network (`services.remove_owned`), like a warm set's.
+A network made again after that is attached to the stopped dev container of the dir (docker
+starts a container only on the network object it was created on). One NAME per repo name,
+dir and user: a second clone with the same name's set is refused while the first's network
+exists, never taken over.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from helpers import events
 from helpers.effects import commands, engine, fsutil
 from helpers.errors import UserError
-from helpers.model import config, envfile, project, workspace
+from helpers.model import config, envfile, images, project, workspace
 from helpers.model.config import CA_ENV
+from helpers.model.services import names
 from helpers.ops.adoption import sync
-from helpers.ops.run import containers
+from helpers.ops.run import containers, network, services
 from helpers.outcome import Outcome
 
 TEMPLATE = "devcontainer.json"
@@ -44,6 +69,10 @@ SOCKET_INSIDE = "/var/run/docker.sock"
 _VALUE_FLAGS = {"--name", "--label", "--user", "--workdir", "--volume", "--env", "--env-file"}
 _BOOL_FLAGS = {"--rm", "--detach", "--interactive", "--tty"}
 _IMAGE = "<image>"
+SET_LABEL = "io.helpers.devcontainer"  # the dir's dev container, its services' anchor and network
+KEY_LABEL = "io.helpers.devcontainer-key"  # on the anchor: the services' config it runs
+CLI_LABEL = "devcontainer.local_folder"  # the devcontainers CLI's, on every container it makes
+_DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def folder(rel_dir: str) -> str:
@@ -64,6 +93,11 @@ def state_dir(rel_dir: str) -> str:
 
 def image_tag(cfg: config.Config, user: str = LOCAL_USER) -> str:
     return f"{cfg.image_name}:devcontainer-{user}"
+
+
+def set_name(cfg: config.Config, user: str = LOCAL_USER) -> str:
+    """The network (and anchor) of the dir's services: the same in the file and on the host."""
+    return f"helpers-devcontainer-{cfg.image_name.replace('/', '-')}-{user}"
 
 
 def local_user(env: Mapping[str, str] | None = None) -> str:
@@ -114,6 +148,11 @@ def settings(target: project.Target) -> Settings:
     )
     local = project.Target(target.root, target.rel_dir, cfg)
     opts = containers.RunOptions(remove=False, name="-", defer_env_file=True)
+    if target.cfg.services:  # on the services' network, as docker_bash's container is
+        services.check_network(target)
+        net = set_name(target.cfg)
+        known = {services.SERVICES_ENV: names(target.cfg.services)}
+        opts = dataclasses.replace(opts, network=net, env=known, labels={SET_LABEL: net})
     argv = containers.run_argv(local, _IMAGE, opts, env={})
     env_path = f"{WORKSPACE}/{state_dir(target.rel_dir)}/env"
     run_args = ["--env-file", env_path]
@@ -247,15 +286,115 @@ def _env_text(target: project.Target) -> str:
     return text
 
 
-def _services(target: project.Target) -> None:
-    """Where the dir's `services:` start, on the host before its container: this version
-    of helpers does not start them for a dev container yet, and says so."""
-    declared = getattr(target.cfg, "services", None)  # the key is newer than this module
-    if declared:
-        events.warning(
-            f"{target.rel_dir}: services {', '.join(sorted(declared))} are not started for "
-            "dev containers by this helpers version; start them yourself (docker run)"
+def _services(target: project.Target, image_ref: str, runner: commands.Runner) -> str:
+    """The dir's services up and healthy on the network the file names (see the module's
+    docstring); what was done, "" when the dir has none."""
+    if not target.cfg.services:
+        return ""
+    services.check_network(target)
+    name = set_name(target.cfg, local_user())
+    if not _DOCKER_NAME.match(name):
+        raise UserError(
+            f"devcontainer: {name!r} (from $USER) is not a docker network name; "
+            "run the devcontainers CLI with USER set to letters, digits, '.', '_' or '-'"
         )
+    refs = services.resolve(target, runner)
+    key = hashlib.sha256(services.fingerprint(target, refs).encode()).hexdigest()[:12]
+    labels = {SET_LABEL: name, services.LABEL_OWNER: name}
+    scope = services.Scope(name, "", labels, pid_of=name, network=name)
+    sset = services.plan(target, refs, scope)
+    assert sset is not None
+    listed = ", ".join(s.name for s in sset.services)
+    exists = _network_of(target, name, runner)
+    if exists and _running_set(name, key, len(sset.services), runner):
+        try:
+            services.wait_healthy(sset, runner)
+            return f"services {listed} reused on {name}"
+        except UserError:
+            pass  # not healthy any more: a fresh set below
+    _remove_set(name, runner)
+    if not exists:
+        network.create(name, sset.network_labels, runner)
+        _reattach(name, runner)
+    try:
+        _start_anchor(target, image_ref, sset, key, runner)
+        with services.logs_shown():
+            services.start(sset, runner, create_network=False)
+    except BaseException:
+        _remove_set(name, runner)
+        raise
+    return f"services {listed} started on {name}"
+
+
+def _network_of(target: project.Target, name: str, runner: commands.Runner) -> bool:
+    """Whether the network exists (it is this repo's); another clone's is refused."""
+    fmt = f'{{{{index .Labels "{images.LABEL_REPO}"}}}}'
+    found = runner((engine.DOCKER, "network", "inspect", "--format", fmt, name))
+    if not found.ok:
+        return False
+    repo = found.out.strip().replace("<no value>", "")  # what `index` gives for no label
+    if repo != str(target.root):
+        raise UserError(
+            f"devcontainer: the network {name} belongs to {repo or 'no repo of helpers'}, "
+            f"not {target.root}; stop that dev container (`invoke docker_kill --all` there) "
+            "or give this dir another image_name"
+        )
+    return True
+
+
+def _running_set(name: str, key: str, count: int, runner: commands.Runner) -> bool:
+    """The anchor runs with this key and all `count` services run beside it."""
+    fmt = f'{{{{.State.Running}}}} {{{{index .Config.Labels "{KEY_LABEL}"}}}}'
+    state = runner((engine.DOCKER, "container", "inspect", "--format", fmt, name))
+    if not state.ok or state.out.split() != ["true", key]:
+        return False
+    owner = f"label={services.LABEL_OWNER}={name}"
+    argv = (engine.DOCKER, "ps", "--quiet", "--filter", owner, "--filter", "status=running")
+    return len(runner(argv).out.split()) == count
+
+
+def _remove_set(name: str, runner: commands.Runner) -> None:
+    """The anchor and every service of the set (the network stays)."""
+    runner((engine.DOCKER, "rm", "--force", name))
+    owner = f"label={services.LABEL_OWNER}={name}"
+    listed = runner((engine.DOCKER, "ps", "--all", "--filter", owner, "--format", "{{.Names}}"))
+    if listed.out.split():
+        runner((engine.DOCKER, "rm", "--force", "--volumes", *listed.out.split()))
+
+
+def _reattach(name: str, runner: commands.Runner) -> None:
+    """A stopped dev container of the set was on the network's earlier self: on this one."""
+    argv = [engine.DOCKER, "ps", "--all", "--format", "{{.Names}}"]
+    argv += ["--filter", f"label={SET_LABEL}={name}", "--filter", f"label={CLI_LABEL}"]
+    for box in runner(tuple(argv)).out.split():
+        runner((engine.DOCKER, "network", "disconnect", "--force", name, box))
+        runner((engine.DOCKER, "network", "connect", name, box))
+
+
+def anchor_argv(image_ref: str, sset: services.ServiceSet, key: str) -> commands.Argv:
+    """`docker run` of the set's anchor: it only sleeps; its services share its PID namespace."""
+    labels = {k: v for k, v in sset.network_labels.items() if k != services.LABEL_OWNER}
+    labels[KEY_LABEL] = key
+    argv = [engine.DOCKER, "run", "--detach", "--rm", "--name", sset.network]
+    argv += [arg for k, v in labels.items() for arg in ("--label", f"{k}={v}")]
+    return (*argv, "--entrypoint", "sleep", image_ref, "infinity")
+
+
+def _start_anchor(
+    target: project.Target,
+    image_ref: str,
+    sset: services.ServiceSet,
+    key: str,
+    runner: commands.Runner,
+) -> None:
+    for _ in range(15):  # docker lets go of a removed container's name a moment later
+        started = runner(anchor_argv(image_ref, sset, key))
+        if started.ok or "Conflict" not in started.err:
+            break
+        time.sleep(0.2)
+    if not started.ok:
+        reason = engine.first_line(started.err)
+        raise UserError(f"devcontainer {target.rel_dir}: could not start {sset.network} ({reason})")
 
 
 def prepare(cwd: Path, rel_dir: str, runner: commands.Runner = commands.run) -> Outcome:
@@ -277,11 +416,12 @@ def prepare(cwd: Path, rel_dir: str, runner: commands.Runner = commands.run) -> 
     sock = engine.socket_path()
     if target.cfg.sibling_docker and sock is not None and sock.exists():
         groups.append(sock.stat().st_gid)
-    _services(target)
+    started = _services(target, chosen.ref, runner)
     tag = image_tag(target.cfg, local_user())
     dockerfile = _derived_dockerfile(chosen.ref, os.getuid(), os.getgid(), groups)
     built = runner((engine.DOCKER, "build", "--quiet", "--tag", tag, "-"), input=dockerfile)
     if not built.ok:
         reason = (built.err.strip().splitlines() or ["no reason given"])[-1]
         raise UserError(f"devcontainer: could not derive {tag} from {chosen.ref} ({reason})")
-    return Outcome(f"devcontainer {rel}: {tag} (from {chosen.ref}), env file {env_path}")
+    done = f"devcontainer {rel}: {tag} (from {chosen.ref}), env file {env_path}"
+    return Outcome(f"{done}; {started}" if started else done)

@@ -95,6 +95,7 @@ class Scope:
     suffix: str
     labels: Mapping[str, str] = field(default_factory=dict)
     pid_of: str = ""  # a warm container whose PID namespace (and so lifetime) they share
+    network: str = ""  # a network name fixed elsewhere (a devcontainer.json names it)
 
 
 def check_network(target: project.Target) -> None:
@@ -152,7 +153,9 @@ def plan(
     if not target.cfg.services:
         return None
     check_network(target)
-    net = f"{scope.prefix}{scope.suffix}" if scope.pid_of else f"{scope.prefix}-net{scope.suffix}"
+    net = scope.network or (
+        f"{scope.prefix}{scope.suffix}" if scope.pid_of else f"{scope.prefix}-net{scope.suffix}"
+    )
     runs = []
     for svc in target.cfg.services.values():
         name = f"{scope.prefix}-{svc.name}{scope.suffix}"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.errors import UserError
+from helpers.model import config
 from helpers.ops.adoption import adopt, devcontainer, sync
 from tests.conftest import REPO, make_runnable, write
 
@@ -120,3 +122,74 @@ def test_derived_image_adds_the_host_user_and_socket_group() -> None:
     assert "helpers:x:1000:1000::/home/helpers:/bin/sh" in text
     assert "helpers-105:x:105:helpers" in text and "chown 1000:1000 /home/helpers" in text
     assert "helpers-1000" not in devcontainer._derived_dockerfile("b", 1000, 1000, [1000])
+
+
+SERVICES = """services:
+  db:
+    image: postgres:16
+    healthcheck: pg_isready -h 127.0.0.1
+  cache:
+    dockerfile: devops/redis.Dockerfile
+"""
+
+
+def test_a_dir_with_services_joins_their_network_named_the_same_on_every_machine(
+    repo: Path,
+) -> None:
+    make_runnable(repo, "svc")
+    write(repo / "svc/repo_config.yaml", SERVICES)
+    text = devcontainer.render(_client(repo), "svc")
+    c = _parsed(text)
+    net = f"helpers-devcontainer-{repo.name}-svc-${{localEnv:USER:user}}"
+    pairs = list(zip(c["runArgs"], c["runArgs"][1:]))
+    assert ("--network", net) in pairs and ("--label", f"io.helpers.devcontainer={net}") in pairs
+    assert c["runArgs"].count("--network") == 1
+    assert c["containerEnv"]["HELPERS_SERVICES"] == "db,cache"  # in declaration order
+    assert str(repo) not in text and "postgres:16" not in text  # names only, nothing of this host
+    # `prepare` on the host names the same network from the dir's config and $USER, as the
+    # devcontainers CLI substitutes ${localEnv:USER:user} in the file.
+    cfg = config.load(repo, "svc")
+    for env, user in (({"USER": "ann"}, "ann"), ({}, "user")):
+        host = devcontainer.set_name(cfg, devcontainer.local_user(env))
+        assert host == net.replace("${localEnv:USER:user}", user)
+
+
+def test_a_dir_without_services_has_no_network_or_services_env(repo: Path) -> None:
+    c = _parsed(devcontainer.render(_client(repo), "."))
+    assert "--network" not in c["runArgs"] and "HELPERS_SERVICES" not in c["containerEnv"]
+    assert not any("io.helpers.devcontainer" in arg for arg in c["runArgs"])
+
+
+def test_services_with_a_network_are_refused(repo: Path) -> None:
+    make_runnable(repo, "svc")
+    write(repo / "svc/repo_config.yaml", SERVICES + "network: host\n")
+    with pytest.raises(UserError, match="'network: host' and 'services' cannot go together"):
+        devcontainer.render(_client(repo), "svc")
+
+
+def test_the_anchor_only_sleeps_carries_the_key_and_is_not_its_own_services_owner(
+    repo: Path,
+) -> None:
+    from helpers.model import project
+    from helpers.ops.run import services
+
+    make_runnable(repo, "svc")
+    write(repo / "svc/repo_config.yaml", SERVICES)
+    target = project.Target(repo, "svc", config.load(repo, "svc"))
+    name = devcontainer.set_name(target.cfg, "ann")
+    refs = {n: services.Resolved(f"{n}:1", f"sha256:{n}") for n in target.cfg.services}
+    labels = {devcontainer.SET_LABEL: name, services.LABEL_OWNER: name}
+    sset = services.plan(target, refs, services.Scope(name, "", labels, name, network=name))
+    assert sset is not None and sset.network == name
+    assert sset.containers == (f"{name}-db", f"{name}-cache")
+    for svc in sset.services:  # on the file's network, in the anchor's PID namespace
+        line = " ".join(svc.argv)
+        assert f"--network {name} " in line and f"--pid container:{name} " in line
+        assert f"--network-alias {svc.name} " in line
+    argv = devcontainer.anchor_argv("app:local", sset, "k123")
+    assert argv[:6] == ("docker", "run", "--detach", "--rm", "--name", name)
+    assert argv[-4:] == ("--entrypoint", "sleep", "app:local", "infinity")
+    pairs = list(zip(argv, argv[1:]))
+    assert ("--label", f"{devcontainer.KEY_LABEL}=k123") in pairs
+    assert ("--label", "io.helpers.container=true") in pairs  # docker_ps and docker_kill list it
+    assert not any(v.startswith(f"{services.LABEL_OWNER}=") for _, v in pairs)
