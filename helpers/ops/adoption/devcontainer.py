@@ -49,7 +49,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from helpers import events
 from helpers.effects import commands, engine, fsutil
 from helpers.errors import UserError
 from helpers.model import config, envfile, images, project, workspace
@@ -404,9 +403,7 @@ def prepare(cwd: Path, rel_dir: str, runner: commands.Runner = commands.run) -> 
     root = workspace.find_repo_root(cwd)
     rel = workspace.resolve_dir(root, root, rel_dir)
     target = project.Target(root, rel, config.load(root, rel))
-    chosen = choice.choose(target, "local", None, choice.Policy("build", quiet_build=True))
-    for warning in chosen.warnings:
-        events.warning(warning)
+    chosen = choice.choose(target, "local", None, choice.Policy("build", quiet_build=True)).said()
     env_path = root / state_dir(rel) / "env"
     env_path.parent.mkdir(parents=True, exist_ok=True)
     containers.prepare_host(target)
