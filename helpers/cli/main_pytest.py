@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, Optional
 
+from helpers import events
 from helpers.errors import UserError
 from helpers.ops.testing import many, parallel
 from helpers.outcome import Outcome
@@ -137,7 +138,6 @@ def _main(args: many.Options, where: Path) -> Outcome:
 
 def _watch(args: many.Options, where: Path) -> Outcome:
     """The run, then its dirs watched (`--watch`): one process per terminal, until Ctrl-C."""
-    from helpers import events
     from helpers.ops.testing import selection, shards, single, watch
 
     if args.shard or args.changed_since:

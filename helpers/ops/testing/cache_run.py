@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
+import hashlib
 import os
 import platform
 import sys
@@ -72,8 +74,6 @@ def _listed(root: Path) -> tuple[str, ...]:
 
 def helpers_fingerprint(cache: digestcache.DigestCache) -> str:
     """helpers' version and a digest of its code (the plugin and whatever builds the run)."""
-    import hashlib
-
     here = Path(helpers.__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(here.rglob("*.py")):
@@ -102,8 +102,6 @@ def survey_or_none(root: Path, lookup: bool = True) -> Optional[Survey]:
 
 def relisted(s: Survey) -> Survey:
     """The survey with the files listed again: a run may have written some."""
-    import dataclasses
-
     files = _listed(s.root)
     return dataclasses.replace(s, files=files, index=cache_key.FileIndex.build(s.ws, files))
 

@@ -12,7 +12,7 @@ from typing import Optional
 from helpers import events, tables
 from helpers.effects import commands
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from helpers.model import config, hints, junit, project, testlists
+from helpers.model import config, hints, junit, project, testlists, workspace
 from helpers.ops.images import choice
 from helpers.ops.run import inventory, services
 from helpers.ops.testing import cache_results, parallel, record, reruns, testplan
@@ -272,7 +272,6 @@ def _last_failures(
     dir_flag: Optional[str],
 ) -> tuple[project.Target, list[tuple[record.LastDir, list[str]]]]:
     cwd = Path.cwd().resolve()
-    from helpers.model import workspace
 
     root = workspace.find_repo_root(cwd)
     wanted = workspace.resolve_dir(root, cwd, dir_flag) if dir_flag else None
