@@ -30,6 +30,7 @@ from helpers import events
 from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
 from helpers.model import dockerignore, images, project, pyprojects, units, workspace
+from helpers.model.hints import task_line
 from helpers.ops.images import build, build_context, depunits, inputs_diff, source
 
 PROD_IGNORE = "devops/prod.dockerignore"
@@ -275,7 +276,6 @@ def check_dev_units(
     stale = [u for u, d in src.units.items() if recorded.get(f"{inputs_diff.FILES}{u}") != d]
     if not stale:
         return
-    from helpers.model.hints import task_line
 
     now = inputs_diff.Current(
         target.root,
@@ -316,7 +316,6 @@ def require_dev(found: Mapping[str, Optional[str]], ref: str, rel_dir: str) -> s
     for value in found.values():
         if value:
             return value
-    from helpers.model.hints import task_line
 
     raise UserError(
         f"no dev image {ref} (neither in the registry nor here): release it first with "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from helpers import events
-from helpers.effects import commands, engine, fsutil
+from helpers.effects import commands, engine, fsutil, prefetch
 from helpers.errors import UserError
 from helpers.model import images, junit, project
 from helpers.ops.images import build, choice, image_cache
@@ -160,8 +160,6 @@ class Looking:
         """A fresh runner (no local image, --if-missing build, image_cache: shared): the
         image the registry holds for the dir's inputs, looked up without pulling it, and
         the dir's result for it. None: no such image, or nothing to look up."""
-        from helpers.effects import prefetch
-
         if self.survey is None or not self.survey.lookup or stage != "local":
             return None
         if target.cfg.test_cache == "off" or not image_cache.shared(target.cfg):

@@ -30,6 +30,7 @@ from helpers.effects import digestcache, engine
 from helpers.errors import UserError
 from helpers.model import envfile, project, testlists, units, workspace
 from helpers.ops.images import image_cache
+from helpers.ops.run import containers
 from helpers.ops.testing import cache_key, cache_store
 
 
@@ -121,8 +122,6 @@ def _under(files: Sequence[str], prefix: str) -> list[str]:
 
 def _mounted_files(s: Survey, target: project.Target) -> Union[list[str], str]:
     """Files of the repo the dir's extra mounts show the tests; a str: why it cannot be cached."""
-    from helpers.ops.run import containers
-
     out: list[str] = []
     for spec in target.cfg.mounts:
         host, _ = containers.mount_source(spec, target.root)
@@ -137,8 +136,6 @@ def _mounted_files(s: Survey, target: project.Target) -> Union[list[str], str]:
 
 
 def _env(s: Survey, target: project.Target, lists: Sequence[str]) -> list[cache_key.Input]:
-    from helpers.ops.run import containers
-
     cfg = target.cfg
     secret: list[tuple[str, str]] = []
     loaded = envfile.load(target.root, cfg)

@@ -32,6 +32,7 @@ from helpers.effects import signals
 from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
 from helpers.model import config, graph, project, testlists, units, workspace
 from helpers.ops.images import choice, depunits, install_inputs, source
+from helpers.ops.run import warm
 from helpers.ops.testing import record, single, testplan
 from helpers.outcome import Outcome
 
@@ -94,7 +95,6 @@ def _where(target: project.Target, req: single.RunRequest) -> single.Where:
     the reruns exec into it."""
     if req.no_docker:
         return single.Where(None)
-    from helpers.ops.run import warm
 
     policy = choice.Policy(req.if_missing, req.allow_stale, quiet_build=True)
     chosen = choice.choose(target, req.stage, req.version, policy)
@@ -260,8 +260,6 @@ def _in_submodule(path: Path, roots: Sequence[Path]) -> bool:
 
 
 def _stop(sessions: Sequence[Session]) -> None:
-    from helpers.ops.run import warm
-
     signals.ignore_stop_signals()
     for s in sessions:
         if s.where.warm:
