@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, Optional
 
+from helpers import events
 from helpers.errors import UserError
 from helpers.ops.testing import many, parallel
 from helpers.outcome import Outcome
@@ -28,12 +29,26 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv: Optional[Sequence[str]]) -> many.Options:
     p = _Parser(prog="main_pytest.py", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    _add_selection(p)
+    _add_running(p)
+    _add_reports_and_modes(p)
+    args = p.parse_args(argv)
+    _check(p, args)
+    return many.Options.of(args)
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    """Which dirs and lists run, how many at once, from which images."""
     p.add_argument("--dir", default=".", help="run every runnable dir under this dir (default: .)")
     p.add_argument("--test-list", default="fast,slow,superslow", help="comma-separated lists")
     p.add_argument("-j", "--jobs", type=int, default=parallel.default_jobs(), help="dirs at once")
     p.add_argument("--stage", default="local", help="image stage: local, dev or prod")
     p.add_argument("--changed-since", default=None, help="only dirs affected since this git ref")
     p.add_argument("--fail-fast", action="store_true", help="start no new dir after a failure")
+
+
+def _add_running(p: argparse.ArgumentParser) -> None:
+    """Missing images, containers, output and pytest's own options."""
     p.add_argument(
         "--if-missing",
         choices=("fail", "build"),
@@ -57,6 +72,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> many.Options:
         metavar="N",
         help="retry a failing test up to N times; one that then passes is flaky (default: config)",
     )
+
+
+def _add_reports_and_modes(p: argparse.ArgumentParser) -> None:
+    """Where reports go; sharding, merging, watching and the result cache."""
     p.add_argument("--junit-xml", type=Path, help="also write the combined JUnit XML here")
     p.add_argument("--json", type=Path, help="also write the JSON report here")
     p.add_argument("--shard", default=None, help="run shard I of N of the selected dirs, e.g. 1/4")
@@ -83,7 +102,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> many.Options:
         action="store_true",
         help="say which dirs the result cache would serve (exit 0: all); run and build nothing",
     )
-    args = p.parse_args(argv)
+
+
+def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What argparse cannot check: ranges, and that a report's dir exists."""
     if args.jobs < 1:
         p.error(f"-j {args.jobs}: needs at least 1")
     if args.reruns is not None and not 0 <= args.reruns <= 10:
@@ -91,7 +113,6 @@ def parse_args(argv: Optional[Sequence[str]]) -> many.Options:
     for flag, path in (("--junit-xml", args.junit_xml), ("--json", args.json)):
         if path is not None and not path.resolve().parent.is_dir():
             p.error(f"{flag} {path}: its dir does not exist")
-    return many.Options.of(args)
 
 
 def main(argv: Optional[Sequence[str]] = None, cwd: Optional[Path] = None) -> int:
@@ -117,7 +138,6 @@ def _main(args: many.Options, where: Path) -> Outcome:
 
 def _watch(args: many.Options, where: Path) -> Outcome:
     """The run, then its dirs watched (`--watch`): one process per terminal, until Ctrl-C."""
-    from helpers import events
     from helpers.ops.testing import selection, shards, single, watch
 
     if args.shard or args.changed_since:

@@ -20,6 +20,7 @@ from packaging.version import Version
 
 from helpers.effects import fsutil
 from helpers.errors import UserError
+from helpers.model import pyprojects
 
 FILENAME = "changelog.txt"
 _HEADER = re.compile(r"^#\s*(?:(?P<name>\S+?)-)?(?P<version>\d+\.\d+\.\d+)\s*$")
@@ -139,8 +140,6 @@ class Bumped:
 
 def package_file(path: Path) -> Optional[Path]:
     """The runnable dir's pyproject.toml when it holds one (the dir is a package)."""
-    from helpers.model import pyprojects
-
     pyproject = path.parent / pyprojects.FILENAME
     return pyproject if pyproject.is_file() else None
 
@@ -156,8 +155,6 @@ def _refuse_read_only(path: Path) -> None:
 def package_text(pyproject: Optional[Path], version: Version) -> Optional[str]:
     """The pyproject.toml's text with its `[project]` / `[tool.poetry]` version set to
     `version` (as `uv version` and `poetry version` write it); None: nothing to change."""
-    from helpers.model import pyprojects
-
     if pyproject is None:
         return None
     text = pyprojects.read_text(pyproject, str(pyproject))

@@ -17,8 +17,10 @@ import contextlib
 import io
 import os
 import re
+import stat
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -129,7 +131,6 @@ def private_dir() -> Path:
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
     info = path.lstat()
-    import stat
 
     if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077:
         return path
@@ -148,8 +149,6 @@ def _alive(pid: int) -> bool:
 
 def sweep(folder: Path, now: Optional[float] = None) -> list[Path]:
     """Remove env files whose process is gone (or that are older than SWEEP_AFTER)."""
-    import time
-
     now = time.time() if now is None else now
     removed = []
     for path in folder.glob("env-*-*.list"):

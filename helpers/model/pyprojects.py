@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import unquote, urlparse
 
 from helpers.errors import UserError
 
@@ -111,8 +112,6 @@ def required_names(data: Mapping[str, Any]) -> set[str]:
 
 def file_references(data: Mapping[str, Any]) -> list[str]:
     """Absolute paths of `name @ file:///...` direct references, any table."""
-    from urllib.parse import unquote, urlparse
-
     out = []
     for req in _requirements(data):
         _, at, url = req.partition("@")

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import difflib
 import fnmatch
 import os
 import posixpath
@@ -118,7 +119,6 @@ class Workspace:
         hits = [p for p, u in self.units.items() if u.project == wanted]
         if len(hits) == 1:
             return hits[0]
-        import difflib
 
         close = difflib.get_close_matches(key, list(self.units), n=3)
         hint = f"did you mean {', '.join(close)}?" if close else "run `invoke deps` to list units"

@@ -10,7 +10,7 @@ from typing import Optional
 from helpers import __version__
 from helpers.effects import commands, engine
 from helpers.model import images, project
-from helpers.ops.images import dockerfile
+from helpers.ops.images import dockerfile, platforms
 
 PRECEDENCE = (
     "  (each value's source in brackets; first wins: a flag, an exported $HELPERS_*, "
@@ -34,8 +34,6 @@ def _config_lines(target: project.Target) -> list[str]:
 
 
 def _multiarch_lines(target: project.Target, reachable: bool, runner: commands.Runner) -> list[str]:
-    from helpers.ops.images import platforms
-
     if not reachable:
         return ["  multi-arch     unknown (no engine)"]
     path = platforms.multiarch_path(runner)

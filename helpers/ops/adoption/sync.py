@@ -245,12 +245,10 @@ def plan(client: Client, exclude: Sequence[str] = ()) -> list[FileState]:
 def _refuse_read_only(client: Client, states: Sequence[FileState], force: bool) -> None:
     """Before anything is written: a read-only file to replace is refused, as bump_version
     refuses a read-only changelog (nothing half-synced)."""
-    from helpers.model.changelog import writable
-
     for s in states:
         path = client.root / s.path
         replace = s.status == OUTDATED or (force and s.status == DIFFERS)
-        if replace and path.is_file() and not writable(path):
+        if replace and path.is_file() and not fsutil.writable(path):
             raise UserError(
                 f"{path}: the file is read-only, so sync_files will not replace it; make it "
                 f"writable (chmod u+w {s.path}) and rerun, or list it in sync_exclude"

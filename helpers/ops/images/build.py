@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -243,8 +244,6 @@ def execute(p: BuildPlan, runner: commands.Runner = commands.run, quiet: bool = 
 
     The build's log is progress, so it goes to stderr (stdout stays the task's data);
     `quiet`: kept aside and shown only when the build fails (main_pytest's many dirs)."""
-    import tempfile
-
     sys.stdout.flush()
     sys.stderr.flush()
     with tempfile.TemporaryFile() as log, build_context.write_tar(p.context) as tar:

@@ -14,11 +14,11 @@ from typing import Optional
 from packaging.version import InvalidVersion, Version
 
 from helpers import events
-from helpers.effects import commands, engine
+from helpers.effects import commands, engine, prefetch
 from helpers.errors import UserError
 from helpers.model import images, project, units
 from helpers.model.hints import task_line
-from helpers.ops.images import dockerfile, freshness, source
+from helpers.ops.images import dockerfile, freshness, platforms, source
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,6 @@ def _batched(target: project.Target, runner: commands.Runner, base: str) -> comm
     """One `docker image inspect` for the dir's local image and its base, which the
     version check and the stale check then ask about one at a time (each answer is used
     once: a second ask, after a rebuild, goes to the engine). main_pytest batches all dirs."""
-    from helpers.effects import prefetch
-
     if isinstance(runner, prefetch.Prefetched):
         return runner
     ref = images.ref(target.cfg, "local", target.version, images.user_name())
@@ -200,7 +198,6 @@ def choose_image(
     # The code is mounted from the work tree whatever the image: an image too old for it
     # is fixed by the changelog's version, not by the one asked for.
     warnings = check(label, target.changelog.version, ref, changelog, fix_command(target, stage))
-    from helpers.ops.images import platforms
 
     emulated = platforms.emulation_note(ref, image.architecture)
     return Chosen(ref, image, tuple(warnings) + ((emulated,) if emulated else ()))

@@ -21,6 +21,7 @@ build's, else it is not used.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -151,8 +152,6 @@ def with_cache_from(
 ) -> build.BuildPlan:
     """The plan with `--cache-from` the dir's last cached image, pulled first (the classic
     builder uses pulled images only). Unchanged when there is none or it cannot be pulled."""
-    import dataclasses
-
     repo = repository(target.cfg)
     if repo is None or is_down(repo):
         return p

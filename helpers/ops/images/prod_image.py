@@ -30,6 +30,7 @@ from helpers import events
 from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
 from helpers.model import dockerignore, images, project, pyprojects, units, workspace
+from helpers.model.hints import task_line
 from helpers.ops.images import build, build_context, depunits, inputs_diff, source
 
 PROD_IGNORE = "devops/prod.dockerignore"
@@ -197,25 +198,12 @@ def plan(
     platform, revision, dev_image = req.platform, req.revision, req.dev_image
     own = ctx.dockerfile != GENERATED
     args = {"DEV_IMAGE": dev_image, **({"BASE_IMAGE": dev_image} if own else {})}
-    settings = {"dev": req.dev_id, "dockerfile": ctx.dockerfile, "platform": platform or ""}
-    # The dependency units' code it ships (through its dev image): part of its inputs.
-    settings.update({f"{inputs_diff.UNIT_SETTING}{u}": d for u, d in src.units.items()})
-    # The packages it takes from outside the dir (in its context): one part each, named.
-    settings.update({f"{inputs_diff.UNIT_SETTING}{p}": d for p, d in src.packages.items()})
+    settings = _settings(req, src)
     digest = build_context.inputs_hash(ctx, settings, src.digests)
     current = existing.labels.get(images.LABEL_INPUTS) if existing else None
     up_to_date = current == digest
     reason = "inputs unchanged" if up_to_date else "no image yet" if not existing else "changed"
-    labels = images.labels(
-        version=target.version,
-        revision=revision,
-        inputs_hash=digest,
-        rel_dir=target.rel_dir,
-        repo_id=build.repo_id(target),
-        stage="prod",
-    )
-    found = inputs_diff.parts(target.rel_dir, ctx, settings, src.digests)
-    labels[inputs_diff.LABEL] = inputs_diff.encode(found)
+    labels = _labels(target, revision, digest, settings, src)
     flags = labels
     if not own:  # our own recipe: the labels in one LABEL step, not one step per flag
         recipe = ctx.injected[GENERATED].decode() + label_line(labels)
@@ -239,6 +227,38 @@ def plan(
     )
 
 
+def _settings(req: ProdRequest, src: ProdSource) -> dict[str, str]:
+    """The build's settings that are part of its inputs, beside its context's files."""
+    ctx = src.context
+    settings = {"dev": req.dev_id, "dockerfile": ctx.dockerfile, "platform": req.platform or ""}
+    # The dependency units' code it ships (through its dev image): part of its inputs.
+    settings.update({f"{inputs_diff.UNIT_SETTING}{u}": d for u, d in src.units.items()})
+    # The packages it takes from outside the dir (in its context): one part each, named.
+    settings.update({f"{inputs_diff.UNIT_SETTING}{p}": d for p, d in src.packages.items()})
+    return settings
+
+
+def _labels(
+    target: project.Target,
+    revision: str,
+    digest: str,
+    settings: Mapping[str, str],
+    src: ProdSource,
+) -> dict[str, str]:
+    """The prod image's labels: the common ones and its inputs' parts (for `what changed`)."""
+    labels = images.labels(
+        version=target.version,
+        revision=revision,
+        inputs_hash=digest,
+        rel_dir=target.rel_dir,
+        repo_id=build.repo_id(target),
+        stage="prod",
+    )
+    found = inputs_diff.parts(target.rel_dir, src.context, settings, src.digests)
+    labels[inputs_diff.LABEL] = inputs_diff.encode(found)
+    return labels
+
+
 def check_dev_units(
     target: project.Target,
     ws: units.Workspace,
@@ -256,7 +276,6 @@ def check_dev_units(
     stale = [u for u, d in src.units.items() if recorded.get(f"{inputs_diff.FILES}{u}") != d]
     if not stale:
         return
-    from helpers.model.hints import task_line
 
     now = inputs_diff.Current(
         target.root,
@@ -297,7 +316,6 @@ def require_dev(found: Mapping[str, Optional[str]], ref: str, rel_dir: str) -> s
     for value in found.values():
         if value:
             return value
-    from helpers.model.hints import task_line
 
     raise UserError(
         f"no dev image {ref} (neither in the registry nor here): release it first with "

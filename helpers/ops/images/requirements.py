@@ -5,10 +5,12 @@ units; in-repo packages (by name or path source) are left to the dependency unit
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import unquote, urlparse
 
 from helpers import events
 from helpers.errors import UserError
@@ -113,9 +115,6 @@ def _note_extras(reqs: Iterable[str], wanted: dict[str, set[str]]) -> None:
 
 def _outside(ws: units.Workspace, unit: str, req: str, path_source: Optional[str]) -> str:
     """The path a `file://` reference or path source names, when it leaves the repo."""
-    import posixpath
-    from urllib.parse import unquote, urlparse
-
     if path_source is not None:
         joined = posixpath.normpath(posixpath.join(unit if unit != "." else "", path_source))
         return path_source if joined.startswith("..") else ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -188,8 +189,6 @@ class Attestor:
         return self.inventories[plat], None
 
     def attest(self, repo: str, plat: str, image: Manifest) -> int:
-        import time
-
         began = time.perf_counter()
         inv, parts = self.inventory(plat)
         subject = [(repo, image.digest)]

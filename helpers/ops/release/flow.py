@@ -246,28 +246,7 @@ def release(
         not_older(moving, c.moving, p.version, target.rel_dir)
     plan = publishing(s, c, req)
     todo = publish.to_push(plan.expected, published)
-    steps: list[rs.Step] = []
-    if todo:
-        signer = _attestor(s, c, req, plan, runner)
-        if not p.up_to_date:
-            same = p.labels.get(images.LABEL_REVISION) == c.revision
-            built = p if same else build.with_revision(p, c.revision)
-            steps.append(rs.Step(f"build {p.ref}", built.argv, context=built.context))
-        if signer is not None and s.native in s.plats:
-            steps.append(rs.prefetch_step(p.ref, s.native, signer.prefetch))
-        if s.native in plan.tested:
-            steps.append(_test_step(target, p.ref, test_lists(req.test_list), c.baked))
-        spec = rs.BuildSpec(p.context, p.args)
-        made = plan.images
-        if signer is not None:
-            made = tuple(
-                i if i.platform == s.native
-                else dataclasses.replace(i, prefetch=rs.prefetch_step(
-                    rs.arch_ref(s.repos[0], c.tag, i.platform), i.platform, signer.prefetch))
-                for i in made
-            )  # fmt: skip
-        steps += rs.platform_images(s.repos[0], c.tag, p.ref, s.native, made, spec)
-        steps += rs.pushes(todo, c.tag, s.plats, publish.Publisher(plan.expected, signer))
+    steps = _push_steps(s, c, req, plan, todo, runner) if todo else []
     if c.moving:
         steps += moves(s, todo, published, moving, c.tag, c.moving)
     if todo:
@@ -283,6 +262,41 @@ def release(
     if not c.moving:
         events.progress(f"candidate {c.tag}: pushed for a trial; no moving tag moves")
     return finish(steps, req.dry_run, lambda: report(s.repos, c.tag, c.moving))
+
+
+def _push_steps(
+    s: Setting,
+    c: Candidate,
+    req: Request,
+    plan: Publishing,
+    todo: Sequence[str],
+    runner: commands.Runner,
+) -> list[rs.Step]:
+    """Build the image (unless it is up to date), test it, then each platform's image and
+    the pushes to the registries `todo`, signed when a key is configured."""
+    p = c.plan
+    signer = _attestor(s, c, req, plan, runner)
+    steps: list[rs.Step] = []
+    if not p.up_to_date:
+        same = p.labels.get(images.LABEL_REVISION) == c.revision
+        built = p if same else build.with_revision(p, c.revision)
+        steps.append(rs.Step(f"build {p.ref}", built.argv, context=built.context))
+    if signer is not None and s.native in s.plats:
+        steps.append(rs.prefetch_step(p.ref, s.native, signer.prefetch))
+    if s.native in plan.tested:
+        steps.append(_test_step(s.target, p.ref, test_lists(req.test_list), c.baked))
+    spec = rs.BuildSpec(p.context, p.args)
+    made = plan.images
+    if signer is not None:
+        made = tuple(
+            i if i.platform == s.native
+            else dataclasses.replace(i, prefetch=rs.prefetch_step(
+                rs.arch_ref(s.repos[0], c.tag, i.platform), i.platform, signer.prefetch))
+            for i in made
+        )  # fmt: skip
+    steps += rs.platform_images(s.repos[0], c.tag, p.ref, s.native, made, spec)
+    steps += rs.pushes(todo, c.tag, s.plats, publish.Publisher(plan.expected, signer))
+    return steps
 
 
 def _attestor(

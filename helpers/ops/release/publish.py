@@ -13,6 +13,7 @@ pushed are pointed back at the winner's images.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol
@@ -146,8 +147,6 @@ class Publisher:
     def _lost_push(self, repo: str, plat: str, ref: str, wait: float = 60.0) -> int:
         """Another release pushed over `ref` right after this one: wait for it to publish
         the version, then refuse the usual way (or keep it, when its inputs are ours)."""
-        import time
-
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if not after_push(self.e, repo):  # published meanwhile with the same inputs

@@ -13,7 +13,7 @@ from packaging.version import Version
 from helpers import events
 from helpers.effects import commands, engine, oci
 from helpers.errors import UserError
-from helpers.model import images
+from helpers.model import images, project
 from helpers.model.hints import task_line
 from helpers.ops.release import dev
 from helpers.ops.release import flow as rel
@@ -23,8 +23,6 @@ from helpers.outcome import Outcome
 
 def rollback(req: rel.Request, stage: str, runner: commands.Runner = commands.run) -> Outcome:
     """Point the moving tag back at what `<stage>-X.Y.Z` holds, in every registry."""
-    from helpers.model import project
-
     target = project.target(req.dir)
     repos = images.repositories(target.cfg)
     if not repos:

@@ -11,6 +11,8 @@ with cyclonedx-python-lib (imported here only) and describes the image by its di
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -114,9 +116,6 @@ class Pending:
 
 
 def start(image: str, platform: str = "") -> Pending:
-    import os
-    import tempfile
-
     fd, path = tempfile.mkstemp(prefix="helpers-sbom-")
     os.unlink(path)  # an anonymous file: gone with its last descriptor
     out = os.fdopen(fd, "w+b")

@@ -19,7 +19,7 @@ from helpers import events, tables
 from helpers.effects import commands, engine
 from helpers.errors import UserError
 from helpers.model import config, images, project, workspace
-from helpers.ops.run import containers
+from helpers.ops.run import containers, network, services
 from helpers.ops.run.services import LABEL_SERVICE
 from helpers.outcome import Outcome
 
@@ -279,7 +279,6 @@ def kill(
     result = runner(argv)
     if not result.ok:
         events.warning(last_line(result.err))
-    from helpers.ops.run import services
 
     services.remove_owned([c.name for c in chosen], runner)  # a warm container's services
     killed = [f"killed {c.name}" for c in chosen if c.name in result.out.split()]
@@ -288,8 +287,6 @@ def kill(
 
 def remove_run_containers(run_id: str, runner: commands.Runner = commands.run) -> int:
     """Every container of the run (its services too), then its networks; how many containers."""
-    from helpers.ops.run import network
-
     removed = engine.remove_labelled(containers.LABEL_RUN, run_id, runner)
     network.remove_labelled(containers.LABEL_RUN, run_id, runner)
     return removed

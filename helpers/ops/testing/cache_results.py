@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
 from helpers import events
-from helpers.effects import commands, engine, fsutil
+from helpers.effects import commands, engine, fsutil, prefetch
 from helpers.errors import UserError
-from helpers.model import junit, project
-from helpers.ops.images import choice, image_cache
+from helpers.model import images, junit, project
+from helpers.ops.images import build, choice, image_cache
 from helpers.ops.testing import cache_key, cache_store, parallel, reruns, testplan
 from helpers.ops.testing.cache_run import (
     Probe,
@@ -159,10 +160,6 @@ class Looking:
         """A fresh runner (no local image, --if-missing build, image_cache: shared): the
         image the registry holds for the dir's inputs, looked up without pulling it, and
         the dir's result for it. None: no such image, or nothing to look up."""
-        from helpers.effects import prefetch
-        from helpers.model import images
-        from helpers.ops.images import build
-
         if self.survey is None or not self.survey.lookup or stage != "local":
             return None
         if target.cfg.test_cache == "off" or not image_cache.shared(target.cfg):
@@ -190,8 +187,6 @@ def record_all(
     jobs: int = 4,
 ) -> None:
     """Record every passing dir of a run (files listed again first: tests may write some)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     by_dir = {r.rel_dir: r for r in runs}
     todo = [
         (probes[r.rel_dir], by_dir[r.rel_dir], r)

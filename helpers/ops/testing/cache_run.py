@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
+import hashlib
 import os
 import platform
 import sys
@@ -28,6 +30,7 @@ from helpers.effects import digestcache, engine
 from helpers.errors import UserError
 from helpers.model import envfile, project, testlists, units, workspace
 from helpers.ops.images import image_cache
+from helpers.ops.run import containers
 from helpers.ops.testing import cache_key, cache_store
 
 
@@ -72,8 +75,6 @@ def _listed(root: Path) -> tuple[str, ...]:
 
 def helpers_fingerprint(cache: digestcache.DigestCache) -> str:
     """helpers' version and a digest of its code (the plugin and whatever builds the run)."""
-    import hashlib
-
     here = Path(helpers.__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(here.rglob("*.py")):
@@ -102,8 +103,6 @@ def survey_or_none(root: Path, lookup: bool = True) -> Optional[Survey]:
 
 def relisted(s: Survey) -> Survey:
     """The survey with the files listed again: a run may have written some."""
-    import dataclasses
-
     files = _listed(s.root)
     return dataclasses.replace(s, files=files, index=cache_key.FileIndex.build(s.ws, files))
 
@@ -123,8 +122,6 @@ def _under(files: Sequence[str], prefix: str) -> list[str]:
 
 def _mounted_files(s: Survey, target: project.Target) -> Union[list[str], str]:
     """Files of the repo the dir's extra mounts show the tests; a str: why it cannot be cached."""
-    from helpers.ops.run import containers
-
     out: list[str] = []
     for spec in target.cfg.mounts:
         host, _ = containers.mount_source(spec, target.root)
@@ -139,8 +136,6 @@ def _mounted_files(s: Survey, target: project.Target) -> Union[list[str], str]:
 
 
 def _env(s: Survey, target: project.Target, lists: Sequence[str]) -> list[cache_key.Input]:
-    from helpers.ops.run import containers
-
     cfg = target.cfg
     secret: list[tuple[str, str]] = []
     loaded = envfile.load(target.root, cfg)

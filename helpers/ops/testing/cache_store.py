@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import json
 import os
 import secrets
@@ -133,8 +134,6 @@ class LocalStore:
         fsutil.write_atomic(path, entry.to_json())
 
     def _last(self, name: str) -> Path:
-        import hashlib
-
         return self.root / "last" / f"{hashlib.sha256(name.encode()).hexdigest()[:32]}.json"
 
     def last_inputs(self, name: str) -> Optional[dict[str, str]]:

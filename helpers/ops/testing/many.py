@@ -7,18 +7,34 @@ from __future__ import annotations
 import argparse
 import shlex
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from helpers import events
-from helpers.effects import commands, engine, fsutil, prefetch
+from helpers.effects import commands, engine, fsutil, prefetch, signals
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
-from helpers.model import config, junit, project, testlists, units, workspace
-from helpers.ops.run import services
-from helpers.ops.testing import cache_results, cache_run, parallel, record, report, reruns, testplan
+from helpers.model import config, images, junit, project, testlists, units, workspace
+from helpers.ops.images import build, choice
+from helpers.ops.run import services, warm
+from helpers.ops.testing import (
+    cache_results,
+    cache_run,
+    cache_status,
+    live,
+    parallel,
+    record,
+    report,
+    report_html,
+    reruns,
+    selection,
+    shards,
+    testplan,
+)
 from helpers.ops.testing.selection import Selection, select
+from helpers.ops.workspace import bookmarks
 from helpers.outcome import Outcome
 
 
@@ -76,48 +92,54 @@ def _prepare(
 ) -> Prepared:
     """Each dir's image (checked, built if asked), its cached result or run plan, `-j` dirs
     at a time."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from helpers.model import images
-    from helpers.ops.images import build, choice
-    from helpers.ops.run import warm
-
-    out = Prepared([], list(sel.skipped), [])
     if args.if_missing == "build" and args.stage != "local":
         events.warning(f"--if-missing build: {args.stage} images are pulled, not built; ignored")
-    policy = choice.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose)
     runner = prefetch_for_dirs(sel.root, sel.dirs, args.stage, warm=False)
-    containers = _Once(lambda: runner.load_containers(warm.STATE_FORMAT))
-    look = cache_results.Looking(survey, lists, args.pytest_opts, args.verbose, args.verbose)
-    warming = _Warming(threading.Event(), [])
-    ws = units.load(sel.root, runner) if args.stage == "local" else None  # read once
+    prep = _DirPrep(
+        sel,
+        args,
+        lists,
+        run_id,
+        choice.Policy(args.if_missing, args.allow_stale, quiet_build=not args.verbose),
+        runner,
+        cache_results.Looking(survey, lists, args.pytest_opts, args.verbose, args.verbose),
+        _Once(lambda: runner.load_containers(warm.STATE_FORMAT)),
+        _Warming(threading.Event(), []),
+        units.load(sel.root, runner) if args.stage == "local" else None,  # read once
+    )
+    out = Prepared([], list(sel.skipped), [])
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
+    try:
+        for kind, payload in pool.map(prep.one, sel.dirs):
+            _collect(out, kind, payload)
+    except KeyboardInterrupt:
+        prep.warming.interrupt(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    return out
 
-    def one(rel: str) -> tuple[str, object]:
-        target = project.Target(sel.root, rel, config.load(sel.root, rel))
+
+@dataclass(frozen=True)
+class _DirPrep:
+    """What preparing one dir needs, shared by the dirs of a run (the look-ups made once)."""
+
+    sel: Selection
+    args: Options
+    lists: list[str]
+    run_id: str
+    policy: choice.Policy
+    runner: prefetch.Prefetched
+    look: cache_results.Looking
+    containers: _Once
+    warming: _Warming
+    ws: Optional[units.Workspace]
+
+    def one(self, rel: str) -> tuple[str, object]:
+        """The dir's kind of result ("cached", "run", "broken", "skipped") and its payload."""
+        target = project.Target(self.sel.root, rel, config.load(self.sel.root, rel))
         try:
-            early = look.before_image(target, args.stage, policy, runner)
-            if early is not None and early.entry is not None:
-                ref = choice.chosen_ref(target, args.stage, None, images.user_name())
-                return "cached", (early, cache_results.serve(early, ref, run_id))
-            chosen = choice.choose(target, args.stage, None, policy, runner, ws=ws)
-            for warning in chosen.warnings:
-                events.warning(warning)
-            probe = look.probe(target, chosen.image)
-            if probe.entry is not None:
-                return "cached", (probe, cache_results.serve(probe, chosen.ref, run_id))
-            hot = containers.then(runner)
-            name, sset = warming.ensure(target, chosen.image, run_id, args.fresh, hot)
-            plan = testplan.plan_dir(
-                target,
-                chosen.ref,
-                lists,
-                run_id,
-                args.pytest_opts,
-                warm=name,
-                services=sset,
-                reruns=args.reruns,
-            )
-            return "run", (probe, testplan.prepare(plan, sel.root))
+            return self._cached_or_planned(target)
         except build.BuildFailedError as err:
             return "broken", (rel, err.message)
         except engine.EngineDownError:
@@ -126,16 +148,35 @@ def _prepare(
             services.show_logs(err)
             return "skipped", (rel, err.message)
 
-    pool = ThreadPoolExecutor(max_workers=args.jobs)
-    try:
-        for kind, payload in pool.map(one, sel.dirs):
-            _collect(out, kind, payload)
-    except KeyboardInterrupt:
-        warming.interrupt(pool)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-    return out
+    def _cached_or_planned(self, target: project.Target) -> tuple[str, object]:
+        """The dir's cached result (looked up before its image when the cache can tell), or
+        its image chosen and its run planned."""
+        stage, run_id = self.args.stage, self.run_id
+        early = self.look.before_image(target, stage, self.policy, self.runner)
+        if early is not None and early.entry is not None:
+            ref = choice.chosen_ref(target, stage, None, images.user_name())
+            return "cached", (early, cache_results.serve(early, ref, run_id))
+        chosen = choice.choose(target, stage, None, self.policy, self.runner, ws=self.ws).said()
+        probe = self.look.probe(target, chosen.image)
+        if probe.entry is not None:
+            return "cached", (probe, cache_results.serve(probe, chosen.ref, run_id))
+        return "run", (probe, self._planned(target, chosen))
+
+    def _planned(self, target: project.Target, chosen: choice.Chosen) -> testplan.DirRun:
+        """The dir's run in its warm container (or a fresh one, its services planned)."""
+        hot = self.containers.then(self.runner)
+        name, sset = self.warming.ensure(target, chosen.image, self.run_id, self.args.fresh, hot)
+        plan = testplan.plan_dir(
+            target,
+            chosen.ref,
+            self.lists,
+            self.run_id,
+            self.args.pytest_opts,
+            warm=name,
+            services=sset,
+            reruns=self.args.reruns,
+        )
+        return testplan.prepare(plan, self.sel.root)
 
 
 def _collect(out: Prepared, kind: str, payload: object) -> None:
@@ -204,8 +245,6 @@ class _Warming:
     ) -> tuple[Optional[str], Optional[services.ServiceSet]]:
         """The dir's warm container (its services warm beside it), or the services this run
         starts for the dir when it runs in a fresh container."""
-        from helpers.ops.run import warm
-
         refs = services.resolve(target, runner) if target.cfg.services else {}
         if target.cfg.warm_containers and not fresh:
             leased = warm.name_for(target, image, refs) if refs else ""
@@ -219,9 +258,6 @@ class _Warming:
         return None, services.plan(target, refs, scope)
 
     def interrupt(self, pool: Any) -> None:
-        from helpers.effects import signals
-        from helpers.ops.run import warm
-
         signals.ignore_stop_signals()
         self.stopping.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -271,8 +307,6 @@ def _write_reports(
     for given, text in ((args.junit_xml, combined), (args.json, as_json)):
         if given:
             fsutil.write_atomic(given.resolve(), text, parents=True)
-    from helpers.ops.testing import report_html
-
     links = {r.rel_dir: r.junit.relative_to(out_dir).as_posix() for r in runs if r.junit.is_file()}
     page = report_html.Page(run_id, code, results, skipped, junit.cases(combined), links)
     report_html.save(page, out_dir, args.json, args.junit_xml)
@@ -281,8 +315,6 @@ def _write_reports(
 
 def _stop_warm(runs: Sequence[testplan.DirRun]) -> None:
     """A `docker exec` run outlives its CLI: remove the warm containers that ran it."""
-    from helpers.ops.run import warm
-
     for run in runs:
         if run.argv[1:2] == ("exec",):
             warm.remove(run.container)
@@ -292,52 +324,76 @@ def run(args: Options, cwd: Path) -> Outcome:
     """Every selected dir's tests, each in its container, `-j` at a time: the summary table
     and the exit code (progress lines are emitted while the dirs run)."""
     lists = testlists.parse_lists(args.test_list)
-    from helpers.ops.testing import shards
-
     shard = shards.parse(args.shard) if args.shard else None
     durations = shards.load_durations(args.durations) if args.durations else None
-    from helpers.model import images
-
     images.check_stage(args.stage)
     sel = select(args.dir, cwd)
-    if sel.untested:
-        shown = ", ".join(sel.untested[:5]) + (" ..." if len(sel.untested) > 5 else "")
-        fix = f"invoke create_runnable_dir {shlex.quote(sel.untested[0])}"
-        events.warning(
-            f"no run covers the tests of {shown}: not inside a runnable dir; `{fix}` "
-            "gives a package its own image and run"
-        )
-    from helpers.ops.testing import selection
-    from helpers.ops.workspace import bookmarks
-
+    _warn_untested(sel.untested)
     rel = workspace.relative(sel.root, (cwd / args.dir).resolve())
     key = bookmarks.selection("main_pytest", rel, lists)
     if args.exact:
         sel = shards.exact(sel, rel)
     if args.changed_since:
-        sel = selection.narrow(sel, args.changed_since, key)
-        n_dirs = len(sel.dirs) + len(sel.unaffected)
-        affected = f"{len(sel.dirs)} of {report.dirs(n_dirs)} affected"
-        events.data(f"--changed-since {args.changed_since}: {affected}")
+        sel = _changed(sel, args.changed_since, key)
         if not sel.dirs and not args.shard:
             done = bookmarks.record_success(sel.root, key, args.changed_since)
             return Outcome.of([report.table([], sel.unaffected), done or "nothing to run"])
     run_id = testplan.new_run_id()
     shard_info: Optional[dict[str, object]] = None
     if shard:
-        n_dirs = len(sel.dirs)
-        sel = shards.narrow(sel, shard, durations)
-        shard_info = {"shard": shard.as_json(sel.dirs)}
-        events.data(f"--shard {shard.label}: {len(sel.dirs)} of {report.dirs(n_dirs)}")
+        sel, shard_info = _sharded(sel, shard, durations)
         if not sel.dirs:
             out = _write_reports(
                 sel.root, run_id, EXIT_OK, [], sel.unaffected, [], args, shard_info
             )
             return Outcome(f"nothing to run in this shard; reports: {out}")
     if args.cache_status:
-        from helpers.ops.testing import cache_status
-
         return cache_status.run(sel, args.stage, lists, args.pytest_opts, args.allow_stale)
+    ran = _run_selected(sel, args, lists, run_id, shard_info)
+    # A shard's or --exact's success is not the whole selection's.
+    whole = ran.code == EXIT_OK and shard is None and not args.exact
+    note = bookmarks.record_success(sel.root, key, args.changed_since) if whole else None
+    return Outcome.of([ran.text, note], ran.code) if note else ran
+
+
+def _warn_untested(untested: Sequence[str]) -> None:
+    """Tests outside every runnable dir: no run covers them; say how to give them one."""
+    if not untested:
+        return
+    shown = ", ".join(untested[:5]) + (" ..." if len(untested) > 5 else "")
+    fix = f"invoke create_runnable_dir {shlex.quote(untested[0])}"
+    events.warning(
+        f"no run covers the tests of {shown}: not inside a runnable dir; `{fix}` "
+        "gives a package its own image and run"
+    )
+
+
+def _changed(sel: Selection, since: str, key: str) -> Selection:
+    """The selection narrowed to the dirs `--changed-since` affects, said on stdout."""
+    sel = selection.narrow(sel, since, key)
+    n_dirs = len(sel.dirs) + len(sel.unaffected)
+    events.data(f"--changed-since {since}: {len(sel.dirs)} of {report.dirs(n_dirs)} affected")
+    return sel
+
+
+def _sharded(
+    sel: Selection, shard: shards.Shard, durations: Optional[Mapping[str, float]]
+) -> tuple[Selection, dict[str, object]]:
+    """The selection narrowed to the shard's dirs, said on stdout; the shard for the report."""
+    n_dirs = len(sel.dirs)
+    sel = shards.narrow(sel, shard, durations)
+    events.data(f"--shard {shard.label}: {len(sel.dirs)} of {report.dirs(n_dirs)}")
+    return sel, {"shard": shard.as_json(sel.dirs)}
+
+
+def _run_selected(
+    sel: Selection,
+    args: Options,
+    lists: list[str],
+    run_id: str,
+    shard_info: Optional[dict[str, object]],
+) -> Outcome:
+    """The selected dirs prepared, run (or served from the cache), recorded and reported."""
     survey = cache_run.survey_or_none(sel.root, lookup=not args.no_cache)
     prepared = _prepare(sel, args, lists, run_id, survey)
     runs, skipped = prepared.runs, prepared.skipped
@@ -365,17 +421,25 @@ def run(args: Options, cwd: Path) -> Outcome:
     out_dir = _write_reports(sel.root, run_id, code, results, not_run, runs, args, shard_info)
     record.record_if_ran(sel.root, run_id, runs, lists)
     reruns.note_quarantine(sel.root, runs)
+    rows = [(d, SAID_ABOVE if w in shared else w) for d, w in not_run]
+    return Outcome.of(_summary(results, rows, code, out_dir), code)
+
+
+def _summary(
+    results: Sequence[parallel.DirResult],
+    not_run: Sequence[tuple[str, str]],
+    code: int,
+    out_dir: Path,
+) -> list[str]:
+    """The table, the totals and where the reports are; a run of no tests said to fail."""
     total = report.totals(results)
     lines = [
-        report.table(results, [(d, SAID_ABOVE if w in shared else w) for d, w in not_run]),
+        report.table(results, not_run),
         f"\n{total.describe()} in {report.dirs(len(results))}; reports: {out_dir}",
     ]
     if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
         lines.append("no tests ran: that is a failure (pass --allow-no-tests if expected)")
-    # A shard's or --exact's success is not the whole selection's.
-    whole = code == EXIT_OK and shard is None and not args.exact
-    note = bookmarks.record_success(sel.root, key, args.changed_since) if whole else None
-    return Outcome.of([*lines, note] if note else lines, code)
+    return lines
 
 
 def _drive(
@@ -383,8 +447,6 @@ def _drive(
 ) -> Optional[list[parallel.DirResult]]:
     """Run the dirs, showing each as it starts and ends (one dir, or -v: its output live);
     None when interrupted."""
-    from helpers.ops.testing import live
-
     stream = len(runs) == 1 or args.verbose  # else each dir's output waits for its end
     drv = parallel.Driver(run_id, args.jobs, live.View(events.emit, stream), live=stream)
     try:
@@ -412,9 +474,6 @@ def prefetch_for_dirs(
     root: Path, dirs: Sequence[str], stage: str, warm: bool
 ) -> prefetch.Prefetched:
     """The look-ups a run over `dirs` will make: local images, their base, warm containers."""
-    from helpers.errors import UserError
-    from helpers.model import config, images, project
-    from helpers.ops.images import choice
     from helpers.ops.run import warm as warm_mod
 
     runner = prefetch.Prefetched()

@@ -9,6 +9,7 @@ from typing import Any, Optional
 from helpers import tables
 from helpers.model.junit import Counts
 from helpers.ops.testing.parallel import DirResult, Event, Output, Started
+from helpers.ops.testing.shards import REPORT_FORMAT
 
 HEADERS = ("dir", "image", "passed", "failed", "skipped", "errors", "flaky", "seconds")
 CACHED = "cached"  # the status column, shown when the result cache served a dir
@@ -93,8 +94,6 @@ def to_json(
     extra: Optional[Mapping[str, Any]] = None,
 ) -> str:
     """The JSON report; `extra` adds keys (a shard's identity, a merge's sources)."""
-    from helpers.ops.testing.shards import REPORT_FORMAT
-
     dirs = []
     for r in results:
         c = r.counts or Counts()

@@ -12,10 +12,11 @@ from typing import Optional
 from helpers import events, tables
 from helpers.effects import commands
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from helpers.model import config, hints, junit, project, testlists
+from helpers.model import config, hints, junit, project, testlists, workspace
 from helpers.ops.images import choice
 from helpers.ops.run import inventory, services
-from helpers.ops.testing import cache_results, parallel, record, reruns, testplan
+from helpers.ops.testing import cache_results, parallel, record, report, reruns, selection, testplan
+from helpers.ops.workspace import bookmarks
 from helpers.outcome import Outcome
 
 PYTEST_USAGE_ERROR = testlists.PYTEST_USAGE_ERROR
@@ -183,8 +184,6 @@ def _verdict(
 
 def flaky_lines(run: testplan.DirRun) -> list[str]:
     """A line per flaky and per quarantined test of the run, from the plugin's record."""
-    from helpers.ops.testing import report
-
     return report.dir_notes(run.rel_dir, *reruns.read(run.report_dir))
 
 
@@ -228,9 +227,6 @@ class RunRequest:
 
 
 def run_tests(req: RunRequest) -> Outcome:
-    from helpers.ops.testing import selection
-    from helpers.ops.workspace import bookmarks
-
     lists = testlists.parse_lists(req.test_list)
     target = project.target(req.dir)
     key = bookmarks.selection("run_tests", target.rel_dir, lists)
@@ -270,7 +266,6 @@ def _last_failures(
     dir_flag: Optional[str],
 ) -> tuple[project.Target, list[tuple[record.LastDir, list[str]]]]:
     cwd = Path.cwd().resolve()
-    from helpers.model import workspace
 
     root = workspace.find_repo_root(cwd)
     wanted = workspace.resolve_dir(root, cwd, dir_flag) if dir_flag else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import os
 import secrets
 import sys
@@ -86,8 +87,6 @@ def new_run_id() -> str:
 
 def run_token(run_id: str, rel_dir: str) -> str:
     """A container name's token, derived from the run: plans stay free of randomness."""
-    import hashlib
-
     return f"{run_id.rsplit('-', 1)[-1]}-{hashlib.sha1(rel_dir.encode()).hexdigest()[:8]}"
 
 

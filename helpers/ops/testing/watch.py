@@ -28,9 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import events, tables
+from helpers.effects import signals
 from helpers.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
-from helpers.model import config, project, testlists, units, workspace
-from helpers.ops.images import choice
+from helpers.model import config, graph, project, testlists, units, workspace
+from helpers.ops.images import choice, depunits, install_inputs, source
+from helpers.ops.run import warm
 from helpers.ops.testing import record, single, testplan
 from helpers.outcome import Outcome
 
@@ -55,8 +57,6 @@ class Session:
 def _image_inputs(target: project.Target) -> frozenset[Path]:
     """Host paths of the dir's install inputs (see `install_inputs`), its config files and
     extra CA certificates: a change to any of them can make the image stale."""
-    from helpers.ops.images import install_inputs, source
-
     src = source.read(target, units.load(target.root), every_file=False)
     ctx = src.context
     names = install_inputs.selected(ctx, src.dockerfile_text)
@@ -69,8 +69,6 @@ def _image_inputs(target: project.Target) -> frozenset[Path]:
 
 def _roots(target: project.Target) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
     """The dir and every unit it depends on; the nested runnable dirs that are not."""
-    from helpers.model import graph
-
     ws = units.load(target.root)
     reach = graph.closure(ws.deps, [target.rel_dir]) if target.rel_dir in ws.units else set()
     mine = sorted({target.rel_dir, *reach})
@@ -97,7 +95,6 @@ def _where(target: project.Target, req: single.RunRequest) -> single.Where:
     the reruns exec into it."""
     if req.no_docker:
         return single.Where(None)
-    from helpers.ops.run import warm
 
     policy = choice.Policy(req.if_missing, req.allow_stale, quiet_build=True)
     chosen = choice.choose(target, req.stage, req.version, policy).said()
@@ -217,8 +214,6 @@ def _reload(session: Session) -> config.Config:
 
 
 def _is_manifest(path: Path) -> bool:
-    from helpers.ops.images import depunits
-
     return depunits.is_manifest(path.name)
 
 
@@ -263,9 +258,6 @@ def _in_submodule(path: Path, roots: Sequence[Path]) -> bool:
 
 
 def _stop(sessions: Sequence[Session]) -> None:
-    from helpers.effects import signals
-    from helpers.ops.run import warm
-
     signals.ignore_stop_signals()
     for s in sessions:
         if s.where.warm:

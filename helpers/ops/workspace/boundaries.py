@@ -193,47 +193,63 @@ def check(
     findings: list[Finding] = []
     problems: list[str] = []
     read = 0
-    root = str(ws.root)
     for file in files:
-        if not file.endswith(".py"):
-            continue
-        unit = ws.owner(file)
+        unit = ws.owner(file) if file.endswith(".py") else None
         if unit is None or (wanted is not None and unit not in wanted):
             continue
         read += 1
-        try:
-            with open(os.path.join(root, file), "rb") as handle:
-                source = handle.read()
-        except FileNotFoundError:
-            continue  # deleted in the work tree
-        except OSError as exc:
-            problems.append(f"{file}: cannot read it ({exc}); check the file")
-            continue
-        try:
-            with warnings.catch_warnings():  # `"\d"` in a string: not ours to warn about
-                warnings.simplefilter("ignore")
-                tree = ast.parse(source, filename=file)
-        except (SyntaxError, ValueError) as exc:
-            line = getattr(exc, "lineno", None) or 1
-            msg = getattr(exc, "msg", None) or str(exc)
-            problems.append(f"{file}:{line}: does not parse as Python ({msg}); fix the syntax")
-            continue
-        declared = set(ws.deps.get(unit, ()))
-        for line, module in _imports(tree, pkgs.modules):
-            hit = pkgs.owner(module, unit)
-            if hit is None or hit[1] == unit:
-                continue
-            package, target = hit
-            if target not in declared and ws.within.get(target) != unit:
-                project = ws.units[target].project
-                findings.append(
-                    Finding(file, line, unit, target, module, UNDECLARED, project=project)
-                )
-            pubs = tuple(public.get(target, ()))
-            if not _is_public(module, package, pubs):
-                allowed = tuple(f"{package}.{p}" for p in pubs)
-                findings.append(Finding(file, line, unit, target, module, INTERNAL, allowed))
+        tree = _parse(str(ws.root), file, problems)
+        if tree is not None:
+            findings += _findings(ws, pkgs, public, file, unit, tree)
     return Report(tuple(findings), tuple(problems), read)
+
+
+def _parse(root: str, file: str, problems: list[str]) -> Optional[ast.Module]:
+    """The file's syntax tree; None when it is gone, or cannot be read or parsed (then a
+    problem line is added)."""
+    try:
+        with open(os.path.join(root, file), "rb") as handle:
+            source = handle.read()
+    except FileNotFoundError:
+        return None  # deleted in the work tree
+    except OSError as exc:
+        problems.append(f"{file}: cannot read it ({exc}); check the file")
+        return None
+    try:
+        with warnings.catch_warnings():  # `"\d"` in a string: not ours to warn about
+            warnings.simplefilter("ignore")
+            return ast.parse(source, filename=file)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None) or 1
+        msg = getattr(exc, "msg", None) or str(exc)
+        problems.append(f"{file}:{line}: does not parse as Python ({msg}); fix the syntax")
+        return None
+
+
+def _findings(
+    ws: units.Workspace,
+    pkgs: Packages,
+    public: Mapping[str, Sequence[str]],
+    file: str,
+    unit: str,
+    tree: ast.Module,
+) -> list[Finding]:
+    """The file's imports of other units that are undeclared or reach internal modules."""
+    declared = set(ws.deps.get(unit, ()))
+    found: list[Finding] = []
+    for line, module in _imports(tree, pkgs.modules):
+        hit = pkgs.owner(module, unit)
+        if hit is None or hit[1] == unit:
+            continue
+        package, target = hit
+        if target not in declared and ws.within.get(target) != unit:
+            project = ws.units[target].project
+            found.append(Finding(file, line, unit, target, module, UNDECLARED, project=project))
+        pubs = tuple(public.get(target, ()))
+        if not _is_public(module, package, pubs):
+            allowed = tuple(f"{package}.{p}" for p in pubs)
+            found.append(Finding(file, line, unit, target, module, INTERNAL, allowed))
+    return found
 
 
 def render(report: Report) -> str:

@@ -16,6 +16,7 @@ that cannot be asked counts as released: the reminder stays).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence, Set
@@ -231,8 +232,6 @@ def compute(
 
 def with_stale_images(cs: ChangeSet, stale: Sequence[str]) -> ChangeSet:
     """Add the dirs whose local image was built from other inputs to the rebuilds."""
-    import dataclasses
-
     return dataclasses.replace(cs, rebuild=_order({*cs.rebuild, *stale}))
 
 

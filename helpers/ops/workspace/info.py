@@ -7,18 +7,14 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from helpers import tables
 from helpers.effects import commands, git
 from helpers.errors import UserError
-from helpers.model import changelog, config, units
+from helpers.model import changelog, config, units, workspace
 from helpers.model.workspace import is_under
-from helpers.ops.workspace import bookmarks, changes
-
-if TYPE_CHECKING:
-    pass
-from helpers.ops.workspace import loader
+from helpers.ops.workspace import bookmarks, changes, loader
 
 CHANGED = "*"
 AFFECTED = "(*)"
@@ -129,8 +125,6 @@ def _info_base(
 def named_dockerfile_missing(ws: units.Workspace) -> list[str]:
     """Dirs with a changelog whose `dockerfile` key names no file: not runnable, said so
     (else the root, or a package dir, would silently drop out of the table)."""
-    from helpers.model import workspace
-
     out = []
     for rel in ["."] + [u for u, unit in ws.units.items() if unit.kind == units.PACKAGE]:
         path = ws.root / rel

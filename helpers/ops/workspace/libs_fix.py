@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.effects import fsutil
 from helpers.errors import UserError
 from helpers.model import pyprojects, units
 from helpers.ops.workspace import libs_collect
@@ -97,8 +98,6 @@ def new_texts(root: Path, changes: Sequence[Change]) -> dict[str, str]:
 
 def apply(root: Path, changes: Sequence[Change]) -> list[str]:
     """Write the pinned specifiers; one line per rewritten declaration (what changed)."""
-    from helpers.effects import fsutil
-
     texts = new_texts(root, changes)
     read_only = [file for file in texts if not fsutil.writable(root / file)]
     if read_only:

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -41,33 +41,27 @@ class Recorded:
         self.started.clear()
 
 
+def _shown(path: Any) -> str:
+    return f"fd {path}" if isinstance(path, int) else os.fsdecode(path)
+
+
+def _noting(rec: Recorded, into: list[str], real: Callable[..., Any]) -> Callable[..., Any]:
+    """`real`, its first argument (a path, "." by default) noted in `into` while recording."""
+
+    def patched(path: Any = ".", *args: Any, **kwargs: Any) -> Any:
+        if rec.on:
+            into.append(_shown(path))
+        return real(path, *args, **kwargs)
+
+    return patched
+
+
 @pytest.fixture()
 def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorded]:
     """Patch the ways Python opens a file, lists a dir or starts a process; record each."""
     rec = Recorded()
-    real_open, real_os_open = io.open, os.open
-    real_scandir, real_listdir = os.scandir, os.listdir
+    opening = _noting(rec, rec.opened, io.open)
     real_popen_init = subprocess.Popen.__init__
-
-    def opening(file: Any, *args: Any, **kwargs: Any) -> Any:
-        if rec.on:
-            rec.opened.append(os.fsdecode(file) if not isinstance(file, int) else f"fd {file}")
-        return real_open(file, *args, **kwargs)
-
-    def os_opening(path: Any, *args: Any, **kwargs: Any) -> int:
-        if rec.on:
-            rec.opened.append(os.fsdecode(path))
-        return real_os_open(path, *args, **kwargs)
-
-    def scanning(path: Any = ".") -> Any:
-        if rec.on:
-            rec.listed.append(os.fsdecode(path))
-        return real_scandir(path)
-
-    def listing(path: Any = ".") -> list[Any]:
-        if rec.on:
-            rec.listed.append(os.fsdecode(path))
-        return real_listdir(path)
 
     def starting(self: subprocess.Popen[Any], args: Any, *more: Any, **kwargs: Any) -> None:
         if rec.on:
@@ -77,9 +71,9 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorded]:
     for target, name, patched in (
         (builtins, "open", opening),
         (io, "open", opening),
-        (os, "open", os_opening),
-        (os, "scandir", scanning),
-        (os, "listdir", listing),
+        (os, "open", _noting(rec, rec.opened, os.open)),
+        (os, "scandir", _noting(rec, rec.listed, os.scandir)),
+        (os, "listdir", _noting(rec, rec.listed, os.listdir)),
         (subprocess.Popen, "__init__", starting),
     ):
         monkeypatch.setattr(target, name, patched)
