@@ -17,7 +17,13 @@ from tests.integration.test_main_pytest import containers_of
 
 pytestmark = pytest.mark.integration
 
-LONG = "import time\n\ndef test_long():\n    time.sleep(120)\n"
+# It marks when it runs: pytest has imported and collected by then (a signal during pytest's
+# own start-up ends it with the interpreter's KeyboardInterrupt traceback, not ours).
+STARTED = "test_long.started"
+LONG = (
+    "import pathlib, time\n\ndef test_long():\n"
+    f"    pathlib.Path({STARTED!r}).write_text('')\n    time.sleep(120)\n"
+)
 FAILING = "def test_ok():\n    pass\n\ndef test_bad():\n    assert 0, 'the real failure'\n"
 MAIN_PYTEST = "helpers_root/dev_scripts/main_pytest.py"
 
@@ -43,6 +49,9 @@ def _start_in_own_session(client: Client, argv: list[str]) -> subprocess.Popen[s
 
 
 def _pytest_running(client: Client) -> bool:
+    """The long test runs, in one of the client's containers."""
+    if not (client.root / STARTED).exists():
+        return False
     for cid in containers_of(client):
         top = subprocess.run(["docker", "top", cid], capture_output=True, text=True)
         if "pytest" in top.stdout:
