@@ -18,6 +18,11 @@ class Target:
     rel_dir: str
     cfg: config.Config
 
+    @classmethod
+    def load(cls, root: Path, rel_dir: str) -> Target:
+        """The runnable dir `rel_dir` of the repo at `root`, with its config read."""
+        return cls(root, rel_dir, config.load(root, rel_dir))
+
     @property
     def path(self) -> Path:
         return self.root if self.rel_dir == "." else self.root / self.rel_dir
@@ -49,7 +54,7 @@ def target(dir_flag: Optional[str] = None, cwd: Optional[Path] = None) -> Target
     cwd = (cwd or Path.cwd()).resolve()
     root = workspace.find_repo_root(cwd)
     rel = workspace.resolve_dir(root, cwd, dir_flag)
-    return Target(root, rel, config.load(root, rel))
+    return Target.load(root, rel)
 
 
 MOUNT = "/app"

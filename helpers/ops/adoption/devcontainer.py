@@ -189,7 +189,7 @@ def _json(value: object, indent: str = "  ") -> str:
 
 def render(client: sync.Client, rel_dir: str) -> str:
     """The dir's devcontainer.json, from the template and the dir's config."""
-    target = project.Target(client.root, rel_dir, config.load(client.root, rel_dir))
+    target = project.Target.load(client.root, rel_dir)
     s = settings(target)
     init = [
         "bash",
@@ -402,7 +402,7 @@ def prepare(cwd: Path, rel_dir: str, runner: commands.Runner = commands.run) -> 
 
     root = workspace.find_repo_root(cwd)
     rel = workspace.resolve_dir(root, root, rel_dir)
-    target = project.Target(root, rel, config.load(root, rel))
+    target = project.Target.load(root, rel)
     chosen = choice.choose(target, "local", None, choice.Policy("build", quiet_build=True)).said()
     env_path = root / state_dir(rel) / "env"
     env_path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from typing import Optional
 from helpers import tables
 from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
-from helpers.model import config, images, project, units
+from helpers.model import images, project, units
 from helpers.ops.images import build_context, depunits, install_inputs, source
 
 SHOWN = 3
@@ -113,7 +113,7 @@ def stale_local(
     """Dirs whose local image exists and was built from other inputs; () with no engine.
     `ws`: the workspace the command read (else read here, once for all dirs)."""
     user = images.user_name()
-    targets = [project.Target(root, d, config.load(root, d)) for d in dirs]
+    targets = [project.Target.load(root, d) for d in dirs]
     refs = {t.rel_dir: images.ref(t.cfg, "local", t.version, user) for t in targets}
     try:
         found = engine.inspect_images(list(refs.values()), runner)

@@ -149,7 +149,7 @@ def repo_targets(root: Path, runner: commands.Runner = commands.run) -> list[pro
     """Every runnable dir of the repo with its config."""
     ignore = config.load(root, ".").ignore_dirs
     rels = workspace.runnable_in_work_tree(root, workspace.list_files(root, runner), ignore)
-    return [project.Target(root, rel, config.load(root, rel)) for rel in rels]
+    return [project.Target.load(root, rel) for rel in rels]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from helpers import events
 from helpers.effects import commands, digestcache, engine
 from helpers.errors import UserError
-from helpers.model import config, images, project, workspace
+from helpers.model import images, project, workspace
 from helpers.model.services import Service
 from helpers.ops.images import build, build_context, cacerts, depunits, dockerfile, install_inputs
 from helpers.ops.run.services import LABEL_SERVICE, Resolved
@@ -39,7 +39,7 @@ def _declaring(target: project.Target, svc: Service) -> project.Target:
     """The dir whose repo_config.yaml declares the service, with its own config."""
     if svc.context_dir == target.rel_dir:
         return target
-    return project.Target(target.root, svc.context_dir, config.load(target.root, svc.context_dir))
+    return project.Target.load(target.root, svc.context_dir)
 
 
 def service_ref(decl: project.Target, svc: Service) -> str:

@@ -16,7 +16,7 @@ from typing import Optional, Union
 
 from helpers.effects import commands, engine
 from helpers.errors import EXIT_FAILED, EXIT_OK, UserError
-from helpers.model import config, images, project
+from helpers.model import images, project
 from helpers.ops.images import build, choice, freshness, image_cache
 from helpers.ops.testing import cache_run
 from helpers.ops.testing.selection import Selection
@@ -75,7 +75,7 @@ def run(
     s = cache_run.survey_or_none(sel.root)
 
     def each(rel: str) -> tuple[bool, str]:
-        target = project.Target(sel.root, rel, config.load(sel.root, rel))
+        target = project.Target.load(sel.root, rel)
         return one_line(s, target, stage, lists, pytest_opts, allow_stale)
 
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 from helpers import events
 from helpers.effects import commands, engine, fsutil, prefetch, signals
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
-from helpers.model import config, images, junit, project, testlists, units, workspace
+from helpers.model import images, junit, project, testlists, units, workspace
 from helpers.ops.images import build, choice
 from helpers.ops.run import services, warm
 from helpers.ops.testing import (
@@ -137,7 +137,7 @@ class _DirPrep:
 
     def one(self, rel: str) -> tuple[str, object]:
         """The dir's kind of result ("cached", "run", "broken", "skipped") and its payload."""
-        target = project.Target(self.sel.root, rel, config.load(self.sel.root, rel))
+        target = project.Target.load(self.sel.root, rel)
         try:
             return self._cached_or_planned(target)
         except build.BuildFailedError as err:
@@ -482,7 +482,7 @@ def prefetch_for_dirs(
         user = images.user_name()
         for rel in dirs:
             try:
-                target = project.Target(root, rel, config.load(root, rel))
+                target = project.Target.load(root, rel)
                 refs.update((choice.chosen_ref(target, stage, None, user), target.cfg.base_image))
             except UserError:
                 continue  # the dir's own preparation says what is wrong with it

@@ -12,7 +12,7 @@ from typing import Optional
 from helpers import events, tables
 from helpers.effects import commands
 from helpers.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from helpers.model import config, hints, junit, project, testlists, workspace
+from helpers.model import hints, junit, project, testlists, workspace
 from helpers.ops.images import choice
 from helpers.ops.run import inventory, services
 from helpers.ops.testing import cache_results, parallel, record, report, reruns, selection, testplan
@@ -271,7 +271,7 @@ def _last_failures(
     wanted = workspace.resolve_dir(root, cwd, dir_flag) if dir_flag else None
     failing = [(d, d.failed()) for d in record.load_last(root) if wanted in (None, d.dir)]
     failing = [(d, ids) for d, ids in failing if ids]
-    return project.Target(root, ".", config.load(root, ".")), failing
+    return project.Target.load(root, "."), failing
 
 
 def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> Outcome:
@@ -281,7 +281,7 @@ def pytest_failed(dir_flag: Optional[str], pytest_opts: str) -> Outcome:
         return Outcome("the last run had no failures: nothing to rerun")
     worst = EXIT_OK
     for last, node_ids in failing:
-        target = project.Target(anchor.root, last.dir, config.load(anchor.root, last.dir))
+        target = project.Target.load(anchor.root, last.dir)
         run_id = testplan.new_run_id()
         host = last.image == "host"
         image = None if host else last.image

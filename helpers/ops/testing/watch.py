@@ -317,7 +317,7 @@ def watch_dirs(root: Path, dirs: Sequence[str], req: single.RunRequest) -> Outco
     sessions = []
     try:
         for rel in dirs:
-            target = project.Target(root, rel, config.load(root, rel))
+            target = project.Target.load(root, rel)
             sessions.append(start(target, req))
     except KeyboardInterrupt:
         _stop(sessions)
