@@ -37,6 +37,34 @@ class BuildPlan:
     notes: tuple[str, ...] = ()  # said once when it builds (a setting with no effect)
 
 
+def new_plan(
+    ref: str,
+    context: build_context.Context,
+    args: Mapping[str, str],
+    labels: Mapping[str, str],
+    *,
+    inputs_hash: str,
+    reason: str,
+    version: str = "",
+    up_to_date: bool = False,
+    platform: Optional[str] = None,
+    no_cache: bool = False,
+    label_flags: Optional[Mapping[str, str]] = None,
+    notes: tuple[str, ...] = (),
+) -> BuildPlan:
+    """The one way a build plan is made (a dir's image, a prod image, a service's): its
+    `docker build` argv derived from the rest. `label_flags`: the labels given as --label
+    (default: all of them; a generated recipe carries its own in a LABEL step)."""
+    flags = labels if label_flags is None else label_flags
+    argv = build_argv(
+        ref, args, flags, platform=platform, no_cache=no_cache, dockerfile=context.dockerfile
+    )
+    return BuildPlan(
+        ref, version, inputs_hash, context, argv, up_to_date, reason, labels, args,
+        platform, no_cache, notes,
+    )  # fmt: skip
+
+
 def with_revision(p: BuildPlan, revision: str) -> BuildPlan:
     """The plan with the git revision label filled in (asked of git only when building)."""
     labels = {**p.labels, images.LABEL_REVISION: revision}
@@ -143,18 +171,10 @@ def plan(
         else "inputs changed"
     )
     labels = _labels(target, req, src, settings, digest)
-    argv = build_argv(
-        ref,
-        args,
-        labels,
-        platform=req.platform,
-        no_cache=req.no_cache,
-        dockerfile=target.dockerfile,
-    )
-    notes = tuple(dockerfile.base_notes(target, src.dockerfile_text))
-    return BuildPlan(
-        ref, version, digest, src.context, argv, up_to_date, reason, labels, args,
-        req.platform, req.no_cache, notes,
+    return new_plan(
+        ref, src.context, args, labels, inputs_hash=digest, reason=reason, version=version,
+        up_to_date=up_to_date, platform=req.platform, no_cache=req.no_cache,
+        notes=tuple(dockerfile.base_notes(target, src.dockerfile_text)),
     )  # fmt: skip
 
 

@@ -209,22 +209,10 @@ def plan(
         recipe = ctx.injected[GENERATED].decode() + label_line(labels)
         ctx = dataclasses.replace(ctx, injected={**ctx.injected, GENERATED: recipe.encode()})
         flags = {}
-    argv = build.build_argv(
-        ref, args, flags, platform=platform, no_cache=False, dockerfile=ctx.dockerfile
-    )
-    return build.BuildPlan(
-        ref=ref,
-        version=target.version,
-        inputs_hash=digest,
-        context=ctx,
-        argv=argv,
-        up_to_date=up_to_date,
-        reason=reason,
-        labels=labels,
-        args=args,
-        platform=platform,
-        no_cache=False,
-    )
+    return build.new_plan(
+        ref, ctx, args, labels, inputs_hash=digest, reason=reason, version=target.version,
+        up_to_date=up_to_date, platform=platform, label_flags=flags,
+    )  # fmt: skip
 
 
 def _settings(req: ProdRequest, src: ProdSource) -> dict[str, str]:

@@ -144,22 +144,8 @@ def _run_build(
     svc: Service,
     runner: commands.Runner,
 ) -> None:
-    argv = build.build_argv(
-        ref, args, labels, platform=None, no_cache=False, dockerfile=ctx.dockerfile
-    )
-    plan = build.BuildPlan(
-        ref=ref,
-        version="",
-        inputs_hash=labels[images.LABEL_INPUTS],
-        context=ctx,
-        argv=argv,
-        up_to_date=False,
-        reason=f"service {svc.name}",
-        labels=labels,
-        args=args,
-        platform=None,
-        no_cache=False,
-    )
+    digest = labels[images.LABEL_INPUTS]
+    plan = build.new_plan(ref, ctx, args, labels, inputs_hash=digest, reason=f"service {svc.name}")
     build.execute(plan, runner, quiet=True)
 
 
