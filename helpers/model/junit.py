@@ -86,6 +86,11 @@ def combine(named: Sequence[tuple[str, Path]]) -> str:
                 case.set("classname", f"{name}.{case.get('classname', '')}".strip("."))
             out.append(suite)
         total += counts(ET.tostring(root, encoding="unicode"))
+    return with_totals(out, total)
+
+
+def with_totals(out: ET.Element, total: Counts) -> str:
+    """The <testsuites> document with its totals set (what CI report readers show first)."""
     out.set("tests", str(total.total))
     out.set("failures", str(total.failed))
     out.set("errors", str(total.errors))

@@ -169,14 +169,7 @@ def combine_junit(paths: Sequence[Path]) -> str:
             ) from None
         suites = [root] if root.tag == "testsuite" else list(root.findall("testsuite"))
         out.extend(suites)
-    text = ET.tostring(out, encoding="unicode")
-    total = junit.counts(text)
-    out.set("tests", str(total.total))
-    out.set("failures", str(total.failed))
-    out.set("errors", str(total.errors))
-    out.set("skipped", str(total.skipped))
-    out.set("time", f"{total.seconds:.3f}")
-    return ET.tostring(out, encoding="unicode", xml_declaration=True)
+    return junit.with_totals(out, junit.counts(ET.tostring(out, encoding="unicode")))
 
 
 def exit_code(parts: Sequence[Part], missing: Sequence[str]) -> int:
