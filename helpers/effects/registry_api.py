@@ -21,7 +21,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from helpers.effects import commands
 from helpers.errors import UserError
@@ -178,15 +178,47 @@ def is_down(host: str) -> bool:
 # ---------------------------------------------------------------- HTTP
 
 
+Reply = tuple[int, Mapping[str, str], bytes]  # status, headers, body
+# One HTTP exchange: (method, url, body, headers, timeout) -> the reply; an answer with
+# any status (4xx, 5xx) is a reply; a host that does not answer raises OSError.
+Send = Callable[[str, str, Optional[bytes], Mapping[str, str], float], Reply]
+
+
+def http_send(
+    method: str, url: str, body: Optional[bytes], headers: Mapping[str, str], timeout: float
+) -> Reply:
+    """The real transport: urllib (lazy: http.client and ssl cost ~40 ms; most runs ask
+    nothing of a registry)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, method=method)
+    for key, value in headers.items():
+        request.add_header(key, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+    except urllib.error.URLError as err:
+        raise OSError(str(err.reason)) from None
+
+
 class Client:
-    """One registry host; remembers the token its auth challenge gave."""
+    """One registry host; remembers the token its auth challenge gave. `send` is the HTTP
+    transport (a test hands in a fake registry)."""
 
     def __init__(
-        self, host: str, runner: commands.Runner = commands.run, timeout: float = TIMEOUT
+        self,
+        host: str,
+        runner: commands.Runner = commands.run,
+        timeout: float = TIMEOUT,
+        send: Send = http_send,
     ) -> None:
         self.host = host
         self.runner = runner
         self.timeout = timeout
+        self.send = send
         self._auth: Optional[str] = None
 
     def _login_error(self, what: str) -> UserError:
@@ -196,9 +228,7 @@ class Client:
         )
 
     def _token(self, challenge: str, repo: str) -> Optional[str]:
-        import urllib.error
         import urllib.parse
-        import urllib.request
 
         kind, _, params = challenge.partition(" ")
         creds = credentials(self.host, self.runner)
@@ -210,16 +240,17 @@ class Client:
         if "realm" not in fields:
             return None
         query = {"service": fields.get("service", ""), "scope": f"repository:{repo}:pull,push"}
-        request = urllib.request.Request(f"{fields['realm']}?{urllib.parse.urlencode(query)}")
+        headers: dict[str, str] = {}
         if creds is not None:
             basic = base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
-            request.add_header("Authorization", f"Basic {basic}")
+            headers["Authorization"] = f"Basic {basic}"
+        url = f"{fields['realm']}?{urllib.parse.urlencode(query)}"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                data = json.loads(response.read())
-        except (urllib.error.URLError, OSError, ValueError):
+            status, _, body = self.send("GET", url, None, headers, self.timeout)
+            data = json.loads(body) if status == 200 else {}
+        except (OSError, ValueError):
             return None
-        token = data.get("token") or data.get("access_token")
+        token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
         return f"Bearer {token}" if token else None
 
     def request(
@@ -231,38 +262,31 @@ class Client:
         body: Optional[bytes] = None,
         headers: Optional[Mapping[str, str]] = None,
         url: Optional[str] = None,
-    ) -> tuple[int, Mapping[str, str], bytes]:
+    ) -> Reply:
         """Status, headers and body; 404 is an answer, not an error. `url`: an absolute URL
         the registry handed out (a blob upload's Location) instead of `/v2/<repo>/<path>`."""
-        import urllib.error  # lazy: http.client and ssl cost ~40 ms; most runs ask nothing
-        import urllib.request
-
         url = url or f"{base_url(self.host)}/v2/{repo}/{path}"
         for attempt in (1, 2):
-            request = urllib.request.Request(url, data=body, method=method)
-            for key, value in (headers or {}).items():
-                request.add_header(key, value)
+            sent = dict(headers or {})
             if self._auth:
-                request.add_header("Authorization", self._auth)
+                sent["Authorization"] = self._auth
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.status, dict(response.headers), response.read()
-            except urllib.error.HTTPError as err:
-                if err.code == 401 and attempt == 1:
-                    self._auth = self._token(err.headers.get("WWW-Authenticate", ""), repo)
-                    if self._auth:
-                        continue
-                if err.code in (401, 403):
-                    raise self._login_error(f"{method} {repo}") from None
-                return err.code, dict(err.headers), err.read()
-            except (urllib.error.URLError, OSError) as err:
-                reason = getattr(err, "reason", err)
+                status, got, data = self.send(method, url, body, sent, self.timeout)
+            except OSError as err:
                 raise UserError(
-                    f"registry {self.host} is unreachable ({reason}): check the registry "
+                    f"registry {self.host} is unreachable ({err}): check the registry "
                     "setting (`invoke print_setup` shows its value and where it comes from), "
                     "that the registry runs (local: dev_scripts/engine/bootstrap.sh "
                     "--registry) and the network"
                 ) from None
+            if status == 401 and attempt == 1:
+                challenge = {k.lower(): v for k, v in got.items()}.get("www-authenticate", "")
+                self._auth = self._token(challenge, repo)
+                if self._auth:
+                    continue
+            if status in (401, 403):
+                raise self._login_error(f"{method} {repo}")
+            return status, got, data
         raise AssertionError("unreachable")  # pragma: no cover
 
     def manifest(self, name: Name) -> Optional[Manifest]:
