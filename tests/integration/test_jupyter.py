@@ -59,9 +59,11 @@ def jupyter_base() -> str:
     return ref
 
 
-def status(url: str, token: str) -> int:
+def status(url: str, token: str, timeout: float = 30) -> int:
+    """The server's answer to /api/status; 0 when none came. Generous: with the suite's
+    workers building under qemu on two cores, a first answer took longer than 5 s."""
     try:
-        with urllib.request.urlopen(f"{url}api/status?token={token}", timeout=5) as resp:
+        with urllib.request.urlopen(f"{url}api/status?token={token}", timeout=timeout) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as err:
         return err.code
@@ -78,7 +80,7 @@ class Server:
     log: Path
 
     def ready(self) -> None:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         while status(self.base, self.token) != 200 and time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             time.sleep(0.3)
@@ -89,12 +91,16 @@ class Server:
         fmt = "{{.Names}} {{.Ports}}"
         published = docker("ps", "--filter", f"publish={self.port}", "--format", fmt).stdout
         lines = [self.log.read_text(), f"containers publishing {self.port}: {published!r}"]
+        try:  # the reason status() folds into 0
+            urllib.request.urlopen(f"{self.base}api/status?token={self.token}", timeout=30)
+        except Exception as exc:
+            lines.append(f"a try now: {exc!r}")
         ip_fmt = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{.MacAddress}} {{end}}"
         for name in published.split()[:1]:
             ip = docker("inspect", "--format", ip_fmt, name).stdout.split()
             lines.append(f"{name} at {ip}")
             if ip:
-                direct = status(f"http://{ip[0]}:{self.port}/", self.token)
+                direct = status(f"http://{ip[0]}:{self.port}/", self.token, timeout=5)
                 lines.append(f"direct {ip[0]}: {direct}")
             probe = (
                 "import urllib.request as u,sys;"
