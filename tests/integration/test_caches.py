@@ -126,6 +126,7 @@ def _remove_local_images(client: Client) -> None:
         subprocess.run(["docker", "rmi", "-f", *listed], capture_output=True)
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_a_second_machine_builds_and_tests_nothing(
     client_factory: ClientFactory,
     registry: str,  # noqa: F811

@@ -125,6 +125,7 @@ def _up_exec_and_check(
     assert (client.root / "data").stat().st_uid == uid  # a mount source made by the host
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_devcontainer_up_exec_pytest_host_user_env(repo: Client, devcontainer_cli: Path) -> None:
     wrote = repo.invoke("devcontainer", "--all-dirs")
     assert wrote.returncode == 0, wrote.stdout + wrote.stderr
@@ -165,6 +166,7 @@ def _traversable(path: Path) -> None:
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="runs the CLI as uid 1000 through setpriv")
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_devcontainer_as_uid_1000(repo: Client, devcontainer_cli: Path, tmp_path: Path) -> None:
     if subprocess.run(["getent", "passwd", "1000"], capture_output=True).returncode != 0:
         subprocess.run(["useradd", "--uid", "1000", "--no-create-home", "helpers1000"], check=True)

@@ -245,6 +245,7 @@ def test_two_runs_at_once_do_not_collide(client_factory: ClientFactory) -> None:
         }
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_run_tests_exit_codes_reruns_and_repro(client_factory: ClientFactory) -> None:
     client = client_factory(
         ".",
@@ -330,6 +331,7 @@ def test_reruns_work_for_nested_dirs_under_a_root_pytest_config(
     assert rerun.returncode == 1 and "infra: 0 passed, 1 failed" in rerun.stdout, rerun.stdout
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_changed_since_runs_exactly_the_affected_dirs(client_factory: ClientFactory) -> None:
     client = client_factory(
         ".",

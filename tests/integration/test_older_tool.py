@@ -43,6 +43,7 @@ def test_runs_in_the_venv_with_every_import_root():
 """
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_an_older_tool_dir_adopts_and_runs(client_factory: ClientFactory) -> None:
     client = client_factory(
         files={
@@ -84,6 +85,7 @@ def test_an_older_tool_dir_adopts_and_runs(client_factory: ClientFactory) -> Non
     assert kept.returncode != 0 and "devops/docker_run/entrypoint.sh" in kept.stderr
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_two_runs_at_once_in_a_fresh_checkout_share_the_warm_container(
     client_factory: ClientFactory,
 ) -> None:

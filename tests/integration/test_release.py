@@ -433,6 +433,7 @@ def test_bad_release_input_is_one_line_and_pushes_nothing(
     assert tags(repo) == []
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_changes_lists_an_image_built_from_a_reverted_edit(rclient: Client) -> None:
     write(rclient.root / "devops" / "requirements.txt", "six\n")
     rclient.commit("an input")

@@ -154,6 +154,7 @@ def test_a_signal_during_the_test_step_is_130_with_nothing_pushed_or_left(
 ARM64_SUFFIX = "-arm64"
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_multiarch_python_release_labels_each_platform_and_can_test_under_qemu(
     client_factory: ClientFactory,
     registry: str,  # noqa: F811

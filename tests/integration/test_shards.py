@@ -57,6 +57,7 @@ def _junit_tests(path: Path) -> int:
     return int(ET.parse(path).getroot().get("tests") or -1)
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_four_shards_merge_to_one_unsharded_run(client_factory: ClientFactory) -> None:
     client = client_factory(*DIRS, files=_files())
     out = client.root.parent / f"{client.name}-out"

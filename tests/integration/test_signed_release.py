@@ -159,6 +159,7 @@ def test_generated_key_pair_is_private_and_refuses_to_overwrite(
     assert "exists: a signing key is never overwritten" in again
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_signed_prod_release_verifies_and_every_tampering_is_exit_1(
     signed: tuple[Client, Path], tmp_path: Path
 ) -> None:

@@ -119,6 +119,7 @@ def test_watch_refuses_changed_since(client_factory: ClientFactory) -> None:
     assert result.returncode == 2 and "drop --changed-since" in result.stderr
 
 
+@pytest.mark.slow  # ~25-60 s alone: the fast list's 60 s time-out is too tight
 def test_main_pytest_watch_reruns_only_the_dir_a_change_is_in(
     client_factory: ClientFactory,
 ) -> None:
