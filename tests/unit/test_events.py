@@ -190,3 +190,26 @@ def test_a_dirs_end_is_a_typed_event_with_its_counts() -> None:
         1,
         2.5,
     )
+
+
+def test_a_dir_that_collected_no_tests_ends_as_no_tests_not_passed() -> None:
+    from helpers.model import junit
+    from helpers.ops.testing import live, parallel
+
+    empty = parallel.DirResult("proj", "img:1", parallel.PYTEST_NO_TESTS, junit.Counts(), 1.0, "")
+    fields = live.typed(parallel.Finished(empty)).fields()
+    assert (fields["code"], fields["status"]) == (5, "no tests")
+    ran = parallel.DirResult("lib", "img:2", 0, junit.Counts(passed=2), 1.0, "")
+    assert live.typed(parallel.Finished(ran)).fields()["status"] == "passed"
+
+
+def test_no_tests_advice_only_when_that_is_why_the_run_failed(tmp_path: Path) -> None:
+    from helpers.model import junit
+    from helpers.ops.testing import many, parallel
+
+    empty = parallel.DirResult("proj", "img:1", parallel.PYTEST_NO_TESTS, junit.Counts(), 1.0, "")
+    advice = "no tests ran: that is a failure (pass --allow-no-tests if expected)"
+    assert advice in many._summary([empty], [], 1, tmp_path)
+    assert advice not in many._summary([empty], [], 1, tmp_path, allow_none=True)
+    # dirs whose image did not build were not run: that is the failure, not missing tests
+    assert advice not in many._summary([], [("infra", "build failed")], 1, tmp_path)

@@ -30,7 +30,18 @@ def typed(event: parallel.Started | parallel.Finished) -> events.Event:
         image = (("image", event.run.image),)
         return events.Started(DATA, text, step="test", subject=event.run.rel_dir, detail=image)
     r = event.result
-    status = "cached" if r.cached else "passed" if r.ok else "failed"
+    no_tests = r.exit_code == parallel.PYTEST_NO_TESTS or (
+        r.counts is not None and not r.counts.total
+    )
+    status = (
+        "cached"
+        if r.cached
+        else "no tests"
+        if r.ok and no_tests
+        else "passed"
+        if r.ok
+        else "failed"
+    )
     tally = dataclasses.asdict(r.counts) if r.counts else {}
     counts = tuple((k, v) for k, v in tally.items() if k != "seconds")  # the dir's own: below
     detail = (("image", r.image), ("status", status), *counts, ("flaky", len(r.flaky)))

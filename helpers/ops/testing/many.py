@@ -422,7 +422,7 @@ def _run_selected(
     record.record_if_ran(sel.root, run_id, runs, lists)
     reruns.note_quarantine(sel.root, runs)
     rows = [(d, SAID_ABOVE if w in shared else w) for d, w in not_run]
-    return Outcome.of(_summary(results, rows, code, out_dir), code)
+    return Outcome.of(_summary(results, rows, code, out_dir, args.allow_no_tests), code)
 
 
 def _summary(
@@ -430,14 +430,17 @@ def _summary(
     not_run: Sequence[tuple[str, str]],
     code: int,
     out_dir: Path,
+    allow_none: bool = False,
 ) -> list[str]:
-    """The table, the totals and where the reports are; a run of no tests said to fail."""
+    """The table, the totals and where the reports are; a run of no tests said to fail
+    (only when that is why it failed: every dir ran, passed and had no test)."""
     total = report.totals(results)
     lines = [
         report.table(results, not_run),
         f"\n{total.describe()} in {report.dirs(len(results))}; reports: {out_dir}",
     ]
-    if code == EXIT_FAILED and total.total == 0 and all(r.ok for r in results):
+    no_tests = bool(results) and not not_run and total.total == 0 and all(r.ok for r in results)
+    if code == EXIT_FAILED and no_tests and not allow_none:
         lines.append("no tests ran: that is a failure (pass --allow-no-tests if expected)")
     return lines
 
