@@ -129,24 +129,15 @@ def _built(target: project.Target, svc: Service, runner: commands.Runner) -> Res
         }
         cache.save()
         events.progress(f"build  service {svc.name}  {ref} ({why})")
-        _run_build(ref, ctx, args, labels, svc, runner)
+        why_built = f"service {svc.name}"
+        plan = build.new_plan(
+            ref, ctx, args, labels, inputs_hash=labels[images.LABEL_INPUTS], reason=why_built
+        )
+        build.execute(plan, runner, quiet=True)
         info = engine.inspect_image(ref, runner)
         if info is None:
             raise build.BuildFailedError(f"the build of {ref} left no image")
         return Resolved(ref, info.id)
-
-
-def _run_build(
-    ref: str,
-    ctx: build_context.Context,
-    args: dict[str, str],
-    labels: dict[str, str],
-    svc: Service,
-    runner: commands.Runner,
-) -> None:
-    digest = labels[images.LABEL_INPUTS]
-    plan = build.new_plan(ref, ctx, args, labels, inputs_hash=digest, reason=f"service {svc.name}")
-    build.execute(plan, runner, quiet=True)
 
 
 def resolve(
