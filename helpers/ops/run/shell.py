@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import sys
+from collections.abc import Sequence
 from typing import Optional
 
 from helpers.effects import commands
@@ -29,17 +30,27 @@ def _run(
     token = secrets.token_hex(6)
     run_id = f"run-{token}"
     opts = dataclasses.replace(opts, run_id=run_id)
-    from helpers.ops.run import inventory, services
+    if not target.cfg.services:  # services and inventory load only when they are needed
+        return _live(containers.run_argv(target, chosen.ref, opts), run_id)
+    from helpers.ops.run import services
 
     with services.running_for(target, run_id, token) as sset:
-        argv = containers.run_argv(target, chosen.ref, services.on_network(opts, sset))
+        return _live(
+            containers.run_argv(target, chosen.ref, services.on_network(opts, sset)), run_id
+        )
 
-        def stop() -> None:
-            inventory.remove_run_containers(run_id)
 
-        code = commands.run_live(argv, on_interrupt=stop)
-        if code == commands.INTERRUPTED:
-            inventory.remove_run_containers(run_id)
+def _live(argv: Sequence[str], run_id: str) -> int:
+    """The container in the foreground; on Ctrl-C (or if it reports one) its run is removed."""
+
+    def stop() -> None:
+        from helpers.ops.run import inventory
+
+        inventory.remove_run_containers(run_id)
+
+    code = commands.run_live(argv, on_interrupt=stop)
+    if code == commands.INTERRUPTED:
+        stop()
     return code
 
 

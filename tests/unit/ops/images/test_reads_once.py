@@ -9,6 +9,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -202,11 +203,17 @@ def test_the_stale_check_reads_its_closure_and_each_config_once(
     monkeypatch.setattr(commands, "run_live", run_live)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(config, "_READ_ONCE", {})
+    import helpers.ops.run as run_pkg
+
+    for name in ("services", "inventory"):  # a dir with no services never loads them
+        monkeypatch.delitem(sys.modules, f"helpers.ops.run.{name}", raising=False)
+        monkeypatch.delattr(run_pkg, name, raising=False)
     recording.clear()
     recording.on = True
     assert shell.cmd("true", "apps/b", "local", None, runner=runner).code == 0
     recording.on = False
     assert started and started[0][:2] == ("docker", "run")
+    assert not {"helpers.ops.run.services", "helpers.ops.run.inventory"} & set(sys.modules)
     assert started[0][-4:] == (built.ref, "sh", "-c", "true")
     configs = [p for p in recording.opened if p.endswith(config.FILENAME)]
     assert sorted(configs) == sorted({*configs}), configs  # none read twice
