@@ -238,3 +238,21 @@ def test_main_pytest_report_write_failure_is_one_line(
     (line,) = _stderr_lines(capsys)
     assert line.startswith("error: [Errno 21] Is a directory: ")
     assert line.endswith("; check the path and its permissions")
+
+
+def test_the_process_exits_without_a_final_walk_of_every_object() -> None:
+    """After the edge ran, what the command loaded is frozen before exit, so the
+    interpreter's last garbage collection skips it."""
+    code = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count()))  # runs last\n"
+        "from helpers import edge\n"
+        "kept = [[object()] for _ in range(1000)]\n"
+        "edge.exit_code(lambda: 0, ['t'])\n"
+        "edge.exit_code(lambda: 0, ['t'])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out[0] == "frozen" and int(out[1]) > 1000

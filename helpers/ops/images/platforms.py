@@ -9,6 +9,7 @@ manifest list written over the registry API, as are the moving tags.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +49,10 @@ _MACHINE_ARCH = {
 
 def emulation_note(ref: str, image_arch: str) -> Optional[str]:
     """One warning line when an image of another architecture is about to run here."""
-    import platform as host
-
     if not image_arch or engine.socket_path() is None:
         return None  # a remote engine's architecture is not this host's
-    mine = _MACHINE_ARCH.get(host.machine(), host.machine())
+    machine = os.uname().machine  # what platform.machine() says, without its import
+    mine = _MACHINE_ARCH.get(machine, machine)
     if is_foreign(f"linux/{image_arch}", f"linux/{mine}"):
         return (
             f"{ref} is linux/{image_arch} and this machine linux/{mine}: "
