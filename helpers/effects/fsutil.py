@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -21,7 +20,11 @@ def _umask() -> int:
 
 def write_atomic(path: Path, text: str, parents: bool = False) -> None:
     """Write `text` to `path` through a temp file in the same dir and a rename;
-    `parents`: create its missing parent dirs first (a path the user named)."""
+    `parents`: create its missing parent dirs first (a path the user named).
+    (tempfile, with shutil and the compressors it pulls in, loads only when a command
+    writes: a docker_cmd whose caches are current writes nothing.)"""
+    import tempfile
+
     if parents:
         path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

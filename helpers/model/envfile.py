@@ -18,7 +18,6 @@ import io
 import os
 import re
 import stat
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -126,7 +125,10 @@ SWEEP_AFTER = 24 * 3600  # seconds: a file this old goes even when its pid was r
 
 def private_dir() -> Path:
     """This user's dir for env files (mode 0700), made when missing; a dir of that name
-    that is not ours and private is never used: a fresh one is made instead."""
+    that is not ours and private is never used: a fresh one is made instead.
+    (tempfile loads here: only runs with an env file pay for it.)"""
+    import tempfile
+
     path = Path(tempfile.gettempdir()) / f"helpers-env-{os.getuid()}"
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
@@ -167,6 +169,8 @@ def sweep(folder: Path, now: Optional[float] = None) -> list[Path]:
 def private_file(text: str) -> Path:
     """`text` in a private temp file (mode 0600), one per content and process, removed at
     exit: every docker this process starts has read it by then (each is waited for)."""
+    import tempfile
+
     with _lock:  # main_pytest prepares dirs in threads
         if text in _written and _written[text].is_file():
             return _written[text]

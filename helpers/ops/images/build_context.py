@@ -15,16 +15,17 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tarfile
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Optional
+from typing import IO, TYPE_CHECKING, Callable, Optional
 
 from helpers.effects import digestcache
 from helpers.errors import UserError
 from helpers.model import dockerignore
+
+if TYPE_CHECKING:
+    import tarfile
 
 IGNORE_FILE = ".dockerignore"
 NEVER_SENT = tuple(
@@ -129,6 +130,8 @@ def inputs_hash(ctx: Context, settings: Mapping[str, str], digests: Mapping[str,
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    import tarfile
+
     info = tarfile.TarInfo(name)
     info.size, info.mode, info.mtime = len(data), 0o644, 0
     tar.addfile(info, io.BytesIO(data))
@@ -139,7 +142,11 @@ def write_tar(ctx: Context) -> IO[bytes]:
 
     The docker CLI decides whether stdin is a tar from its first 512 bytes, so the
     first member must be a plain header: GNU format, short injected names first.
+    (tarfile and tempfile load here: the stale check that every run does writes no tar.)
     """
+    import tarfile
+    import tempfile
+
     out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
     with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for rel, data in sorted(ctx.injected.items()):

@@ -22,9 +22,10 @@ from helpers.effects import commands, engine
 from helpers.model import config, project, units
 from helpers.ops.images import build, freshness, install_inputs, source
 from helpers.ops.run import shell
-from tests.conftest import git, make_runnable, write
+from tests.conftest import REPO, git, make_runnable, write
 
 OTHERS = 12  # packages nothing in the tested dir's closure depends on
+NOT_LOADED = ("tarfile", "platform")  # by a docker_cmd that builds nothing
 
 
 @dataclass
@@ -208,12 +209,15 @@ def test_the_stale_check_reads_its_closure_and_each_config_once(
     for name in ("services", "inventory"):  # a dir with no services never loads them
         monkeypatch.delitem(sys.modules, f"helpers.ops.run.{name}", raising=False)
         monkeypatch.delattr(run_pkg, name, raising=False)
+    for name in NOT_LOADED:  # nor what only a build or a report needs
+        monkeypatch.delitem(sys.modules, name, raising=False)
     recording.clear()
     recording.on = True
     assert shell.cmd("true", "apps/b", "local", None, runner=runner).code == 0
     recording.on = False
     assert started and started[0][:2] == ("docker", "run")
-    assert not {"helpers.ops.run.services", "helpers.ops.run.inventory"} & set(sys.modules)
+    loaded = {"helpers.ops.run.services", "helpers.ops.run.inventory", *NOT_LOADED}
+    assert not loaded & set(sys.modules), loaded & set(sys.modules)
     assert started[0][-4:] == (built.ref, "sh", "-c", "true")
     configs = [p for p in recording.opened if p.endswith(config.FILENAME)]
     assert sorted(configs) == sorted({*configs}), configs  # none read twice
@@ -251,3 +255,20 @@ def test_install_inputs_are_one_definition_for_every_dockerfile_location(tmp_pat
     assert freshness.check(target, image, RecordingRunner({target.cfg.base_image: ("b", {})})) == [
         "apps/b/devops/settings.ini"
     ]
+
+
+def test_the_run_tasks_modules_load_nothing_only_a_build_or_a_write_needs() -> None:
+    """What `docker_cmd` imports before it starts work (a new process, as a user's has)."""
+    code = (
+        "import json, sys\n"
+        "from helpers.ops.run import shell\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(out.stdout))
+    assert "helpers.ops.images.choice" in loaded  # the stale check is there
+    unwanted = {*NOT_LOADED, "tempfile", "shutil", "helpers.ops.run.services"}
+    assert sorted(unwanted & loaded) == []
