@@ -10,6 +10,8 @@ or unreadable cache is an empty one.
 `ParsedCache`, beside it in `<repo>/.helpers/units.json`, keeps what was parsed out of
 a file (a pyproject.toml's tables, a repo_config.yaml's unit facts) by the same stat:
 the unit index of a big repo then costs a stat per unit, not a read and a parse.
+`for_machine` is the same for the machine's own settings file, in the user's cache dir
+(`${HELPERS_CACHE_HOME:-~/.cache/helpers}`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -25,6 +28,8 @@ from helpers.effects import fsutil
 
 FILENAME = "digests.json"
 PARSED_FILENAME = "units.json"
+MACHINE_FILENAME = "machine.json"
+HOME_ENV = "HELPERS_CACHE_HOME"
 RACY_SECONDS = 2.0
 VERSION = 1
 
@@ -149,3 +154,15 @@ def for_repo(root: Path) -> DigestCache:
 def parsed_for_repo(root: Path) -> ParsedCache:
     """The repo's unit index cache (`.helpers/units.json`), beside the digest cache."""
     return ParsedCache(root / ".helpers" / PARSED_FILENAME)
+
+
+def cache_home(env: Optional[Mapping[str, str]] = None) -> Path:
+    """The user's cache dir for helpers: $HELPERS_CACHE_HOME, else ~/.cache/helpers."""
+    env = os.environ if env is None else env
+    given = env.get(HOME_ENV)
+    return Path(given).expanduser() if given else Path.home() / ".cache" / "helpers"
+
+
+def for_machine(env: Optional[Mapping[str, str]] = None) -> ParsedCache:
+    """What was parsed out of the machine's own files (its machine.env), by stat."""
+    return ParsedCache(cache_home(env) / MACHINE_FILENAME)

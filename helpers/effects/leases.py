@@ -7,19 +7,18 @@ process ends, however it ends (a SIGKILL too), so a lease is never left stale.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import IO, Optional
+
+from helpers.effects import digestcache
 
 _lock = threading.Lock()
 _held: dict[str, IO[str]] = {}  # name -> the open file holding its lock
 
 
 def lease_dir(env: Optional[dict[str, str]] = None) -> Path:
-    env = dict(os.environ) if env is None else env
-    base = env.get("HELPERS_CACHE_HOME") or str(Path.home() / ".cache" / "helpers")
-    return Path(base) / "leases"
+    return digestcache.cache_home(env) / "leases"
 
 
 def try_hold(name: str) -> bool:

@@ -468,7 +468,14 @@ def machine_defaults(env: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     path = machine_env_path(env)
     if path is None or not path.is_file():
         return {}
-    from dotenv import dotenv_values  # lazy: only machines with the file pay for it
+    cache = digestcache.for_machine(env)  # by its stat: read and parsed when it changes
+    values: dict[str, str] = cache.parsed(path, "machine-env", _machine_values)
+    cache.save()
+    return values
+
+
+def _machine_values(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values  # lazy: read only when the file changed
 
     try:
         values = dotenv_values(path, interpolate=False)

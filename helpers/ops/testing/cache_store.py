@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from helpers.effects import fsutil, oci, registry_api
+from helpers.effects import digestcache, fsutil, oci, registry_api
 from helpers.errors import UserError
 from helpers.model import junit
 from helpers.ops.images import image_cache
@@ -38,13 +38,8 @@ FORMAT = "helpers-test-result/1"
 RESULT_TYPE = "application/vnd.helpers.test-result.v1+json"
 TAG_PREFIX = "tests-"
 SHARED_TIMEOUT = 5.0
-HOME_ENV = "HELPERS_CACHE_HOME"
-
-
-def cache_home(env: Optional[Mapping[str, str]] = None) -> Path:
-    env = os.environ if env is None else env
-    given = env.get(HOME_ENV)
-    return Path(given).expanduser() if given else Path.home() / ".cache" / "helpers"
+HOME_ENV = digestcache.HOME_ENV
+cache_home = digestcache.cache_home
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -72,6 +74,33 @@ def test_machine_default_never_beats_a_dir_value(
     cfg = config.load(tmp_path, ".", env={})  # nothing stated: the machine default
     assert cfg.base_image == "local/base:1"
     assert cfg.origin["base_image"] == f"machine default $HELPERS_BASE_IMAGE in {machine}"
+
+
+def test_machine_env_is_parsed_again_only_when_it_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command reads machine.env; its parse is kept by stat in the user's cache dir."""
+    machine = _machine(tmp_path, monkeypatch, "HELPERS_BASE_IMAGE=m:1\n")
+    parses: list[Path] = []
+    real = config._machine_values
+
+    def counted(path: Path) -> dict[str, str]:
+        parses.append(path)
+        return real(path)
+
+    monkeypatch.setattr(config, "_machine_values", counted)
+
+    def settled(text: Optional[str] = None, mtime: float = 1_000_000) -> None:
+        if text is not None:
+            machine.write_text(text)
+        os.utime(machine, (mtime, mtime))
+
+    settled()
+    assert [config.machine_defaults()["HELPERS_BASE_IMAGE"] for _ in range(3)] == ["m:1"] * 3
+    assert parses == [machine]  # then from the cache
+    settled("HELPERS_BASE_IMAGE=m:22\n", 1_000_500)  # a new value (another size, mtime)
+    assert config.machine_defaults()["HELPERS_BASE_IMAGE"] == "m:22"
+    assert parses == [machine, machine]
 
 
 def test_precedence_exported_then_dir_then_repo_then_machine(
