@@ -394,6 +394,7 @@ def read_inputs(
     cache = cache or Cache(None)
     root_cfg = load_config(root, ".")
     ignore = tuple(i for i in map(_clean_path, root_cfg.ignore_dirs) if i != ".")
+    ignore += tuple(w for w in workspace.HELPERS_WRITTEN if w not in ignore)
     with ThreadPoolExecutor(max_workers=1) as pool:
         scanning = pool.submit(git.untracked, root, runner)
         tracked = _kept(git.tracked(root, runner), ignore)

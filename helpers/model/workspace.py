@@ -22,6 +22,10 @@ from helpers.model import config
 
 CHANGELOG = "changelog.txt"
 DOCKERFILE = config.DEFAULT_DOCKERFILE
+# What helpers itself writes at the client root for editors (devcontainer_init) and for
+# its own sync record: no dir's input, so writing them changes no image and no test run
+# (else a root runnable dir, which holds every file, went stale on each).
+HELPERS_WRITTEN = (".devcontainer", ".helpers-sync.json")
 
 
 def find_repo_root(start: Path) -> Path:

@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Callable, Optional
 
 from helpers.effects import digestcache
 from helpers.errors import UserError
-from helpers.model import dockerignore
+from helpers.model import dockerignore, workspace
 
 if TYPE_CHECKING:
     import tarfile
@@ -54,7 +54,8 @@ def _patterns(root: Path, secrets: Sequence[str]) -> tuple[dockerignore.Pattern,
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read it ({exc}); fix or remove the file") from None
     # Appended last so that no `!pattern` in the user's file can re-include them.
-    forced = "\n".join(["/" + s for s in (*NEVER_SENT, *secrets, INJECTED_DIR)])
+    never = (*NEVER_SENT, *secrets, INJECTED_DIR, *workspace.HELPERS_WRITTEN)
+    forced = "\n".join("/" + s for s in never)
     return dockerignore.parse(f"{text}\n{forced}")
 
 

@@ -79,3 +79,13 @@ def test_excluded_dirs_are_not_walked(tmp_path: Path) -> None:
     ctx = build_context.collect(tmp_path, "devops/Dockerfile", skip_dir=skip)
     assert ctx.files == (".dockerignore", "devops/Dockerfile")
     assert tmp_path / "node_modules" / "x" not in seen  # pruned at node_modules
+
+
+def test_what_helpers_writes_for_editors_and_sync_is_never_sent(tmp_path: Path) -> None:
+    """devcontainer_init and sync write these at the root: a root dir's image holds neither."""
+    make_runnable(tmp_path, ".")
+    write(tmp_path / ".devcontainer" / "infra" / "devcontainer.json", "{}\n")
+    write(tmp_path / ".helpers-sync.json", "{}\n")
+    write(tmp_path / "docs" / ".devcontainer.md", "kept: only the root's own are left out\n")
+    ctx = build_context.collect(tmp_path, "devops/Dockerfile")
+    assert ctx.files == ("changelog.txt", "devops/Dockerfile", "docs/.devcontainer.md")

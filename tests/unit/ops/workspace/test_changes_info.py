@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from helpers.effects import commands
-from helpers.ops.workspace import bookmarks, info
+from helpers.model import units
+from helpers.ops.workspace import bookmarks, changes, info
 from tests.conftest import git as run_git
 from tests.conftest import make_runnable, write
 from tests.fakes import FakeRunner, result
@@ -110,3 +111,19 @@ def test_a_root_dockerfile_key_naming_no_file_is_said(repo: Path) -> None:
     ) in out
     write(repo / "devops/docker_build/dev.Dockerfile", "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
     assert "not a runnable dir" not in info.info(repo, None, FakeEngine())
+
+
+def test_files_helpers_writes_are_no_change_of_a_root_runnable_dir(tmp_path: Path) -> None:
+    """The older tool's layout: the repo root is the runnable dir and holds every file;
+    what devcontainer_init and sync write there changes nothing, a real edit does."""
+    make_runnable(tmp_path, ".")
+    write(tmp_path / "app.py", "print(1)\n")
+    write(tmp_path / ".devcontainer" / "devcontainer.json", "{}\n")
+    write(tmp_path / ".helpers-sync.json", "{}\n")
+    run_git(tmp_path, "init", "-q")
+    run_git(tmp_path, "add", "-A")
+    ws = units.load(tmp_path)
+    assert ".helpers-sync.json" not in ws.files and "app.py" in ws.files
+    edited = [".devcontainer/devcontainer.json", ".helpers-sync.json", "app.py"]
+    by_unit, global_files, _ = changes.classify(ws, edited)
+    assert (by_unit, global_files) == ({".": ["app.py"]}, [])
