@@ -372,6 +372,18 @@ def _dockerfile_key(root: Path, cache: Cache) -> workspace.Named:
     return named
 
 
+def _image_specs(runnable: Iterable[str], named: workspace.Named) -> set[str]:
+    """Dirs beside a runnable dir's Dockerfile, below the dir: a pyproject.toml there lists
+    the image's dependencies (the older tool's devops/docker_build/pyproject.toml, each
+    named "amp"), it is no package. A change to it is the dir's own change."""
+    out = set()
+    for rel in runnable:
+        where = posixpath.dirname(named(rel))
+        if where not in ("", "."):
+            out.add(workspace.in_dir(rel, where))
+    return out
+
+
 def _kept(files: Iterable[str], ignore: Sequence[str]) -> list[str]:
     return [f for f in files if not any(workspace.is_under(f, i) for i in ignore)]
 
@@ -404,6 +416,8 @@ def read_inputs(
     files = sorted({*tracked, *_kept(new, ignore)})
     named = _dockerfile_key(root, cache)
     runnable = tuple(workspace.runnable_in_work_tree(root, files, named=named))
+    for spec in _image_specs(runnable, named):
+        parsed.pop(spec, None)
     depends_on = _read_depends_on(root, {*runnable, *parsed}, set(files), root_cfg, cache)
     return Inputs(
         root,

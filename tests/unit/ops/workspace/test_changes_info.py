@@ -127,3 +127,24 @@ def test_files_helpers_writes_are_no_change_of_a_root_runnable_dir(tmp_path: Pat
     edited = [".devcontainer/devcontainer.json", ".helpers-sync.json", "app.py"]
     by_unit, global_files, _ = changes.classify(ws, edited)
     assert (by_unit, global_files) == ({".": ["app.py"]}, [])
+
+
+def test_the_older_tools_image_pyproject_is_its_dirs_file_not_a_package(tmp_path: Path) -> None:
+    """causify-ai/tutorials' shape: the root and each tutorial are runnable dirs whose
+    Dockerfile is devops/docker_build/dev.Dockerfile beside a poetry pyproject.toml (all
+    named "amp") listing the image's dependencies; a real package in the dir stays one."""
+    spec = '[tool.poetry]\nname = "amp"\nversion = "0.1.0"\n'
+    for rel in (".", "tutorial_a", "tutorial_b"):
+        d = tmp_path if rel == "." else tmp_path / rel
+        write(d / "changelog.txt", f"# {rel}-1.0.0\n- 2026-11-22\n- first\n")
+        write(d / "devops/docker_build/dev.Dockerfile", "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+        write(d / "devops/docker_build/pyproject.toml", spec)
+        write(d / "repo_config.yaml", "dockerfile: devops/docker_build/dev.Dockerfile\n")
+    write(tmp_path / "tutorial_a/lib/pyproject.toml", '[project]\nname = "lib"\nversion = "1"\n')
+    run_git(tmp_path, "init", "-q")
+    run_git(tmp_path, "add", "-A")
+    ws = units.load(tmp_path)
+    assert sorted(ws.units) == [".", "tutorial_a", "tutorial_a/lib", "tutorial_b"]
+    assert [u.project for u in ws.units.values() if u.kind == units.PACKAGE] == ["lib"]
+    by_unit, _, _ = changes.classify(ws, ["tutorial_b/devops/docker_build/pyproject.toml"])
+    assert by_unit == {"tutorial_b": ["tutorial_b/devops/docker_build/pyproject.toml"]}
