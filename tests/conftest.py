@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,6 +32,14 @@ def git(cwd: Path, *args: str) -> str:
         text=True,
     )
     return out.stdout
+
+
+def fresh_python(code: str, cwd: Optional[Path] = None) -> str:
+    """What `code` prints in a new interpreter with this checkout's helpers importable
+    (what a user's process has loaded, and does at exit, is seen only there)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-c", code]
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout
 
 
 def write(path: Path, text: str = "") -> Path:

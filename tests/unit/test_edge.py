@@ -17,7 +17,7 @@ from helpers.cli import main_pytest
 from helpers.errors import UserError
 from helpers.ops.testing import many
 from helpers.outcome import Outcome
-from tests.conftest import REPO, make_runnable, write
+from tests.conftest import REPO, fresh_python, make_runnable, write
 
 
 @pytest.fixture(autouse=True)
@@ -251,8 +251,5 @@ def test_the_process_exits_without_a_final_walk_of_every_object() -> None:
         "edge.exit_code(lambda: 0, ['t'])\n"
         "edge.exit_code(lambda: 0, ['t'])\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    ).stdout.split()
+    out = fresh_python(code).split()
     assert out[0] == "frozen" and int(out[1]) > 1000

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from helpers.outcome import Outcome
 from helpers.tasks import ns
-from tests.conftest import REPO, make_runnable, write
+from tests.conftest import REPO, fresh_python, make_runnable, write
 
 CONTRACT_TASKS = {
     "docker_bash",
@@ -81,16 +78,9 @@ def test_invoke_list_imports_only_the_task_modules(tmp_path: Path) -> None:
         "program.run(['invoke', '--list'], exit=False)\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    loaded = set(json.loads(out.stdout.splitlines()[-1]))
-    assert "run_tests" in out.stdout
+    out = fresh_python(code, cwd=tmp_path)
+    loaded = set(json.loads(out.splitlines()[-1]))
+    assert "run_tests" in out
     ours = {m for m in loaded if m.split(".")[0] == "helpers"}
     task_modules = {
         f"helpers.tasks.{p.stem}" for p in (REPO / "helpers" / "tasks").glob("*.py")

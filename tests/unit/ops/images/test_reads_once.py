@@ -22,7 +22,7 @@ from helpers.effects import commands, engine
 from helpers.model import config, project, units
 from helpers.ops.images import build, freshness, install_inputs, source
 from helpers.ops.run import shell
-from tests.conftest import REPO, git, make_runnable, write
+from tests.conftest import fresh_python, git, make_runnable, write
 
 OTHERS = 12  # packages nothing in the tested dir's closure depends on
 NOT_LOADED = ("tarfile", "platform")  # by a docker_cmd that builds nothing
@@ -264,11 +264,7 @@ def test_the_run_tasks_modules_load_nothing_only_a_build_or_a_write_needs() -> N
         "from helpers.ops.run import shell\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    loaded = set(json.loads(out.stdout))
+    loaded = set(json.loads(fresh_python(code)))
     assert "helpers.ops.images.choice" in loaded  # the stale check is there
     unwanted = {*NOT_LOADED, "tempfile", "shutil", "helpers.ops.run.services"}
     assert sorted(unwanted & loaded) == []
