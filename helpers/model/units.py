@@ -373,9 +373,10 @@ def _dockerfile_key(root: Path, cache: Cache) -> workspace.Named:
 
 
 def _image_specs(runnable: Iterable[str], named: workspace.Named) -> set[str]:
-    """Dirs beside a runnable dir's Dockerfile, below the dir: a pyproject.toml there lists
-    the image's dependencies (the older tool's devops/docker_build/pyproject.toml, each
-    named "amp"), it is no package. A change to it is the dir's own change."""
+    """Dirs of a runnable dir's Dockerfile, below the dir. A pyproject.toml there with no
+    Python source beside or below it lists the image's dependencies (the older tool's
+    devops/docker_build/pyproject.toml, named "amp" in each dir): no package, the dir's
+    own file. One with code (a `devops/` package of tools) stays a package."""
     out = set()
     for rel in runnable:
         where = posixpath.dirname(named(rel))
@@ -384,8 +385,14 @@ def _image_specs(runnable: Iterable[str], named: workspace.Named) -> set[str]:
     return out
 
 
+def counts(path: str, ignore: Sequence[str]) -> bool:
+    """A file any dir may own: not under `ignore_dirs`, not one helpers wrote itself."""
+    ignored = any(workspace.is_under(path, d) for d in ignore if d != ".")
+    return not ignored and not workspace.helpers_written(path)
+
+
 def _kept(files: Iterable[str], ignore: Sequence[str]) -> list[str]:
-    return [f for f in files if not any(workspace.is_under(f, i) for i in ignore)]
+    return [f for f in files if counts(f, ignore)]
 
 
 def read_inputs(
@@ -406,7 +413,6 @@ def read_inputs(
     cache = cache or Cache(None)
     root_cfg = load_config(root, ".")
     ignore = tuple(i for i in map(_clean_path, root_cfg.ignore_dirs) if i != ".")
-    ignore += tuple(w for w in workspace.HELPERS_WRITTEN if w not in ignore)
     with ThreadPoolExecutor(max_workers=1) as pool:
         scanning = pool.submit(git.untracked, root, runner)
         tracked = _kept(git.tracked(root, runner), ignore)
@@ -416,8 +422,9 @@ def read_inputs(
     files = sorted({*tracked, *_kept(new, ignore)})
     named = _dockerfile_key(root, cache)
     runnable = tuple(workspace.runnable_in_work_tree(root, files, named=named))
-    for spec in _image_specs(runnable, named):
-        parsed.pop(spec, None)
+    for spec in _image_specs(runnable, named) & parsed.keys():
+        if not any(f.endswith(".py") and workspace.is_under(f, spec) for f in files):
+            del parsed[spec]
     depends_on = _read_depends_on(root, {*runnable, *parsed}, set(files), root_cfg, cache)
     return Inputs(
         root,

@@ -22,10 +22,8 @@ from helpers.model import config
 
 CHANGELOG = "changelog.txt"
 DOCKERFILE = config.DEFAULT_DOCKERFILE
-# What helpers itself writes at the client root for editors (devcontainer_init) and for
-# its own sync record: no dir's input, so writing them changes no image and no test run
-# (else a root runnable dir, which holds every file, went stale on each).
-HELPERS_WRITTEN = (".devcontainer", ".helpers-sync.json")
+DEVCONTAINER_DIR = ".devcontainer"  # devcontainer_init writes <it>/<dir slug>/devcontainer.json
+SYNC_RECORD = ".helpers-sync.json"  # which helpers version wrote each synced file
 
 
 def find_repo_root(start: Path) -> Path:
@@ -46,6 +44,21 @@ def list_files(root: Path, runner: commands.Runner = commands.run) -> list[str]:
     if not result.ok:
         raise UserError(f"{root}: git ls-files failed: {result.err.strip()}")
     return sorted({p for p in result.out.split("\0") if p})
+
+
+def helpers_written(rel: str) -> bool:
+    """A file helpers itself writes at the client root for editors or as its sync record:
+    no dir's input, so writing it changes no image and reruns no test (a root runnable
+    dir holds every file). Files a user puts in .devcontainer/ (a Dockerfile) still count."""
+    if rel == SYNC_RECORD:
+        return True
+    parts = rel.split("/")
+    return len(parts) == 3 and parts[0] == DEVCONTAINER_DIR and parts[2] == "devcontainer.json"
+
+
+def helpers_written_patterns(rel_dir: str) -> tuple[str, ...]:
+    """The same, as .dockerignore patterns of the build context of `rel_dir`."""
+    return (SYNC_RECORD, f"{DEVCONTAINER_DIR}/*/devcontainer.json") if rel_dir == "." else ()
 
 
 def parent(rel: str) -> str:

@@ -59,7 +59,7 @@ from helpers.ops.run import containers, network, services
 from helpers.outcome import Outcome
 
 TEMPLATE = "devcontainer.json"
-FOLDER = ".devcontainer"
+FOLDER = workspace.DEVCONTAINER_DIR
 USER = "helpers"  # the user inside: containerUser and remoteUser
 WORKSPACE = "${localWorkspaceFolder}"
 LOCAL_USER = "${localEnv:USER:user}"  # the devcontainers CLI's; `prepare` reads the same

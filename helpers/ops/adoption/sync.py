@@ -27,7 +27,7 @@ from helpers.errors import UserError
 from helpers.model import changelog, config, workspace
 from helpers.outcome import Outcome
 
-RECORD = ".helpers-sync.json"
+RECORD = workspace.SYNC_RECORD
 PLACEHOLDER = "@HELPERS_DIR@"
 GITIGNORE = ".gitignore"
 GITIGNORE_LINE = ".helpers/"

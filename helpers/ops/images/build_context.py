@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Callable, Optional
 
 from helpers.effects import digestcache
 from helpers.errors import UserError
-from helpers.model import dockerignore, workspace
+from helpers.model import dockerignore
 
 if TYPE_CHECKING:
     import tarfile
@@ -54,8 +54,7 @@ def _patterns(root: Path, secrets: Sequence[str]) -> tuple[dockerignore.Pattern,
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read it ({exc}); fix or remove the file") from None
     # Appended last so that no `!pattern` in the user's file can re-include them.
-    never = (*NEVER_SENT, *secrets, INJECTED_DIR, *workspace.HELPERS_WRITTEN)
-    forced = "\n".join("/" + s for s in never)
+    forced = "\n".join(["/" + s for s in (*NEVER_SENT, *secrets, INJECTED_DIR)])
     return dockerignore.parse(f"{text}\n{forced}")
 
 

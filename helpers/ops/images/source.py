@@ -74,7 +74,10 @@ def read(
         target.dockerfile,
         injected,
         skip_dir=own_unit,
-        secrets=depunits.env_file_in(target),
+        secrets=(
+            *depunits.env_file_in(target),
+            *workspace.helpers_written_patterns(target.rel_dir),
+        ),
     )
     ctx = build_context.Context(own.root, own.files, own.dockerfile, own.injected, deps.files)
     text = dockerfile.read_text(target.path / target.dockerfile)

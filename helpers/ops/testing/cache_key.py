@@ -135,9 +135,8 @@ class FileIndex:
         by_unit: dict[str, list[str]] = {}
         watched: dict[str, list[str]] = {}
         global_files: list[str] = []
-        ignore = [d for d in ws.ignore_dirs if d != "."]
         for path in sorted(files):
-            if ignore and any(workspace.is_under(path, d) for d in ignore):
+            if not units.counts(path, ws.ignore_dirs):
                 continue
             if is_global(path):
                 global_files.append(path)

@@ -114,7 +114,7 @@ def classify(ws: units.Workspace, paths: Iterable[str], gone: Set[str] = frozens
     global_files: list[str] = []
     ignored: list[str] = []
     for path in paths:
-        if any(workspace.is_under(path, d) for d in ws.ignore_dirs if d != "."):
+        if not units.counts(path, ws.ignore_dirs):
             continue
         if ws.globals.matches(path):
             global_files.append(path)

@@ -13,7 +13,6 @@ from helpers import tables
 from helpers.effects import commands, git
 from helpers.errors import UserError
 from helpers.model import changelog, config, units, workspace
-from helpers.model.workspace import is_under
 from helpers.ops.workspace import bookmarks, changes, loader
 
 CHANGED = "*"
@@ -203,7 +202,7 @@ def info_counts(
     if public is None and not pinned:
         return {}
     listed = git.tracked(root, runner) + git.untracked(root, runner)
-    files = tuple(sorted(f for f in listed if not any(is_under(f, d) for d in ws.ignore_dirs)))
+    files = tuple(sorted(f for f in listed if units.counts(f, ws.ignore_dirs)))
     out: dict[str, dict[str, int]] = {}
     if pinned:
         report = libs_collect.collect(ws, files, root_cfg.library_pins)

@@ -4,6 +4,7 @@ import os
 import tarfile
 from pathlib import Path
 
+from helpers.model import workspace
 from helpers.ops.images import build_context
 from tests.conftest import make_runnable, write
 
@@ -82,10 +83,13 @@ def test_excluded_dirs_are_not_walked(tmp_path: Path) -> None:
 
 
 def test_what_helpers_writes_for_editors_and_sync_is_never_sent(tmp_path: Path) -> None:
-    """devcontainer_init and sync write these at the root: a root dir's image holds neither."""
+    """devcontainer_init and sync write these at the root: a root dir's image holds neither;
+    a file the user keeps in .devcontainer/ is sent."""
     make_runnable(tmp_path, ".")
     write(tmp_path / ".devcontainer" / "infra" / "devcontainer.json", "{}\n")
+    write(tmp_path / ".devcontainer" / "requirements.txt", "pytest\n")
     write(tmp_path / ".helpers-sync.json", "{}\n")
-    write(tmp_path / "docs" / ".devcontainer.md", "kept: only the root's own are left out\n")
-    ctx = build_context.collect(tmp_path, "devops/Dockerfile")
-    assert ctx.files == ("changelog.txt", "devops/Dockerfile", "docs/.devcontainer.md")
+    never = workspace.helpers_written_patterns(".")
+    ctx = build_context.collect(tmp_path, "devops/Dockerfile", secrets=never)
+    assert ctx.files == (".devcontainer/requirements.txt", "changelog.txt", "devops/Dockerfile")
+    assert workspace.helpers_written_patterns("infra") == ()

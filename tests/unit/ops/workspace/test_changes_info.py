@@ -118,13 +118,13 @@ def test_files_helpers_writes_are_no_change_of_a_root_runnable_dir(tmp_path: Pat
     what devcontainer_init and sync write there changes nothing, a real edit does."""
     make_runnable(tmp_path, ".")
     write(tmp_path / "app.py", "print(1)\n")
-    write(tmp_path / ".devcontainer" / "devcontainer.json", "{}\n")
+    write(tmp_path / ".devcontainer" / "root" / "devcontainer.json", "{}\n")
     write(tmp_path / ".helpers-sync.json", "{}\n")
     run_git(tmp_path, "init", "-q")
     run_git(tmp_path, "add", "-A")
     ws = units.load(tmp_path)
     assert ".helpers-sync.json" not in ws.files and "app.py" in ws.files
-    edited = [".devcontainer/devcontainer.json", ".helpers-sync.json", "app.py"]
+    edited = [".devcontainer/root/devcontainer.json", ".helpers-sync.json", "app.py"]
     by_unit, global_files, _ = changes.classify(ws, edited)
     assert (by_unit, global_files) == ({".": ["app.py"]}, [])
 
@@ -148,3 +148,34 @@ def test_the_older_tools_image_pyproject_is_its_dirs_file_not_a_package(tmp_path
     assert [u.project for u in ws.units.values() if u.kind == units.PACKAGE] == ["lib"]
     by_unit, _, _ = changes.classify(ws, ["tutorial_b/devops/docker_build/pyproject.toml"])
     assert by_unit == {"tutorial_b": ["tutorial_b/devops/docker_build/pyproject.toml"]}
+
+
+def test_a_package_with_code_beside_a_dockerfile_stays_a_package(tmp_path: Path) -> None:
+    """The default devops/Dockerfile's dir may hold a real package (its tools): kept,
+    with the edge of the dir that depends on it."""
+    make_runnable(tmp_path, ".")
+    write(tmp_path / "devops/pyproject.toml", '[project]\nname = "devtools"\nversion = "1"\n')
+    write(tmp_path / "devops/devtools/__init__.py")
+    make_runnable(tmp_path, "svc")
+    deps = '[project]\nname = "svc"\nversion = "1"\ndependencies = ["devtools"]\n'
+    write(tmp_path / "svc/pyproject.toml", deps)
+    run_git(tmp_path, "init", "-q")
+    run_git(tmp_path, "add", "-A")
+    ws = units.load(tmp_path)
+    assert ws.units["devops"].project == "devtools" and ws.deps["svc"] == ("devops",)
+
+
+def test_a_users_own_devcontainer_files_still_count(tmp_path: Path) -> None:
+    """Only the devcontainer.json helpers writes is left out: a Dockerfile the user keeps
+    in .devcontainer/ (VS Code's usual place) is the root dir's, and makes it runnable."""
+    write(tmp_path / "changelog.txt", "# r-1.0.0\n- 2026-11-22\n- first\n")
+    write(tmp_path / "repo_config.yaml", "dockerfile: .devcontainer/Dockerfile\n")
+    write(tmp_path / ".devcontainer/Dockerfile", "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    write(tmp_path / ".devcontainer/requirements.txt", "pytest\n")
+    write(tmp_path / ".devcontainer/root/devcontainer.json", "{}\n")
+    run_git(tmp_path, "init", "-q")
+    run_git(tmp_path, "add", "-A")
+    ws = units.load(tmp_path)
+    assert ws.runnable() == ["."]
+    assert ".devcontainer/requirements.txt" in ws.files
+    assert ".devcontainer/root/devcontainer.json" not in ws.files
