@@ -1,6 +1,6 @@
 """File digests cached by stat, as git's index does: an unchanged file costs a stat, not a read.
 
-The cache maps a file's absolute path to (size, mtime_ns, inode, mode) and the
+The cache maps a file's absolute path to (size, mtime_ns, inode, mode, ctime_ns) and the
 digest last computed for it; a file whose stat still matches is not read again.
 A file modified within RACY_SECONDS of being digested is not cached (its mtime
 may not move on a second write in the same clock tick: git's "racy clean" case).
@@ -31,7 +31,7 @@ PARSED_FILENAME = "units.json"
 MACHINE_FILENAME = "machine.json"
 HOME_ENV = "HELPERS_CACHE_HOME"
 RACY_SECONDS = 2.0
-VERSION = 1
+VERSION = 2  # 2: the stamp has the ctime too
 
 
 def compute(path: Union[str, Path]) -> str:
@@ -47,8 +47,12 @@ def compute(path: Union[str, Path]) -> str:
 
 
 def stamp(st: os.stat_result) -> list[int]:
-    """What says a file did not change: size, mtime, inode, mode (git's index keeps these)."""
-    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode]
+    """What says a file did not change: size, mtime, inode, mode, and the ctime, which no
+    tool can set back (a copy that restores the mtime of a same-size file still shows)."""
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode, st.st_ctime_ns]
+
+
+STAMP_LEN = 5
 
 
 def settled(st: os.stat_result) -> bool:
@@ -75,9 +79,9 @@ class _StatKeyed:
 
     def _known(self, key: str, st: os.stat_result) -> Optional[object]:
         found = self.entries.get(key)
-        if found is not None and found[:4] == stamp(st):
+        if found is not None and found[:STAMP_LEN] == stamp(st):
             self.hits += 1
-            return found[4]
+            return found[STAMP_LEN]
         return None
 
     def _keep(self, key: str, st: os.stat_result, value: object) -> None:

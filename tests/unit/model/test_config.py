@@ -100,7 +100,9 @@ def test_machine_env_is_parsed_again_only_when_it_changed(
     assert parses == [machine]  # then from the cache
     settled("HELPERS_BASE_IMAGE=m:22\n", 1_000_500)  # a new value (another size, mtime)
     assert config.machine_defaults()["HELPERS_BASE_IMAGE"] == "m:22"
-    assert parses == [machine, machine]
+    settled("HELPERS_BASE_IMAGE=m:33\n", 1_000_500)  # same size, same mtime, same inode
+    assert config.machine_defaults()["HELPERS_BASE_IMAGE"] == "m:33"  # the ctime moved
+    assert parses == [machine, machine, machine]
 
 
 def test_precedence_exported_then_dir_then_repo_then_machine(
