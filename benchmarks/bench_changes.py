@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -201,7 +201,7 @@ def timed(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
 
 
 def medians(
-    cases: dict[str, tuple[Sequence[str], Path]], runs: int, env: dict[str, str]
+    cases: Mapping[str, tuple[Sequence[str], Path]], runs: int, env: dict[str, str]
 ) -> dict[str, float]:
     times: dict[str, list[float]] = {name: [] for name in cases}
     for argv, cwd in cases.values():

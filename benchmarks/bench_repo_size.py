@@ -72,8 +72,8 @@ def make(root: Path, big: bool) -> Path:
             service(files, d, (d * 4) % LIBS)
     dirs = [f"svc{d:02}" for d in range(DIRS if big else 1)]
     client = client_repo(root, dirs, files)
-    for d in dirs:  # client_repo wrote the default Dockerfile; ours copies .helpers/
-        write(client / d / "devops/Dockerfile", DOCKERFILE)
+    for name in dirs:  # client_repo wrote the default Dockerfile; ours copies .helpers/
+        write(client / name / "devops/Dockerfile", DOCKERFILE)
     for repo in (client / "helpers_root", client):  # committed, as a team's repo is
         commit(repo)
     return client
@@ -154,12 +154,12 @@ def run(tmp: Path, runs: int) -> None:
         for key, (argv, cwd, e) in argvs.items():
             times[key].append(seconds(argv, cwd, e))
     med = {k: statistics.median(v) for k, v in times.items()}
-    listing = med["one-task invoke --list"]
+    listed = "one-task invoke --list"
+    listing = med[listed]
 
     def own_work(n: str, i: int) -> float:  # within one round: the machine's drift cancels
         return times[f"{n} docker_cmd"][i] - times[f"{n} docker run"][i] - times[listed][i]
 
-    listed = "one-task invoke --list"
     own = {n: statistics.median(own_work(n, i) for i in range(runs)) for n in repos}
     for n in repos:
         print(

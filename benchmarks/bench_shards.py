@@ -43,7 +43,10 @@ def _junit_tests(path: Path) -> int:
 
 def _totals(report: Path) -> tuple[int, int, int, int]:
     dirs = json.loads(report.read_text())["dirs"]
-    return tuple(sum(d[k] for d in dirs) for k in ("passed", "failed", "skipped", "errors"))  # type: ignore[return-value]
+    passed, failed, skipped, errors = (
+        sum(d[k] for d in dirs) for k in ("passed", "failed", "skipped", "errors")
+    )
+    return passed, failed, skipped, errors
 
 
 def main() -> None:

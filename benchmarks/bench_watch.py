@@ -90,7 +90,12 @@ def run(tmp: Path, runs: int) -> None:
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()], daemon=True).start()
+
+    def pump() -> None:
+        for x in proc.stdout or ():
+            lines.put(x)
+
+    threading.Thread(target=pump, daemon=True).start()
     watch, floor = [], []
     try:
         _until(lines, "watching 1 path for changes")

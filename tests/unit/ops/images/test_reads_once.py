@@ -257,7 +257,7 @@ def test_install_inputs_are_one_definition_for_every_dockerfile_location(tmp_pat
     ]
 
 
-def test_the_run_tasks_modules_load_nothing_only_a_build_or_a_write_needs() -> None:
+def test_importing_the_run_path_loads_nothing_only_a_build_or_a_write_needs() -> None:
     """What `docker_cmd` imports before it starts work (a new process, as a user's has)."""
     code = (
         "import json, sys\n"
