@@ -33,6 +33,14 @@ def _in_python_start_up(code: int, err: str) -> bool:
     return code == 1 and err.startswith("Fatal Python error: init_")
 
 
+def _swallowed_by_python_start_up(code: int, err: str) -> bool:
+    """A Ctrl-C while CPython looks up the script's import path entry (its own start-up,
+    before any line of ours): CPython prints the KeyboardInterrupt, drops it and goes on,
+    so the command finishes (seen on a loaded CI machine at 20 ms)."""
+    head = "Failed checking if argv[0] is an import path entry\n"
+    return code == 0 and err.startswith(head) and err.endswith("KeyboardInterrupt\n")
+
+
 def _client(tmp_path: Path) -> Path:
     (tmp_path / ".git").mkdir()
     write(tmp_path / "tasks.py", "from helpers.tasks import ns  # noqa: F401\n")
@@ -75,7 +83,7 @@ def test_invoke_interrupted_at_any_moment_is_130_and_one_line(
         code, err = _interrupt_after([*INVOKE, "--list"], client, delay, sig)
         seen.add(code)
         if code == 0:  # finished before the signal came: a full task list, nothing else
-            assert err == "", (delay, err)
+            assert err == "" or _swallowed_by_python_start_up(code, err), (delay, err)
             continue
         if code == -sig:  # came before the launcher's first line: Python's own start-up
             assert err == "" or _before_first_line(err), (delay, err)
