@@ -119,8 +119,10 @@ def adopt(here: Path, force: bool) -> Outcome:
     runnable = workspace.runnable_in_work_tree(root, files, ignore)
     lines = [synced.text] if synced.text else []
     lines.append(f"runnable dirs: {', '.join(runnable) if runnable else 'none yet'}")
+    present = set(files)
     for cand in candidates(files, runnable):
-        lines += cand.hint() + dockerfile.candidate_notes(root, cand.dir, cand.dockerfile)
+        notes = dockerfile.candidate_notes(root, cand.dir, cand.dockerfile, present)
+        lines += cand.hint() + notes
     lines += _migration(root, files, client.helpers_dir)
     lines += devcontainer_offer(root, runnable)
     lines += ["", "next, in each new shell:"]

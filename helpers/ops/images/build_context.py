@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Callable, Optional
 from helpers.effects import digestcache
 from helpers.errors import UserError
 from helpers.model import dockerignore
+from helpers.ops.images import dockerfile
 
 if TYPE_CHECKING:
     import tarfile
@@ -35,7 +36,7 @@ NEVER_SENT = tuple(
 )
 
 
-INJECTED_DIR = ".helpers"
+INJECTED_DIR = dockerfile.INJECTED_DIR
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@
 - `base_image`: the image the final stage starts from, `ARG` defaults and build args
   substituted, stage names followed (the base whose id an image's inputs record);
 - `base_arg_note`: one line when `base_image` cannot reach the build because no FROM
-  takes `BASE_IMAGE` (the older tool's Dockerfiles name their base outright).
+  takes `BASE_IMAGE` (the older tool's Dockerfiles name their base outright);
+- `outside_git`: COPY/ADD sources git has no file for (a wheel a build step makes).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Optional
 
-from helpers.model import project
+from helpers.model import project, workspace
 
 BASE_ARG = "BASE_IMAGE"
+INJECTED_DIR = ".helpers"  # what every build context gets from helpers (build_context)
 _VAR = re.compile(r"\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))")
 
 
@@ -170,11 +172,50 @@ def base_notes(target: project.Target, text: Optional[str] = None) -> list[str]:
     return [note] if note else []
 
 
-def candidate_notes(root: Path, rel_dir: str, dockerfile: str) -> list[str]:
-    """For adopt's list of Dockerfiles not yet runnable: the same note, indented."""
+def _literal_path(src: str) -> str:
+    """The context path a COPY source names for sure: itself, or the dir before its first
+    variable or glob ("" when that is the whole context, or the source is a URL)."""
+    if "://" in src:
+        return ""
+    clean = re.sub(r"^(\./|/)+", "", src)
+    literal = re.split(r"[$*?\[]", clean, maxsplit=1)[0]
+    where = clean if literal == clean else posixpath.dirname(literal)
+    return "" if where.strip("/") in ("", ".") else where.rstrip("/")
+
+
+def outside_git(text: str, rel_dir: str, files: Set[str]) -> list[str]:
+    """COPY/ADD sources of the dir `rel_dir`'s Dockerfile under which git lists no file
+    (`files`: tracked and untracked-not-ignored, repo-relative): made by a step the
+    Dockerfile does not run, such as polylith's `COPY ./dist/$wheel` of a built wheel."""
+    found = []
+    for line in instructions(text):
+        word, _, rest = line.partition(" ")
+        args = _copy_args(rest) if word.upper() in ("COPY", "ADD") else None
+        for src in (args or [])[:-1]:
+            where = _literal_path(src)
+            path = where if rel_dir == "." else f"{rel_dir}/{where}"
+            if workspace.is_under(where, INJECTED_DIR):
+                continue  # helpers adds .helpers/ to every context
+            if where and not any(f == path or f.startswith(path + "/") for f in files):
+                found.append(src)
+    return found
+
+
+def candidate_notes(
+    root: Path, rel_dir: str, dockerfile: str, files: Set[str] = frozenset()
+) -> list[str]:
+    """For adopt's list of Dockerfiles not yet runnable: the same note, indented, and one
+    per COPY of what git does not have."""
     where = dockerfile if rel_dir == "." else f"{rel_dir}/{dockerfile}"
-    note = base_arg_note(where, read_text(root / where))
-    return [f"  note: {note}"] if note else []
+    text = read_text(root / where)
+    notes = [base_arg_note(where, text)]
+    notes += [
+        f"{where} COPYs {src}, which git does not have (a build output?): a fresh clone "
+        "(CI too) cannot build it until that step has run; a Dockerfile that installs the "
+        "dir from its sources builds anywhere (`invoke create_runnable_dir` writes one)"
+        for src in (outside_git(text, rel_dir, files) if files else [])
+    ]
+    return [f"  note: {note}" for note in notes if note]
 
 
 def read_text(path: Path) -> str:

@@ -107,3 +107,28 @@ def test_print_setup_and_adopt_show_the_note(
         "node:20), so base_image has no effect on it; to use it, start the file with "
         "`ARG BASE_IMAGE=node:20` and `FROM ${BASE_IMAGE}`"
     ]
+
+
+POLYLITH_PROJECT = """FROM python:3.10
+ARG wheel=message_fastapi_project-0.1.0-py3-none-any.whl
+WORKDIR /code
+COPY ./dist/$wheel /code/$wheel
+COPY requirements.txt .helpers/*.sh /code/
+COPY --from=builder /venv /venv
+ADD https://example.com/tool.tgz /opt/
+COPY . /app
+"""
+
+
+def test_adopt_notes_a_copy_of_what_git_does_not_have(tmp_path: Path) -> None:
+    """python-polylith-example's shape: a project's Dockerfile COPYs the wheel a
+    `poetry build-project` leaves in its git-ignored dist/; adopt says a fresh clone
+    cannot build it. What git has, helpers' own .helpers/, URLs and stages are fine."""
+    write(tmp_path / "projects/api/Dockerfile", POLYLITH_PROJECT)
+    files = {"projects/api/Dockerfile", "projects/api/requirements.txt"}
+    assert dockerfile.outside_git(POLYLITH_PROJECT, "projects/api", files) == ["./dist/$wheel"]
+    with_wheel = {*files, "projects/api/dist/message_fastapi_project-0.1.0-py3-none-any.whl"}
+    assert dockerfile.outside_git(POLYLITH_PROJECT, "projects/api", with_wheel) == []
+    notes = dockerfile.candidate_notes(tmp_path, "projects/api", "Dockerfile", files)
+    assert any("projects/api/Dockerfile COPYs ./dist/$wheel, which git does not have" in n
+               for n in notes), notes  # fmt: skip
