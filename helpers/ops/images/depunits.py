@@ -1,8 +1,9 @@
 """A runnable dir's build context with its in-repo dependency units, and the install helper.
 
 The dir's own files are the context root (as `build_context` collects them). Every
-in-repo unit the dir depends on (transitively, from the graph `deps` shows) and
-that is not already in that context is copied under `.helpers/units/<repo path>/`
+in-repo unit the dir depends on (transitively, from the graph `deps` shows) is copied
+under `.helpers/units/<repo path>/` (a package the dir holds too, when the dir itself
+depends on it)
 (after the unit's own `.dockerignore`; nested units and submodules left out).
 Beside them, `.helpers/` gets:
 
@@ -85,7 +86,14 @@ install_units() {{
         cp -a "$here/units/$copy/." "$dest/"
         [ -f "$dest/pyproject.toml" ] || [ -f "$dest/setup.py" ] || continue
         echo "helpers: installing in-repo $unit (editable at $dest)"
-        "$python" -m pip install --quiet --no-deps --no-build-isolation --editable "$dest"
+        # Fast with the image's own backend (setuptools); a unit built by another one
+        # (hatchling, uv_build, poetry-core, flit) gets it, and what its editable build
+        # needs, in pip's isolated build environment from the index.
+        if ! "$python" -m pip install --quiet --no-deps --no-build-isolation --editable "$dest" \
+            >"$here/unit.log" 2>&1; then
+            "$python" -m pip install --quiet --no-deps --editable "$dest" \
+                || {{ cat "$here/unit.log" >&2; return 1; }}
+        fi
     done < "$here/units.txt"
 }}
 
@@ -174,11 +182,15 @@ def _holder(ws: units.Workspace, unit: str) -> Optional[str]:
 
 
 def dependency_units(ws: units.Workspace, rel_dir: str) -> list[str]:
-    """Units the dir depends on whose files are not in its own context, dependencies first."""
+    """Units to install in the dir's image, dependencies first: those it or a package it
+    holds depends on that lie outside its context, and the packages it holds that it
+    depends on itself (a uv workspace whose root app needs its `packages/` members: their
+    files are in the context, yet nothing makes them importable unless installed)."""
     seeds = [rel_dir, *(p for p, holder in ws.within.items() if holder == rel_dir)]
     reach = graph.closure(ws.deps, [s for s in seeds if s in ws.units])
-    outside = [u for u in reach if u != rel_dir and _holder(ws, u) != rel_dir]
-    return topo_order(ws.deps, outside)
+    needed = graph.closure(ws.deps, [rel_dir] if rel_dir in ws.units else [])
+    wanted = [u for u in reach if u != rel_dir and (_holder(ws, u) != rel_dir or u in needed)]
+    return topo_order(ws.deps, wanted)
 
 
 def _unit_files(ws: units.Workspace, unit: str) -> dict[str, Path]:

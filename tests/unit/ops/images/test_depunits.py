@@ -61,6 +61,26 @@ def test_dependency_units_are_transitive_dependencies_first(tmp_path: Path) -> N
     assert depunits.dependency_units(ws, "apps/other") == []
 
 
+def test_a_root_app_gets_the_workspace_members_it_depends_on(tmp_path: Path) -> None:
+    """lmmx/uv-ws-demo's shape: the repo root is the runnable app, its uv workspace
+    members live inside it (packages/), app -> tpt -> bolded. Their files are in the
+    root's context, yet only an install makes them importable: they are units to install.
+    A member the app does not depend on stays out."""
+    sources = '[tool.uv.sources]\n{} = {{ workspace = true }}\n'
+    files = {
+        "changelog.txt": "# app-0.1.0\n",
+        "devops/Dockerfile": "FROM x\n",
+        "pyproject.toml": pyproject("app", ["pydantic>=2", "tpt"], sources.format("tpt")),
+        "packages/tpt/pyproject.toml": pyproject("tpt", ["bolded"], sources.format("bolded")),
+        "packages/tpt/src/tpt/__init__.py": "",
+        "packages/bolded/pyproject.toml": pyproject("bolded", []),
+        "packages/bolded/src/bolded/__init__.py": "",
+        "packages/unused/pyproject.toml": pyproject("unused", []),
+    }
+    ws = repo(tmp_path, files)
+    assert depunits.dependency_units(ws, ".") == ["packages/bolded", "packages/tpt"]
+
+
 def test_requirements_leave_in_repo_names_out_and_keep_test_extras(tmp_path: Path) -> None:
     ws = repo(tmp_path, FILES)
     reqs = requirements.requirements(ws, "apps/b", ["libs/a", "libs/c"])
