@@ -66,7 +66,7 @@ def test_a_root_app_gets_the_workspace_members_it_depends_on(tmp_path: Path) -> 
     members live inside it (packages/), app -> tpt -> bolded. Their files are in the
     root's context, yet only an install makes them importable: they are units to install.
     A member the app does not depend on stays out."""
-    sources = '[tool.uv.sources]\n{} = {{ workspace = true }}\n'
+    sources = "[tool.uv.sources]\n{} = {{ workspace = true }}\n"
     files = {
         "changelog.txt": "# app-0.1.0\n",
         "devops/Dockerfile": "FROM x\n",
