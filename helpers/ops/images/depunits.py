@@ -2,9 +2,8 @@
 
 The dir's own files are the context root (as `build_context` collects them). Every
 in-repo unit the dir depends on (transitively, from the graph `deps` shows) is copied
-under `.helpers/units/<repo path>/` (a package the dir holds too, when the dir itself
-depends on it)
-(after the unit's own `.dockerignore`; nested units and submodules left out).
+under `.helpers/units/<repo path>/`, a package the dir holds too when the dir itself
+depends on it (after the unit's own `.dockerignore`; nested units and submodules left out).
 Beside them, `.helpers/` gets:
 
   - `units.txt`: those units' repo paths, dependencies first;

@@ -194,9 +194,9 @@ def outside_git(text: str, rel_dir: str, files: Set[str]) -> list[str]:
         for src in (args or [])[:-1]:
             where = _literal_path(src)
             path = where if rel_dir == "." else f"{rel_dir}/{where}"
-            if workspace.is_under(where, INJECTED_DIR):
-                continue  # helpers adds .helpers/ to every context
-            if where and not any(f == path or f.startswith(path + "/") for f in files):
+            if not where or workspace.is_under(where, INJECTED_DIR):
+                continue  # the whole context, or the .helpers/ helpers adds to every one
+            if not any(workspace.is_under(f, path) for f in files):
                 found.append(src)
     return found
 
