@@ -10,7 +10,6 @@ rebuild or a start, goes to the engine); every other command passes through.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Optional
 
 from helpers.effects import commands, engine
 
-IMAGE_INSPECT = (engine.DOCKER, "image", "inspect", "--format", "{{json .}}")
+IMAGE_INSPECT = engine.IMAGE_INSPECT
 WARM_LABEL = "io.helpers.warm"
 
 
@@ -37,18 +36,10 @@ class Prefetched:
         wanted = sorted(set(refs))
         if not wanted:
             return
-        result = self.runner((*IMAGE_INSPECT, *wanted))
-        if not result.ok and not result.out.strip():
-            return  # engine down or none present: let each dir ask (and say why)
-        found: dict[str, Optional[str]] = dict.fromkeys(wanted)
-        for line in result.out.splitlines():
-            if not line.strip():
-                continue
-            data = json.loads(line)
-            tags = set(data.get("RepoTags") or ())
-            for ref in wanted:
-                if found[ref] is None and (engine.with_tag(ref) in tags or ref == data["Id"]):
-                    found[ref] = line
+        try:
+            found = engine.inspect_json(wanted, self.runner)
+        except engine.EngineDownError:
+            return  # let each dir ask (and say why)
         self.images.update(found)
 
     def load_containers(self, fmt: str, label: str = WARM_LABEL) -> None:
