@@ -23,12 +23,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from helpers.effects import digestcache
 from helpers.errors import UserError
-from helpers.model.services import Service
-from helpers.model.services import parse as _services
+
+if TYPE_CHECKING:
+    from helpers.model.services import Service
 
 FILENAME = "repo_config.yaml"
 TEST_LISTS = ("fast", "slow", "superslow")
@@ -259,6 +260,12 @@ def _boundaries(value: Any, where: str, key: str) -> dict[str, tuple[str, ...]]:
         if not all(part.isidentifier() for part in mod.split(".")):
             raise _fail(where, f"{key}.public_modules", "module names like api or api.v1", mod)
     return {"public_modules": mods}
+
+
+def _services(value: Any, where: str, key: str) -> dict[str, Service]:
+    from helpers.model import services  # only a config that names services needs it
+
+    return services.parse(value, where, key)
 
 
 def _reruns(value: Any, where: str, key: str) -> int:

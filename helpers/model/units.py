@@ -93,7 +93,7 @@ class GlobalRule:
 class Workspace:
     root: Path
     units: Mapping[str, Unit]  # by path, sorted
-    deps: graph.Graph  # declared edges: unit -> units it depends on
+    deps: graph.Graph  # declared edges: unit -> units it depends on (a closure view: its own)
     within: Mapping[str, str]  # package -> the runnable dir whose container tests it
     watches: tuple[tuple[str, str], ...] = ()  # (path prefix, unit watching it)
     untracked: Optional[tuple[str, ...]] = None  # untracked files when read (None: unknown)
@@ -279,31 +279,47 @@ def _packaged_paths(
     return edges, watches
 
 
-def build(inp: Inputs) -> Workspace:
-    """The units, their edges and the global-input rule; cycles are left to `graph`."""
+def build(inp: Inputs, closure_of: Optional[str] = None) -> Workspace:
+    """The units, their edges and the global-input rule; cycles are left to `graph`.
+    `closure_of`: only the edges of that unit's closure (its own, the packages it holds,
+    what they reach), all one dir's build needs: the cost of a big repo's other units
+    is not paid."""
     inp = dataclasses.replace(inp, files=tuple(sorted(inp.files)))
     units = _units(inp)
+    within = _within(units)
     deps: dict[str, tuple[str, ...]] = {}
     watches: list[tuple[str, str]] = []
     by_name: dict[str, list[str]] = {}
     for unit in units.values():
         if unit.project:
             by_name.setdefault(unit.project, []).append(unit.path)
-    for path in units:
+    if closure_of is None:
+        todo = list(units)
+    else:
+        held = (p for p, holder in within.items() if holder == closure_of)
+        todo = [p for p in (closure_of, *held) if p in units]
+    while todo:
+        path = todo.pop(0)
+        if path in deps:
+            continue
         named = _package_edges(inp, units, by_name, path)
         declared, watched = _depends_on_edges(inp, units, path)
         packaged, packaged_watched = _packaged_paths(inp, units, path)
         deps[path] = tuple(sorted((named | declared | packaged) - {path}))
         watches += watched + packaged_watched
+        if closure_of is not None:
+            todo += deps[path]
     patterns = inp.global_inputs or DEFAULT_GLOBALS + (
         (inp.helpers_path,) if inp.helpers_path else ()
     )
     rule = GlobalRule(tuple(patterns), bool(inp.global_inputs))
+    if closure_of is None:
+        deps = {path: deps[path] for path in units}  # in the units' order
     return Workspace(
         inp.root,
         units,
         deps,
-        _within(units),
+        within,
         tuple(watches),
         inp.untracked,
         rule,
@@ -392,7 +408,10 @@ def counts(path: str, ignore: Sequence[str]) -> bool:
 
 
 def _kept(files: Iterable[str], ignore: Sequence[str]) -> list[str]:
-    return [f for f in files if counts(f, ignore)]
+    """`counts` over a listing; the prefix test first (a big repo's thousands of files)."""
+    under = tuple(d.rstrip("/") + "/" for d in ignore if d != ".")
+    maybe = (*under, workspace.SYNC_RECORD, workspace.DEVCONTAINER_DIR + "/")
+    return [f for f in files if not f.startswith(maybe) or counts(f, ignore)]
 
 
 def read_inputs(
@@ -439,12 +458,15 @@ def read_inputs(
     )
 
 
-def load(root: Path, runner: commands.Runner = commands.run) -> Workspace:
+def load(
+    root: Path, runner: commands.Runner = commands.run, closure_of: Optional[str] = None
+) -> Workspace:
     """The workspace of the repo at `root`, read once for a command (its files, parsed
     pyprojects and units; the unit index cached by stat in `.helpers/units.json`); a
-    dependency cycle is a UserError with its path."""
+    dependency cycle is a UserError with its path. `closure_of`: one dir's view (see
+    `build`), for a command about that dir alone."""
     cache = digestcache.parsed_for_repo(root)
-    ws = build(read_inputs(root, runner, cache=cache))
+    ws = build(read_inputs(root, runner, cache=cache), closure_of)
     cache.save()
     graph.check_acyclic(ws.deps)
     return ws

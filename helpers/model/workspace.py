@@ -62,7 +62,7 @@ def helpers_written_patterns(rel_dir: str) -> tuple[str, ...]:
 
 
 def parent(rel: str) -> str:
-    up = str(PurePosixPath(rel).parent)
+    up = rel.rstrip("/").rpartition("/")[0]
     return "." if up in ("", ".") else up
 
 
@@ -134,7 +134,10 @@ def runnable_in_work_tree(
 
 
 def _both(path: Path, dockerfile: str) -> bool:
-    return (path / CHANGELOG).is_file() and (path / dockerfile).is_file()
+    here = str(path)
+    return os.path.isfile(os.path.join(here, CHANGELOG)) and os.path.isfile(
+        os.path.join(here, dockerfile)
+    )
 
 
 def _half_runnable(path: Path) -> bool:

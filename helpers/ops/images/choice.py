@@ -91,6 +91,19 @@ def choose(
     if not local:
         return choose_image(target, stage, version, runner=runner)
     runner, ws = _engine_and_workspace(target, runner, ws)
+    chosen = _fresh_local(target, stage, version, policy, runner, ws)
+    return dataclasses.replace(chosen, workspace=ws)
+
+
+def _fresh_local(
+    target: project.Target,
+    stage: str,
+    version: Optional[str],
+    policy: Policy,
+    runner: commands.Runner,
+    ws: units.Workspace,
+) -> Chosen:
+    """The local image, checked against the dir's source (built first when asked)."""
     src = freshness.read_source(target, ws)  # the one read; what follows only computes
     base = source.base_of(src, source.build_args(target))
     if policy.if_missing == "build":
@@ -126,6 +139,7 @@ class Chosen:
     ref: str
     image: engine.ImageInfo
     warnings: tuple[str, ...]
+    workspace: Optional[units.Workspace] = None  # what a local choice read: hand it on
 
     def said(self) -> Chosen:
         """The same choice, its warnings emitted: what every task that runs the image does."""

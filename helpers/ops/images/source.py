@@ -54,9 +54,10 @@ def own_unit(path: Path) -> bool:
 
 
 def workspace_of(target: project.Target, runner: commands.Runner) -> units.Workspace:
-    """The repo's workspace, read for this command (one `git ls-files` pair, the unit
-    index cached by stat): what a caller without one hands down."""
-    return units.load(target.root, runner)
+    """The repo's workspace as the dir's source needs it (one `git ls-files` pair, the
+    unit index cached by stat, the edges of the dir's closure only): what a caller
+    without one hands down."""
+    return units.load(target.root, runner, closure_of=target.rel_dir)
 
 
 def read(

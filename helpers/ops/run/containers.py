@@ -9,7 +9,6 @@ container is named and labelled so that it can be found and cleaned.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Optional
 import helpers
 from helpers.effects import engine
 from helpers.errors import UserError
-from helpers.model import envfile, images, project, pyprojects
+from helpers.model import envfile, images, project, pyprojects, units
 from helpers.model.config import CA_ENV
 from helpers.ops.images import cacerts
 
@@ -71,16 +70,20 @@ def helpers_inside(root: Path) -> Optional[str]:
     return project.MOUNT if str(rel) == "." else f"{project.MOUNT}/{rel.as_posix()}"
 
 
-def python_path(target: project.Target, base: Optional[Sequence[str]] = None) -> str:
+def python_path(
+    target: project.Target,
+    base: Optional[Sequence[str]] = None,
+    ws: Optional[units.Workspace] = None,
+) -> str:
     """PYTHONPATH in the dir's containers: `base` (default: the dir's code, its `src/` too
     for src layouts, a poetry project's package roots, the repo, and helpers for the
     pytest plugin a conftest names), then the config's `python_paths` under the mount,
     then a `container_env` PYTHONPATH, appended, never replacing helpers' own. In-repo
     dependencies are installed editable in the image, pointing at their place under the
-    mount (see `depunits`)."""
+    mount (see `depunits`). `ws`: the workspace the command read (its parsed pyprojects)."""
     if base is None:
         src = [f"{project.workdir(target.rel_dir)}/src"] if (target.path / "src").is_dir() else []
-        src += [project.workdir(r) for r in pyprojects.import_roots(target.root, target.rel_dir)]
+        src += [project.workdir(r) for r in _import_roots(target, ws)]
         base = [*src, project.workdir(target.rel_dir), project.MOUNT]
         base.append(helpers_inside(target.root) or "")
     extra = [project.workdir(p) for p in target.cfg.python_paths]
@@ -88,9 +91,16 @@ def python_path(target: project.Target, base: Optional[Sequence[str]] = None) ->
     return ":".join(dict.fromkeys(p for p in (*base, *extra, *given) if p))
 
 
+def _import_roots(target: project.Target, ws: Optional[units.Workspace]) -> list[str]:
+    data = ws.pyprojects.get(target.rel_dir) if ws is not None else None
+    if data is None:
+        return pyprojects.import_roots(target.root, target.rel_dir)
+    return pyprojects.import_roots_of(target.rel_dir, data)
+
+
 def container_name(target: project.Target, purpose: str, token: Optional[str] = None) -> str:
     """`helpers-<image>-<purpose>-<token>`; a plan passes its token, else a random one."""
-    token = token or secrets.token_hex(3)
+    token = token or os.urandom(3).hex()  # secrets.token_hex, without its imports
     return f"helpers-{target.cfg.image_name.replace('/', '-')}-{purpose}-{token}"
 
 
@@ -183,11 +193,16 @@ def _label_args(target: project.Target, opts: RunOptions) -> list[str]:
     return [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
 
 
-def _env_args(target: project.Target, opts: RunOptions, env: Mapping[str, str]) -> list[str]:
+def _env_args(
+    target: project.Target,
+    opts: RunOptions,
+    env: Mapping[str, str],
+    ws: Optional[units.Workspace],
+) -> list[str]:
     cfg = target.cfg
     argv = ["--env", "HOME=/tmp", "--env", "HELPERS_IN_CONTAINER=1"]
     if opts.mount_repo:
-        argv += ["--env", f"PYTHONPATH={python_path(target)}"]
+        argv += ["--env", f"PYTHONPATH={python_path(target, ws=ws)}"]
     text = envfile.docker_text_for(target.root, cfg)  # checked; values never on argv
     if text is not None:
         later = opts.defer_env_file
@@ -210,7 +225,9 @@ def run_argv(
     image_ref: str,
     opts: RunOptions,
     env: Optional[Mapping[str, str]] = None,
+    ws: Optional[units.Workspace] = None,
 ) -> tuple[str, ...]:
+    """The `docker run` argv (`ws`: the workspace the command read, if it read one)."""
     env = os.environ if env is None else env
     cfg = target.cfg
     argv = [engine.DOCKER, "run", *_mode_flags(opts)]
@@ -226,7 +243,7 @@ def run_argv(
     for volume in opts.volumes:
         argv += ["--volume", volume]
     argv += ["--workdir", opts.workdir or project.workdir(target.rel_dir)]
-    argv += _env_args(target, opts, env)
+    argv += _env_args(target, opts, env, ws)
     for spec in cfg.mounts:
         argv += _mount(spec, target.root)
     for port in (*cfg.ports, *opts.ports):

@@ -183,3 +183,27 @@ def test_a_pyproject_that_is_not_utf8_is_bad_input_with_its_line(tmp_path: Path)
         pyprojects.read_all(tmp_path, ["svc/pyproject.toml"])
     assert err.value.message.startswith("svc/pyproject.toml:3: not UTF-8 text (byte 0xe9")
     assert err.value.message.endswith("save the file as UTF-8")
+
+
+def test_a_closure_view_holds_the_edges_one_dir_needs_and_only_those() -> None:
+    projects = {
+        "svc": '[project]\nname = "svc"\ndependencies = ["a"]\n',
+        "svc/pkg": '[project]\nname = "held"\ndependencies = ["c"]\n',
+        "libs/a": '[project]\nname = "a"\ndependencies = ["b"]\n',
+        "libs/b": '[project]\nname = "b"\n',
+        "libs/c": '[project]\nname = "c"\n',
+        "libs/other": '[project]\nname = "other"\ndependencies = ["b"]\n',
+    }
+    parsed = {path: toml(text) for path, text in projects.items()}
+    files = (*RUNNABLE_FILES, *(f"{p}/pyproject.toml" for p in projects))
+    broken = {"libs/other": (("no/such/dir",), "libs/other/repo_config.yaml")}
+    inputs = units.Inputs(Path("/r"), files, parsed, broken)
+    with pytest.raises(UserError, match="libs/other/repo_config.yaml: depends_on 'no/such/dir'"):
+        units.build(inputs)  # the whole repo's view meets the broken unit
+    view = units.build(inputs, closure_of="svc")  # one dir's view never does
+    assert set(view.deps) == {"svc", "svc/pkg", "libs/a", "libs/b", "libs/c"}
+    assert view.deps["svc"] == ("libs/a",) and view.deps["libs/a"] == ("libs/b",)
+    assert view.deps["svc/pkg"] == ("libs/c",)  # a package the dir holds is a seed
+    assert set(view.units) == {".", *projects}  # every unit is still known by name
+    whole = units.build(units.Inputs(Path("/r"), files, parsed, {}))
+    assert all(whole.deps[path] == edges for path, edges in view.deps.items())
