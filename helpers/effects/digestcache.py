@@ -67,6 +67,7 @@ class _StatKeyed:
     def __init__(self, file: Optional[Path]) -> None:
         self.file = file
         self.entries: dict[str, list[object]] = {}
+        self.notes: dict[str, object] = {}  # what no one file's stat keys (see `note`)
         self.dirty = False
         self.hits = 0
         if file is not None:
@@ -74,8 +75,15 @@ class _StatKeyed:
                 data = json.loads(file.read_text(encoding="utf-8"))
                 if isinstance(data, dict) and data.get("version") == VERSION:
                     self.entries = dict(data.get("files", {}))
+                    self.notes = dict(data.get("notes", {}))
             except (OSError, ValueError):
                 pass
+
+    def note(self, key: str, value: object) -> None:
+        """Keep `value` (JSON) under `key`: a hint its reader checks before trusting it."""
+        if self.notes.get(key) != value:
+            self.notes[key] = value
+            self.dirty = True
 
     def _known(self, key: str, st: os.stat_result) -> Optional[object]:
         found = self.entries.get(key)
@@ -99,7 +107,8 @@ class _StatKeyed:
                 ignore.write_text(
                     "# Created by helpers: run reports and state, never committed.\n*\n"
                 )
-            text = json.dumps({"version": VERSION, "files": self.entries}, separators=(",", ":"))
+            data = {"version": VERSION, "files": self.entries, "notes": self.notes}
+            text = json.dumps(data, separators=(",", ":"))
             fsutil.write_atomic(self.file, text)
             self.dirty = False
         except OSError:

@@ -6,7 +6,7 @@ pass a fake and nothing here starts a process by itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -119,9 +119,15 @@ def _is_bytecode(path: str) -> bool:
     return path.endswith((".pyc", ".pyo")) or "__pycache__/" in f"/{path}"
 
 
-def untracked(root: Path, runner: commands.Runner = commands.run) -> list[str]:
-    """Files git does not track and does not ignore (Python bytecode never counts)."""
-    listed = _split_z(_checked(root, runner, "ls-files", "-z", "--others", "--exclude-standard"))
+def untracked(
+    root: Path, runner: commands.Runner = commands.run, under: Optional[Sequence[str]] = None
+) -> list[str]:
+    """Files git does not track and does not ignore (Python bytecode never counts);
+    `under`: only below those repo dirs (git walks no other part of the tree)."""
+    args = ["ls-files", "-z", "--others", "--exclude-standard"]
+    if under is not None:
+        args = ["--literal-pathspecs", *args, "--", *(under or ["."])]
+    listed = _split_z(_checked(root, runner, *args))
     return [p for p in listed if not _is_bytecode(p)]
 
 

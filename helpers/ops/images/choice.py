@@ -34,7 +34,9 @@ class Policy:
             raise UserError(f"--if-missing {self.if_missing!r}: use fail or build")
 
 
-def rebuild(target: project.Target, why: str, quiet: bool, ws: units.Workspace) -> None:
+def rebuild(target: project.Target, why: str, quiet: bool, ws: Optional[units.Workspace]) -> None:
+    """Build the dir's local image (`ws`: the command's own workspace, else read whole:
+    a stale check's view may not have walked every untracked file)."""
     from helpers.ops.images import build, image_cache
 
     p = build.prepare(target, ws=ws)
@@ -73,7 +75,7 @@ def _engine_and_workspace(
         return _batched(target, runner, base), ws
     with ThreadPoolExecutor(max_workers=1) as pool:
         asking = pool.submit(_batched, target, runner, base)
-        ws = source.workspace_of(target, runner)
+        ws = units.load_view(target.root, target.rel_dir, runner)
         return asking.result(), ws
 
 
@@ -90,8 +92,9 @@ def choose(
     local = stage == "local" and version in (None, target.version)
     if not local:
         return choose_image(target, stage, version, runner=runner)
+    given = ws
     runner, ws = _engine_and_workspace(target, runner, ws)
-    chosen = _fresh_local(target, stage, version, policy, runner, ws)
+    chosen = _fresh_local(target, stage, version, policy, runner, ws, given)
     return dataclasses.replace(chosen, workspace=ws)
 
 
@@ -102,8 +105,10 @@ def _fresh_local(
     policy: Policy,
     runner: commands.Runner,
     ws: units.Workspace,
+    given: Optional[units.Workspace],
 ) -> Chosen:
-    """The local image, checked against the dir's source (built first when asked)."""
+    """The local image, checked against the dir's source (built first when asked, on
+    the caller's workspace `given`, else on the whole one read again)."""
     src = freshness.read_source(target, ws)  # the one read; what follows only computes
     base = source.base_of(src, source.build_args(target))
     if policy.if_missing == "build":
@@ -116,7 +121,7 @@ def _fresh_local(
         )
         if changes:
             why = f"{freshness.describe(changes)} changed" if image else changes[0]
-            rebuild(target, why, policy.quiet_build, ws)
+            rebuild(target, why, policy.quiet_build, given)
         return choose_image(target, stage, version, runner=runner)
     chosen = choose_image(target, stage, version, runner=runner)
     changes = freshness.stale(target, chosen.image, src, freshness.base_id(base, runner))

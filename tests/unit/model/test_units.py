@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,35 @@ def test_a_closure_view_holds_the_edges_one_dir_needs_and_only_those() -> None:
     assert set(view.units) == {".", *projects}  # every unit is still known by name
     whole = units.build(units.Inputs(Path("/r"), files, parsed, {}))
     assert all(whole.deps[path] == edges for path, edges in view.deps.items())
+
+
+def test_a_dir_view_walks_only_the_dirs_its_closure_spans(tmp_path: Path) -> None:
+    from helpers.effects import commands
+    from tests.conftest import git, make_runnable, write
+
+    make_runnable(tmp_path, "svc")
+    write(tmp_path / "svc/pyproject.toml", '[project]\nname = "svc"\ndependencies = ["a"]\n')
+    for name in ("a", "other"):
+        write(tmp_path / f"libs/{name}/pyproject.toml", f'[project]\nname = "{name}"\n')
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    walks: list[tuple[str, ...]] = []
+
+    def recording(argv: Sequence[str], **kw: Any) -> commands.Result:
+        if "--others" in argv:
+            walks.append(tuple(argv[argv.index("--") + 1 :]) if "--" in argv else ("<all>",))
+        return commands.run(argv, **kw)
+
+    first = units.load_view(tmp_path, "svc", recording)
+    assert walks == [("<all>",)] and set(first.deps) == {"svc", "libs/a"}
+    write(tmp_path / "libs/other/new.py")  # untracked, outside the closure
+    write(tmp_path / "libs/a/new.py")  # untracked, inside it
+    again = units.load_view(tmp_path, "svc", recording)
+    assert walks[1] == ("libs/a", "svc")  # git walked those two dirs only
+    assert again.untracked == ("libs/a/new.py",) and "libs/a/new.py" in again.files
+    write(tmp_path / "svc/pyproject.toml", '[project]\nname = "svc"\ndependencies = ["other"]\n')
+    moved = units.load_view(tmp_path, "svc", recording)  # past the dirs walked: all again
+    assert walks[2:] == [("libs/a", "svc"), ("<all>",)]
+    assert set(moved.deps) == {"svc", "libs/other"} and "libs/other/new.py" in moved.files
+    assert units.load_view(tmp_path, "svc", recording).deps == moved.deps
+    assert walks[4] == ("libs/other", "svc")
