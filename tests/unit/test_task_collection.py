@@ -48,12 +48,37 @@ CONTRACT_TASKS = {
 }
 
 
-def test_every_task_builds_its_parser() -> None:
+def test_every_task_builds_its_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.argv", ["invoke", "--list"])
     contexts = ns.to_contexts()
     names = {c.name for c in contexts}
     assert names >= CONTRACT_TASKS
     for context in contexts:
         assert all(flag.startswith("--") for flag in context.flags)
+
+
+def test_a_command_parses_with_the_contexts_of_the_tasks_it_names(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from invoke.program import Program
+
+    def contexts(*argv: str) -> set[str]:
+        monkeypatch.setattr("sys.argv", ["invoke", *argv])
+        return {c.name or "" for c in ns.to_contexts()}
+
+    assert contexts("docker_cmd", "--cmd", "true") == {"docker_cmd"}  # not ~40 deep-copied
+    assert contexts("changes", "info", "--dir", "x") == {"changes", "info"}
+    every = set(ns.task_names)
+    assert contexts("--list") == every and contexts("dockr_cmd") == every
+    assert contexts("--complete", "--", "invoke", "docker_cmd", "--d") == every
+    monkeypatch.setattr("sys.argv", ["invoke", "--help", "docker_cmd"])
+    with pytest.raises(SystemExit) as done:
+        Program(namespace=ns).run(["invoke", "--help", "docker_cmd"])
+    assert done.value.code == 0 and "--if-missing" in capsys.readouterr().out
+    monkeypatch.setattr("sys.argv", ["invoke", "dockr_cmd"])
+    with pytest.raises(SystemExit) as unknown:
+        Program(namespace=ns).run(["invoke", "dockr_cmd"])
+    assert unknown.value.code == 1 and "No idea what 'dockr_cmd' is!" in capsys.readouterr().err
 
 
 # Installed in the thin env (so their absence is a real finding) and not needed to list tasks.
