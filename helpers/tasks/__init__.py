@@ -34,16 +34,19 @@ class _Named(Collection):
 
     invoke builds a parser context for every task and deep-copies them all for each parse:
     ~15 ms for our ~40 tasks on every command, which a one-task tasks.py never pays. Only
-    the contexts of names on the command line are built; with none of them there (a
-    listing, bare help, a Program run with its own argv) or when completing, all are.
+    the contexts of names on the command line are built; a listing that names none needs
+    none; with no name there otherwise (bare help, a Program run with its own argv) or
+    when completing, all are.
     """
 
     def to_contexts(self, ignore_unknown_help: Optional[bool] = None) -> list[ParserContext]:
         words = set(sys.argv[1:])
         names = self.task_names
         wanted = {p for p, aliases in names.items() if p in words or words & set(aliases)}
-        if not wanted or "--complete" in words:
+        if "--complete" in words:
             return super().to_contexts(ignore_unknown_help)
+        if not wanted:
+            return [] if words & {"-l", "--list"} else super().to_contexts(ignore_unknown_help)
         return [
             ParserContext(
                 name=primary,
