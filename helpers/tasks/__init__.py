@@ -6,11 +6,7 @@ sets `tasks: {auto_dash_names: false}`; flags are always dashed (`--dry-run`).
 
 from __future__ import annotations
 
-import sys
-from typing import Optional
-
 from invoke.collection import Collection
-from invoke.parser.context import ParserContext
 from invoke.tasks import Task
 
 from helpers.tasks import (
@@ -28,37 +24,7 @@ from helpers.tasks import (
     sync_tasks,
 )
 
-
-class _Named(Collection):
-    """invoke's Collection, parsing with the contexts of the tasks the command line names.
-
-    invoke builds a parser context for every task and deep-copies them all for each parse:
-    ~15 ms for our ~40 tasks on every command, which a one-task tasks.py never pays. Only
-    the contexts of names on the command line are built; a listing that names none needs
-    none; with no name there otherwise (bare help, a Program run with its own argv) or
-    when completing, all are.
-    """
-
-    def to_contexts(self, ignore_unknown_help: Optional[bool] = None) -> list[ParserContext]:
-        words = set(sys.argv[1:])
-        names = self.task_names
-        wanted = {p for p, aliases in names.items() if p in words or words & set(aliases)}
-        if "--complete" in words:
-            return super().to_contexts(ignore_unknown_help)
-        if not wanted:
-            return [] if words & {"-l", "--list"} else super().to_contexts(ignore_unknown_help)
-        return [
-            ParserContext(
-                name=primary,
-                aliases=names[primary],
-                args=self[primary].get_arguments(ignore_unknown_help=ignore_unknown_help),
-            )
-            for primary in names
-            if primary in wanted
-        ]
-
-
-ns = _Named(auto_dash_names=False)
+ns = Collection(auto_dash_names=False)
 for _module in (
     docker_tasks,
     release_tasks,

@@ -8,8 +8,11 @@ inside task bodies.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, TypeVar
+import os
+import sys
+from typing import Any, Callable, Optional, TypeVar
 
+from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
@@ -23,6 +26,33 @@ ALLOW_STALE_HELP = "run a stale local image anyway, with a warning"
 DRY_RUN_HELP = "print the exact commands; change nothing"
 
 
+def _invoke_parses_sys_argv() -> bool:
+    """This process is `invoke`/`inv` (or `python -m invoke`): its Program parses
+    sys.argv. Elsewhere (pytest, a script running a Program on an argv of its own)
+    sys.argv says nothing about what is parsed."""
+    first = sys.argv[0] if sys.argv else ""
+    name = os.path.basename(first)
+    return name in ("invoke", "inv") or first.endswith(os.path.join("invoke", "__main__.py"))
+
+
+class NamedTask(Task[Any]):
+    """An invoke Task whose flags are built only when the command line can use them.
+
+    For every command invoke builds each task's flags and deep-copies them all into its
+    parser (~8 ms for our ~40 tasks, which a one-task tasks.py never pays); only a task
+    named on the command line has its flags parsed. Completion, and a process that is
+    not invoke itself, get every task's flags.
+    """
+
+    def get_arguments(self, ignore_unknown_help: Optional[bool] = None) -> list[Argument]:
+        words = set(sys.argv[1:])
+        names = {self.name, *self.aliases}
+        named = bool(words & (names | {n.replace("_", "-") for n in names}))  # auto_dash_names
+        if named or "--complete" in words or not _invoke_parses_sys_argv():
+            return super().get_arguments(ignore_unknown_help)
+        return []
+
+
 def task(*args: Any, **kwargs: Any) -> Callable[[F], Task[Any]]:
     """`invoke.task` run inside the one edge (helpers.edge): exit codes, one-line errors."""
 
@@ -33,7 +63,7 @@ def task(*args: Any, **kwargs: Any) -> Callable[[F], Task[Any]]:
 
             return edge.run(lambda: fn(*a, **kw))
 
-        return invoke_task(*args, **kwargs)(body)  # type: ignore[no-any-return]
+        return invoke_task(*args, klass=NamedTask, **kwargs)(body)  # type: ignore[no-any-return]
 
     return decorate
 

@@ -48,8 +48,7 @@ CONTRACT_TASKS = {
 }
 
 
-def test_every_task_builds_its_parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.argv", ["invoke", "--help"])  # every task's context
+def test_every_task_builds_its_parser() -> None:
     contexts = ns.to_contexts()
     names = {c.name for c in contexts}
     assert names >= CONTRACT_TASKS
@@ -57,29 +56,39 @@ def test_every_task_builds_its_parser(monkeypatch: pytest.MonkeyPatch) -> None:
         assert all(flag.startswith("--") for flag in context.flags)
 
 
-def test_a_command_parses_with_the_contexts_of_the_tasks_it_names(
+def test_only_the_tasks_a_command_names_build_their_flags(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from invoke.collection import Collection
     from invoke.program import Program
 
-    def contexts(*argv: str) -> set[str]:
-        monkeypatch.setattr("sys.argv", ["invoke", *argv])
-        return {c.name or "" for c in ns.to_contexts()}
+    import helpers.tasks
 
-    assert contexts("docker_cmd", "--cmd", "true") == {"docker_cmd"}  # not ~40 deep-copied
-    assert contexts("changes", "info", "--dir", "x") == {"changes", "info"}
+    loaded = Collection.from_module(helpers.tasks, auto_dash_names=False)  # as invoke loads it
+    dashed = Collection.from_module(helpers.tasks)  # a client without our invoke.yaml
+    monkeypatch.setattr("sys.argv", ["/venv/bin/invoke", "docker-cmd", "--cmd", "true"])
+    assert {c.name for c in dashed.to_contexts() if c.flags} == {"docker-cmd"}
+
+    def flagged(*argv: str, binary: str = "/venv/bin/invoke") -> set[str]:
+        monkeypatch.setattr("sys.argv", [binary, *argv])
+        return {c.name or "" for c in loaded.to_contexts() if c.flags}
+
     every = set(ns.task_names)
-    assert contexts("--list") == set() and contexts("-l", "--list-format", "flat") == set()
-    assert contexts("dockr_cmd") == every and contexts("--help") == every
-    assert contexts("--complete", "--", "invoke", "docker_cmd", "--d") == every
-    monkeypatch.setattr("sys.argv", ["invoke", "--help", "docker_cmd"])
+    assert flagged("docker_cmd", "--cmd", "true") == {"docker_cmd"}
+    assert flagged("changes", "info", "--dir", "x") == {"changes", "info"}
+    assert flagged("docker_cmd", binary="/x/invoke/__main__.py") == {"docker_cmd"}
+    assert flagged("--list") == set() and flagged("dockr_cmd") == set()
+    assert flagged("--complete", "--", "invoke", "docker_cmd", "--d") == every
+    # Another process (pytest -k info) running a Program on its own argv: every task.
+    assert flagged("-k", "info", binary="/venv/bin/pytest") == every
+    monkeypatch.setattr("sys.argv", ["/venv/bin/invoke", "--help", "docker_cmd"])
     with pytest.raises(SystemExit) as done:
-        Program(namespace=ns).run(["invoke", "--help", "docker_cmd"])
+        Program(namespace=loaded).run(["invoke", "--help", "docker_cmd"])
     assert done.value.code == 0 and "--if-missing" in capsys.readouterr().out
-    monkeypatch.setattr("sys.argv", ["invoke", "dockr_cmd"])
-    with pytest.raises(SystemExit) as unknown:
-        Program(namespace=ns).run(["invoke", "dockr_cmd"])
-    assert unknown.value.code == 1 and "No idea what 'dockr_cmd' is!" in capsys.readouterr().err
+    monkeypatch.setattr("sys.argv", ["/venv/bin/invoke", "docker_cmd", "--bogus"])
+    with pytest.raises(SystemExit) as bad:
+        Program(namespace=loaded).run(["invoke", "docker_cmd", "--bogus"])
+    assert bad.value.code == 1 and "--bogus" in capsys.readouterr().err
 
 
 # Installed in the thin env (so their absence is a real finding) and not needed to list tasks.
