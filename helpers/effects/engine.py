@@ -184,8 +184,19 @@ def _from_socket(
             return None
         if code not in (200, 404):
             return None
-        found[ref] = body.decode().strip() if code == 200 else None
+        try:
+            data = json.loads(body) if code == 200 else None
+        except ValueError:
+            return None
+        # The engine resolves more than the CLI path below accepts (docker.io/library/…,
+        # name@digest, a short id): the same image must be found the same way by both.
+        found[ref] = body.decode().strip() if data is not None and _named(ref, data) else None
     return found
+
+
+def _named(ref: str, data: Mapping[str, Any]) -> bool:
+    """The inspected image is `ref`: one of its tags, or its full id."""
+    return with_tag(ref) in set(data.get("RepoTags") or ()) or ref == data.get("Id")
 
 
 def inspect_json(
@@ -207,9 +218,8 @@ def inspect_json(
         if not line.strip():
             continue
         data = json.loads(line)
-        names = set(data.get("RepoTags") or ())
         for ref in refs:
-            if found[ref] is None and (with_tag(ref) in names or ref == data["Id"]):
+            if found[ref] is None and _named(ref, data):
                 found[ref] = line
     return found
 

@@ -479,19 +479,22 @@ def _spans(ws: Workspace) -> list[str]:
     return sorted({*ws.deps, *(prefix for prefix, _ in ws.watches)})
 
 
-def load_view(root: Path, rel_dir: str, runner: commands.Runner = commands.run) -> Workspace:
+def load_view(
+    root: Path, rel_dir: str, runner: commands.Runner = commands.run, whole: bool = False
+) -> Workspace:
     """`load(closure_of=rel_dir)` for a check of that dir alone (is its image stale?):
     git walks for untracked files only the dirs its closure spanned last time, so the
     check costs the same in a repo of 200 units as in one of 2. The whole tree is walked
     the first time, and again whenever the closure reaches past those dirs (an edge, a
     depends_on, a new untracked unit inside them). Untracked files elsewhere are not
-    seen: an untracked package elsewhere that takes over a dependency's name counts once
-    git tracks it (a build reads the whole tree)."""
+    seen, so a caller asks again with `whole` (the whole tree, its dirs remembered) before
+    it calls an image stale; an untracked package elsewhere that takes over the name of a
+    dependency from the index counts once git tracks it (a build reads the whole tree)."""
     cache = digestcache.parsed_for_repo(root)
     key = f"spans:{rel_dir}"
     spanned = cache.notes.get(key)
     ws: Optional[Workspace] = None
-    if isinstance(spanned, list) and rel_dir in spanned:
+    if not whole and isinstance(spanned, list) and rel_dir in spanned:
         try:
             ws = build(read_inputs(root, runner, cache=cache, untracked_under=spanned), rel_dir)
         except UserError:

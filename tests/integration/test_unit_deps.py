@@ -262,3 +262,32 @@ def test_a_dependency_cycle_is_one_line(client_factory: ClientFactory) -> None:
     )
     line = one_line_error(client.invoke("docker_build_local_image", "--dir", "x"))
     assert "dependency cycle: x → y → x" in line
+
+
+def test_an_untracked_package_a_dir_starts_to_use_builds_and_runs_before_git_add(
+    client_factory: ClientFactory,
+) -> None:
+    client = client_factory()
+    write(client.root / "app/pyproject.toml", _pyproject("pkg-app", "0.1.0", []))
+    write(client.root / "app/src/pkg_app/__init__.py")
+    assert client.invoke("create_runnable_dir", "app").returncode == 0
+    client.commit("app")
+    assert client.invoke("docker_build_local_image", "--dir", "app").returncode == 0
+    first = client.invoke("docker_cmd", "--dir", "app", "--cmd", "true")
+    assert first.returncode == 0, first.stderr  # its check remembers the dirs it walked
+    # A new package nobody has `git add`-ed yet, outside those dirs, and the app using it:
+    write(client.root / "libs/new/pyproject.toml", _pyproject("pkg-new", "0.1.0", []))
+    write(client.root / "libs/new/src/pkg_new/__init__.py", "VALUE = 7\n")
+    write(client.root / "app/pyproject.toml", _pyproject("pkg-app", "0.1.0", ["pkg-new"]))
+    built = client.invoke("docker_build_local_image", "--dir", "app")
+    assert built.returncode == 0 and "built" in built.stdout, built.stdout + built.stderr
+    for _ in range(2):  # the build read the whole tree; so does the check that doubts it
+        run = client.invoke(
+            "docker_cmd",
+            "--dir",
+            "app",
+            "--cmd",
+            "python -c 'import pkg_new; print(pkg_new.VALUE)'",
+        )
+        assert run.returncode == 0 and "stale" not in run.stderr, run.stdout + run.stderr
+        assert run.stdout.split()[-1:] == ["7"], run.stdout

@@ -94,8 +94,28 @@ def choose(
         return choose_image(target, stage, version, runner=runner)
     given = ws
     runner, ws = _engine_and_workspace(target, runner, ws)
-    chosen = _fresh_local(target, stage, version, policy, runner, ws, given)
-    return dataclasses.replace(chosen, workspace=ws)
+    return _fresh_local(target, stage, version, policy, runner, ws, given)
+
+
+def _changes(
+    target: project.Target,
+    image: engine.ImageInfo,
+    runner: commands.Runner,
+    ws: units.Workspace,
+    given: Optional[units.Workspace],
+) -> tuple[list[str], units.Workspace]:
+    """What changed since `image` was built, and the workspace that says so. A view's
+    "stale" (no `given` workspace) is asked again of the whole tree: the view may not
+    have walked an untracked unit that a build reads; "fresh" stands."""
+    src = freshness.read_source(target, ws)  # the one read; what follows only computes
+    base = freshness.base_id(source.base_of(src, source.build_args(target)), runner)
+    changes = freshness.stale(target, image, src, base)
+    if changes and given is None:
+        ws = units.load_view(target.root, target.rel_dir, runner, whole=True)
+        src = freshness.read_source(target, ws)
+        base = freshness.base_id(source.base_of(src, source.build_args(target)), runner)
+        changes = freshness.stale(target, image, src, base)
+    return changes, ws
 
 
 def _fresh_local(
@@ -109,22 +129,20 @@ def _fresh_local(
 ) -> Chosen:
     """The local image, checked against the dir's source (built first when asked, on
     the caller's workspace `given`, else on the whole one read again)."""
-    src = freshness.read_source(target, ws)  # the one read; what follows only computes
-    base = source.base_of(src, source.build_args(target))
     if policy.if_missing == "build":
         ref = chosen_ref(target, stage, version, images.user_name())
         image = engine.inspect_image(ref, runner)
-        changes = (
-            ["no image yet"]
-            if image is None
-            else freshness.stale(target, image, src, freshness.base_id(base, runner))
+        changes, ws = (
+            (["no image yet"], ws) if image is None else _changes(target, image, runner, ws, given)
         )
         if changes:
             why = f"{freshness.describe(changes)} changed" if image else changes[0]
             rebuild(target, why, policy.quiet_build, given)
-        return choose_image(target, stage, version, runner=runner)
+        chosen = choose_image(target, stage, version, runner=runner)
+        return dataclasses.replace(chosen, workspace=ws)
     chosen = choose_image(target, stage, version, runner=runner)
-    changes = freshness.stale(target, chosen.image, src, freshness.base_id(base, runner))
+    changes, ws = _changes(target, chosen.image, runner, ws, given)
+    chosen = dataclasses.replace(chosen, workspace=ws)
     if not changes:
         return chosen
     if policy.allow_stale:
