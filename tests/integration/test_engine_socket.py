@@ -26,6 +26,14 @@ def test_the_socket_answers_image_inspect_as_the_cli_does() -> None:
         assert direct[key] == printed[key], key
     assert direct["Config"]["Labels"] == printed["Config"]["Labels"]
     assert direct["Id"].startswith("sha256:")
+    # The engine alone would also resolve these; both paths answer the same: not found.
+    aliases = [f"docker.io/library/{ref}" if "/" not in ref else f"{ref}@{direct['Id']}"]
+    aliases.append(direct["Id"][len("sha256:") :][:12])  # a short id
+    assert engine.inspect_json(aliases) == dict.fromkeys(aliases)
+    assert engine.inspect_json(aliases, lambda argv, **kw: commands.run(argv, **kw)) == (
+        dict.fromkeys(aliases)
+    )
+    assert engine.inspect_json([direct["Id"]])[direct["Id"]] is not None  # its full id is it
     listed = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True
     )
