@@ -107,14 +107,10 @@ def _changes(
     """What changed since `image` was built, and the workspace that says so. A view's
     "stale" (no `given` workspace) is asked again of the whole tree: the view may not
     have walked an untracked unit that a build reads; "fresh" stands."""
-    src = freshness.read_source(target, ws)  # the one read; what follows only computes
-    base = freshness.base_id(source.base_of(src, source.build_args(target)), runner)
-    changes = freshness.stale(target, image, src, base)
+    changes = freshness.check(target, image, runner, ws)
     if changes and given is None:
         ws = units.load_view(target.root, target.rel_dir, runner, whole=True)
-        src = freshness.read_source(target, ws)
-        base = freshness.base_id(source.base_of(src, source.build_args(target)), runner)
-        changes = freshness.stale(target, image, src, base)
+        changes = freshness.check(target, image, runner, ws)
     return changes, ws
 
 
