@@ -240,3 +240,23 @@ def test_a_dir_view_walks_only_the_dirs_its_closure_spans(tmp_path: Path) -> Non
     assert set(moved.deps) == {"svc", "libs/other"} and "libs/other/new.py" in moved.files
     assert units.load_view(tmp_path, "svc", recording).deps == moved.deps
     assert walks[4] == ("libs/other", "svc")
+
+
+def test_a_dir_view_walks_the_brick_dirs_its_poetry_packages_take(tmp_path: Path) -> None:
+    from tests.conftest import git, make_runnable, write
+
+    make_runnable(tmp_path, "projects/app")  # polylith's shape: bricks are plain dirs
+    packages = '[{include = "ex/greet", from = "../../components"}]'
+    write(
+        tmp_path / "projects/app/pyproject.toml",
+        f'[tool.poetry]\nname = "app"\nversion = "1.0.0"\npackages = {packages}\n',
+    )
+    write(tmp_path / "components/ex/greet/core.py", "X = 1\n")
+    write(tmp_path / "components/ex/other/core.py", "Y = 1\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    units.load_view(tmp_path, "projects/app")  # the whole tree, once
+    write(tmp_path / "components/ex/greet/new.py")
+    write(tmp_path / "components/ex/other/new.py")
+    view = units.load_view(tmp_path, "projects/app")
+    assert view.untracked == ("components/ex/greet/new.py",)  # the brick it takes, not another
